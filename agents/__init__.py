@@ -1,0 +1,1 @@
+"""Learned stocking policies trained with stable-baselines3."""

@@ -1,0 +1,1 @@
+"""Analytical Markov-chain heuristics and the fluid LP upper bound."""

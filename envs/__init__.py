@@ -1,0 +1,4 @@
+"""Season simulator, instances and Gymnasium environments for assortment and inventory planning.
+
+Importing :mod:`envs` registers the environments (see :mod:`envs.registration`).
+"""

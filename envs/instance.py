@@ -1,0 +1,407 @@
+"""Problem instances: the catalog, the Markov chain choice model and the season length.
+
+An :class:`Instance` holds, for a catalog of ``N`` products (notation of DESIGN.md):
+
+* ``prices`` r_i > 0, ``costs`` c_i >= 0 and ``salvage`` s_i with 0 <= s_i <= c_i;
+* ``arrival`` lambda_i >= 0, sum_i lambda_i <= 1 (lambda_0 = 1 - sum is "no purchase");
+* ``substitution`` rho (N x N, dense ``numpy`` array or ``scipy.sparse``), rho_ij >= 0,
+  rho_ii = 0, row sums <= 1 (1 - sum_j rho_ij is the chance of leaving after a stock-out);
+* ``customers`` T, the number of arrivals in a season (``arrivals="fixed"``) or its mean
+  (``arrivals="poisson"``).
+
+A chain is *valid* when no customer can cycle forever among stocked-out products: every closed
+communicating class of rho leaks (has a row summing to less than 1), unless the class is the
+whole catalog (for example MNL without an outside option, where every row sums to 1). With the
+whole catalog closed, a customer who finds *nothing* in stock leaves, and otherwise reaches a
+stocked product with probability 1.
+
+Numerical tolerance: sums are compared with ``SUM_TOLERANCE`` (1e-9) so that probabilities
+written with rounding still load; a row counts as leaking when it sums to less than
+``1 - SUM_TOLERANCE``.
+
+The JSON format (:func:`save_instance` / :func:`load_instance`) has exactly the keys ``name``,
+``prices``, ``costs``, ``salvage`` (optional), ``arrival``, ``substitution`` (a dense list of
+rows, or ``{"rows": [...], "cols": [...], "values": [...]}``), ``customers`` and ``arrivals``
+(optional, ``"fixed"`` or ``"poisson"``). Floats are written with ``repr`` precision, so loading
+a saved instance gives back identical arrays.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import scipy.sparse as sp
+from scipy.sparse.csgraph import connected_components
+
+SUM_TOLERANCE = 1e-9
+ARRIVAL_MODES = ("fixed", "poisson")
+JSON_KEYS = ("name", "prices", "costs", "salvage", "arrival", "substitution", "customers", "arrivals")
+REQUIRED_JSON_KEYS = ("name", "prices", "costs", "arrival", "substitution", "customers")
+
+Substitution = np.ndarray | sp.csr_array
+
+
+@dataclass(frozen=True, eq=False)
+class Instance:
+    """A validated instance. Build it with :func:`make_instance`, which checks every rule.
+
+    ``shopper`` optionally holds a ground-truth customer process that is not a Markov chain
+    (:class:`envs.multistep.MultiStepShopper`); the simulator then runs it, while
+    ``arrival`` and ``substitution`` hold its fitted MC approximation, the model planners see.
+    The JSON format stores the MC model only.
+
+    Arrays are read-only float64; ``substitution`` is either a dense ``(N, N)`` array or a
+    ``scipy.sparse.csr_array`` with sorted indices and no explicit zeros.
+    """
+
+    name: str
+    prices: np.ndarray
+    costs: np.ndarray
+    salvage: np.ndarray
+    arrival: np.ndarray
+    substitution: Substitution
+    customers: int
+    arrivals: Literal["fixed", "poisson"] = "fixed"
+    shopper: Any = None
+    metadata: dict[str, Any] = field(default_factory=dict, compare=False)
+
+    @property
+    def n_products(self) -> int:
+        return int(self.prices.shape[0])
+
+    @property
+    def is_sparse(self) -> bool:
+        return sp.issparse(self.substitution)
+
+    @property
+    def no_purchase_probability(self) -> float:
+        """lambda_0 = 1 - sum_i lambda_i (clipped at 0 within ``SUM_TOLERANCE``)."""
+        return max(0.0, 1.0 - float(self.arrival.sum()))
+
+    @cached_property
+    def substitution_csr(self) -> sp.csr_array:
+        """rho as a CSR array (sorted indices, explicit zeros removed), whatever its storage."""
+        return _to_csr(self.substitution)
+
+    @cached_property
+    def leave_probability(self) -> np.ndarray:
+        """1 - sum_j rho_ij: the chance of leaving after finding product i out of stock."""
+        rows = np.asarray(self.substitution_csr.sum(axis=1)).ravel()
+        return np.maximum(0.0, 1.0 - rows)
+
+    def substitution_dense(self) -> np.ndarray:
+        """rho as a dense array (a copy for sparse instances; avoid for large N)."""
+        if self.is_sparse:
+            return self.substitution.toarray()
+        return self.substitution
+
+    def with_customers(self, customers: int) -> Instance:
+        """The same catalog and choice model with another season length T."""
+        return make_instance(
+            name=self.name, prices=self.prices, costs=self.costs, salvage=self.salvage,
+            arrival=self.arrival, substitution=self.substitution, customers=customers,
+            arrivals=self.arrivals, shopper=self.shopper, metadata=dict(self.metadata),
+        )
+
+
+def make_instance(
+    *,
+    prices: Any,
+    costs: Any,
+    arrival: Any,
+    substitution: Any,
+    customers: int,
+    salvage: Any = None,
+    arrivals: str = "fixed",
+    name: str = "instance",
+    shopper: Any = None,
+    metadata: dict[str, Any] | None = None,
+) -> Instance:
+    """Validate the parameters and return an :class:`Instance`.
+
+    Raises ``ValueError`` or ``TypeError`` naming the argument, the rule and the offending
+    value for every rule in the module docstring.
+    """
+    if not isinstance(name, str) or not name:
+        raise TypeError(f"`name` must be a non-empty string; got {name!r}")
+    prices_arr = _vector_iv("prices", prices)
+    n = prices_arr.shape[0]
+    if n == 0:
+        raise ValueError("`prices` must list at least one product; got an empty list")
+    costs_arr = _vector_iv("costs", costs, n)
+    salvage_arr = np.zeros(n) if salvage is None else _vector_iv("salvage", salvage, n)
+    arrival_arr = _vector_iv("arrival", arrival, n)
+    _positive_iv("prices", prices_arr)
+    for label, values in (("costs", costs_arr), ("salvage", salvage_arr), ("arrival", arrival_arr)):
+        _nonnegative_iv(label, values)
+    above = np.flatnonzero(salvage_arr > costs_arr)
+    if above.size:
+        i = int(above[0])
+        raise ValueError(
+            f"`salvage` of product {i} is {salvage_arr[i]!r}, above its cost {costs_arr[i]!r}; "
+            "salvage must satisfy 0 <= s_i <= c_i"
+        )
+    total = float(arrival_arr.sum())
+    if total > 1.0 + SUM_TOLERANCE:
+        raise ValueError(f"`arrival` sums to {total!r}; arrival probabilities must sum to at most 1")
+    rho = _substitution_iv(substitution, n)
+    customers_int = _customers_iv(customers)
+    if arrivals not in ARRIVAL_MODES:
+        raise ValueError(f"`arrivals` must be one of {ARRIVAL_MODES}; got {arrivals!r}")
+    for arr in (prices_arr, costs_arr, salvage_arr, arrival_arr):
+        arr.setflags(write=False)
+    if isinstance(rho, np.ndarray):
+        rho.setflags(write=False)
+    return Instance(
+        name=name, prices=prices_arr, costs=costs_arr, salvage=salvage_arr, arrival=arrival_arr,
+        substitution=rho, customers=customers_int, arrivals=arrivals,  # type: ignore[arg-type]
+        shopper=shopper, metadata=dict(metadata or {}),
+    )
+
+
+def _vector_iv(label: str, values: Any, n: int | None = None) -> np.ndarray:
+    if isinstance(values, (str, bytes, dict)) or values is None:
+        raise TypeError(f"`{label}` must be a list of numbers; got {type(values).__name__}")
+    try:
+        arr = np.array(values, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"`{label}` must be a list of numbers; got {values!r:.80}") from exc
+    if arr.ndim != 1:
+        raise ValueError(f"`{label}` must be one-dimensional; got shape {arr.shape}")
+    if n is not None and arr.shape[0] != n:
+        raise ValueError(f"`{label}` has {arr.shape[0]} entries; `prices` has {n}, they must match")
+    bad = np.flatnonzero(~np.isfinite(arr))
+    if bad.size:
+        i = int(bad[0])
+        raise ValueError(f"`{label}` entry {i} is {arr[i]!r}; entries must be finite")
+    return arr
+
+
+def _positive_iv(label: str, values: np.ndarray) -> None:
+    bad = np.flatnonzero(values <= 0)
+    if bad.size:
+        i = int(bad[0])
+        raise ValueError(f"`{label}` entry {i} is {values[i]!r}; entries must be positive")
+
+
+def _nonnegative_iv(label: str, values: np.ndarray) -> None:
+    bad = np.flatnonzero(values < 0)
+    if bad.size:
+        i = int(bad[0])
+        raise ValueError(f"`{label}` entry {i} is {values[i]!r}; entries must be non-negative")
+
+
+def _customers_iv(customers: Any) -> int:
+    if isinstance(customers, bool) or not isinstance(customers, (int, np.integer)):
+        if isinstance(customers, float) and customers.is_integer():
+            customers = int(customers)
+        else:
+            raise TypeError(f"`customers` must be a positive integer; got {customers!r}")
+    if customers < 1:
+        raise ValueError(f"`customers` must be a positive integer; got {customers!r}")
+    return int(customers)
+
+
+def _to_csr(matrix: Substitution) -> sp.csr_array:
+    csr = sp.csr_array(matrix, dtype=np.float64)
+    csr.eliminate_zeros()
+    csr.sort_indices()
+    return csr
+
+
+def _substitution_iv(substitution: Any, n: int) -> Substitution:
+    if sp.issparse(substitution):
+        rho: Substitution = _to_csr(substitution)
+        values = rho.data
+    else:
+        if isinstance(substitution, (str, bytes, dict)) or substitution is None:
+            raise TypeError(
+                "`substitution` must be an N x N array or a scipy.sparse matrix; "
+                f"got {type(substitution).__name__}"
+            )
+        try:
+            rho = np.array(substitution, dtype=np.float64)
+        except (TypeError, ValueError) as exc:
+            raise TypeError(
+                f"`substitution` must be an N x N array of numbers; got {substitution!r:.80}"
+            ) from exc
+        values = rho
+    if rho.ndim != 2 or rho.shape != (n, n):
+        raise ValueError(f"`substitution` must have shape ({n}, {n}) to match `prices`; got {rho.shape}")
+    if not np.all(np.isfinite(values)):
+        raise ValueError("`substitution` has a non-finite entry; entries must be finite")
+    if np.any(values < 0):
+        i, j = _first_entry(rho, lambda v: v < 0)
+        raise ValueError(f"`substitution` entry ({i}, {j}) is {float(rho[i, j])!r}; entries must be non-negative")
+    diagonal = rho.diagonal()
+    bad = np.flatnonzero(diagonal != 0)
+    if bad.size:
+        i = int(bad[0])
+        raise ValueError(f"`substitution` diagonal entry ({i}, {i}) is {diagonal[i]!r}; rho_ii must be 0")
+    row_sums = np.asarray(rho.sum(axis=1)).ravel()
+    bad = np.flatnonzero(row_sums > 1.0 + SUM_TOLERANCE)
+    if bad.size:
+        i = int(bad[0])
+        raise ValueError(f"`substitution` row {i} sums to {row_sums[i]!r}; rows must sum to at most 1")
+    _trap_iv(_to_csr(rho) if not sp.issparse(rho) else rho, row_sums)
+    return rho
+
+
+def _first_entry(rho: Substitution, predicate) -> tuple[int, int]:
+    coo = sp.coo_array(rho) if sp.issparse(rho) else None
+    if coo is None:
+        i, j = np.argwhere(predicate(rho))[0]
+        return int(i), int(j)
+    k = int(np.flatnonzero(predicate(coo.data))[0])
+    return int(coo.row[k]), int(coo.col[k])
+
+
+def _trap_iv(rho: sp.csr_array, row_sums: np.ndarray) -> None:
+    """Reject a closed communicating class that does not leak and is not the whole catalog."""
+    n = rho.shape[0]
+    n_classes, labels = connected_components(rho, directed=True, connection="strong")
+    if n_classes == 1 and n > 1:
+        return
+    coo = rho.tocoo()
+    crossing = labels[coo.row] != labels[coo.col]
+    has_exit = np.zeros(n_classes, dtype=bool)
+    has_exit[labels[coo.row[crossing]]] = True
+    leaks = np.zeros(n_classes, dtype=bool)
+    leaks[labels[row_sums < 1.0 - SUM_TOLERANCE]] = True
+    traps = np.flatnonzero(~has_exit & ~leaks)
+    if traps.size:
+        members = np.flatnonzero(labels == traps[0])
+        shown = ", ".join(str(int(i)) for i in members[:10]) + (", ..." if members.size > 10 else "")
+        raise ValueError(
+            f"`substitution` traps customers: products [{shown}] form a closed class whose rows all "
+            "sum to 1 (no chance of leaving) but is not the whole catalog, so a customer could "
+            "cycle forever among them when they are out of stock; let some row in the class sum "
+            "to less than 1"
+        )
+
+
+# ----------------------------------------------------------------------------------- JSON
+
+
+def instance_to_dict(instance: Instance) -> dict[str, Any]:
+    """The JSON-ready dictionary of an instance (sparse substitution as rows/cols/values)."""
+    if instance.is_sparse:
+        coo = instance.substitution_csr.tocoo()
+        substitution: Any = {
+            "rows": coo.row.tolist(), "cols": coo.col.tolist(), "values": coo.data.tolist(),
+        }
+    else:
+        substitution = instance.substitution.tolist()
+    data = {
+        "name": instance.name,
+        "prices": instance.prices.tolist(),
+        "costs": instance.costs.tolist(),
+        "salvage": instance.salvage.tolist(),
+        "arrival": instance.arrival.tolist(),
+        "substitution": substitution,
+        "customers": instance.customers,
+        "arrivals": instance.arrivals,
+    }
+    return data
+
+
+def instance_from_dict(data: Any) -> Instance:
+    """Build an instance from the JSON dictionary, rejecting missing and unknown keys."""
+    if not isinstance(data, dict):
+        raise TypeError(f"an instance must be a JSON object; got {type(data).__name__}")
+    unknown = [key for key in data if key not in JSON_KEYS]
+    if unknown:
+        key = unknown[0]
+        close = difflib.get_close_matches(str(key), JSON_KEYS, n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else f"; known keys are {list(JSON_KEYS)}"
+        raise ValueError(f"unknown instance key {key!r}{hint}")
+    missing = [key for key in REQUIRED_JSON_KEYS if key not in data]
+    if missing:
+        raise ValueError(f"instance is missing the required key {missing[0]!r}")
+    n = len(data["prices"]) if isinstance(data["prices"], list) else -1
+    substitution = data["substitution"]
+    if isinstance(substitution, dict):
+        substitution = _sparse_from_dict(substitution, n)
+    return make_instance(
+        name=data["name"], prices=data["prices"], costs=data["costs"], salvage=data.get("salvage"),
+        arrival=data["arrival"], substitution=substitution, customers=data["customers"],
+        arrivals=data.get("arrivals", "fixed"),
+    )
+
+
+def _sparse_from_dict(data: dict[str, Any], n: int) -> sp.csr_array:
+    keys = ("rows", "cols", "values")
+    unknown = [key for key in data if key not in keys]
+    if unknown or any(key not in data for key in keys):
+        raise ValueError(
+            f"sparse `substitution` must have exactly the keys {list(keys)}; got {sorted(data)}"
+        )
+    lengths = {key: len(data[key]) for key in keys}
+    if len(set(lengths.values())) != 1:
+        raise ValueError(f"sparse `substitution` lists must have equal lengths; got {lengths}")
+    rows = np.asarray(data["rows"], dtype=np.int64)
+    cols = np.asarray(data["cols"], dtype=np.int64)
+    values = np.asarray(data["values"], dtype=np.float64)
+    for label, index in (("rows", rows), ("cols", cols)):
+        if index.size and (index.min() < 0 or index.max() >= n):
+            bad = int(index[(index < 0) | (index >= n)][0])
+            raise ValueError(f"sparse `substitution` {label} holds index {bad}; indices must lie in [0, {n})")
+    coo = sp.coo_array((values, (rows, cols)), shape=(n, n))
+    if coo.nnz and np.unique(rows * n + cols).size != rows.size:
+        raise ValueError("sparse `substitution` lists an entry twice; each (row, col) must appear once")
+    return sp.csr_array(coo)
+
+
+def save_instance(instance: Instance, path: str | Path) -> None:
+    """Write ``instance`` as JSON to ``path`` (floats in round-trip precision)."""
+    Path(path).write_text(json.dumps(instance_to_dict(instance), allow_nan=False) + "\n")
+
+
+def load_instance(path: str | Path) -> Instance:
+    """Read and validate an instance JSON file."""
+    text = Path(path).read_text()
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"instance file {str(path)!r} is not valid JSON: {exc}") from exc
+    return instance_from_dict(data)
+
+
+def stock_iv(stock: Any, n_products: int, label: str = "stock") -> np.ndarray:
+    """Validate a stock vector: N non-negative integers (integral floats are accepted)."""
+    if isinstance(stock, (str, bytes, dict)) or stock is None:
+        raise TypeError(f"`{label}` must be a list of {n_products} non-negative integers; got {type(stock).__name__}")
+    try:
+        arr = np.asarray(stock)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"`{label}` must be a list of {n_products} non-negative integers") from exc
+    if arr.ndim != 1 or arr.shape[0] != n_products:
+        raise ValueError(f"`{label}` must list {n_products} entries, one per product; got shape {arr.shape}")
+    if arr.dtype == bool or not (np.issubdtype(arr.dtype, np.integer) or np.issubdtype(arr.dtype, np.floating)):
+        raise TypeError(f"`{label}` must hold integers; got dtype {arr.dtype}")
+    if np.issubdtype(arr.dtype, np.floating):
+        bad = np.flatnonzero(~np.isfinite(arr) | (arr != np.round(arr)))
+        if bad.size:
+            i = int(bad[0])
+            raise ValueError(f"`{label}` entry {i} is {arr[i]!r}; stock must be a whole number of units")
+    bad = np.flatnonzero(arr < 0)
+    if bad.size:
+        i = int(bad[0])
+        raise ValueError(f"`{label}` entry {i} is {arr[i]!r}; stock must be non-negative")
+    if arr.size and float(arr.max()) > 2**31 - 1:
+        i = int(np.argmax(arr))
+        raise ValueError(f"`{label}` entry {i} is {arr[i]!r}; stock must be below 2**31")
+    return arr.astype(np.int64)
+
+
+def profit_of(instance: Instance, stock: np.ndarray, sales: np.ndarray) -> np.ndarray | float:
+    """profit = sum_i r_i sales_i + s_i (x_i - sales_i) - c_i x_i (sales may be a batch)."""
+    margin = instance.prices - instance.salvage
+    fixed = float(np.dot(instance.salvage - instance.costs, stock))
+    return sales @ margin + fixed

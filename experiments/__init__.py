@@ -1,0 +1,1 @@
+"""Experiment configs, training runs, evaluation with common random numbers and the leaderboard."""

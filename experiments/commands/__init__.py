@@ -1,0 +1,1 @@
+"""Sub-commands of ``assort``; see :mod:`experiments.cli`."""
