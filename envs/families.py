@@ -1,0 +1,317 @@
+"""Named, seeded instance families (DESIGN.md 4).
+
+``make_family_instance(family, seed, **overrides)`` returns the same :class:`Instance` for the
+same ``(family, seed, overrides)``. :data:`FAMILIES` maps each name to a :class:`FamilySpec`
+(a description and the default value of every knob); an override must name one of that
+family's knobs.
+
+The generator, for a catalog of N products and T customers:
+
+* popularity: product ranks are a random permutation of 1..N and w_i = rank_i^-alpha / sum
+  (a power law; with alpha around 1.5 most of a large catalog has mean demand T lambda_i < 1);
+* first choice: lambda_i = (1 - no_purchase) w_i, so lambda_0 = ``no_purchase``;
+* prices r_i ~ U[price_low, price_high], costs c_i = r_i U[cost_fraction_low, cost_fraction_high]
+  (margins of 1 - cost fraction), salvage s_i = salvage_fraction * c_i;
+* substitution: positions p_i ~ U[0, 1]^2 in a latent attribute space; product i substitutes to
+  its ``neighbours`` nearest products N(i) weighted by popularity, with a leak (chance of
+  leaving after a stock-out) leak_i ~ U[leak_low, leak_high]:
+
+      rho_ij = (1 - leak_i) lambda_j / sum_{l in N(i)} lambda_l   for j in N(i), else 0.
+
+  Every row leaks (leak_low > 0), so the chain cannot trap a customer. Substitution is stored
+  as a ``scipy.sparse.csr_array`` beyond ``SPARSE_ABOVE`` products, dense otherwise.
+
+The ``mnl`` family is exact MNL (weights v_i = w_i, outside weight v_0 chosen so that the
+no-purchase share with everything offered is ``no_purchase``) through
+:func:`envs.choice.mnl_instance`; ``multistep`` is the online shopper of
+:mod:`envs.multistep` on the same kind of catalog, its instance carrying the fitted MC model.
+"""
+
+from __future__ import annotations
+
+import difflib
+import zlib
+from dataclasses import dataclass, replace
+from types import MappingProxyType
+from typing import Any, Callable, Mapping
+
+import numpy as np
+import scipy.sparse as sp
+from scipy.spatial import cKDTree
+
+from envs.choice import mnl_instance
+from envs.instance import ARRIVAL_MODES, Instance, make_instance
+
+SPARSE_ABOVE = 1000
+
+Params = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class FamilySpec:
+    """A named instance family: what it is, its knobs' defaults and its builder."""
+
+    name: str
+    description: str
+    defaults: Mapping[str, Any]
+    build: Callable[[np.random.Generator, Params], Instance]
+
+
+# ------------------------------------------------------------------------- knob rules
+
+
+def _int_rule(minimum: int) -> Callable[[str, Any], int]:
+    def rule(label: str, value: Any) -> int:
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
+            raise ValueError(f"override `{label}` must be an integer >= {minimum}; got {value!r}")
+        return int(value)
+
+    return rule
+
+
+def _float_rule(low: float, high: float, *, open_low: bool = False) -> Callable[[str, Any], float]:
+    bracket = "(" if open_low else "["
+
+    def rule(label: str, value: Any) -> float:
+        if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+            raise ValueError(f"override `{label}` must be a number in {bracket}{low}, {high}]; got {value!r}")
+        number = float(value)
+        below = number <= low if open_low else number < low
+        if not np.isfinite(number) or below or number > high:
+            raise ValueError(f"override `{label}` must be a number in {bracket}{low}, {high}]; got {value!r}")
+        return number
+
+    return rule
+
+
+def _arrivals_rule(label: str, value: Any) -> str:
+    if value not in ARRIVAL_MODES:
+        raise ValueError(f"override `{label}` must be one of {list(ARRIVAL_MODES)}; got {value!r}")
+    return str(value)
+
+
+_INF = float("inf")
+KNOB_RULES: Mapping[str, Callable[[str, Any], Any]] = MappingProxyType({
+    "n_products": _int_rule(1),
+    "customers": _int_rule(1),
+    "arrivals": _arrivals_rule,
+    "alpha": _float_rule(0.0, 10.0),
+    "no_purchase": _float_rule(0.0, 0.99),
+    "neighbours": _int_rule(0),
+    "leak_low": _float_rule(0.0, 1.0, open_low=True),
+    "leak_high": _float_rule(0.0, 1.0, open_low=True),
+    "price_low": _float_rule(0.0, _INF, open_low=True),
+    "price_high": _float_rule(0.0, _INF, open_low=True),
+    "cost_fraction_low": _float_rule(0.0, 1.0),
+    "cost_fraction_high": _float_rule(0.0, 1.0),
+    "salvage_fraction": _float_rule(0.0, 1.0),
+    "search_probability": _float_rule(0.0, 1.0),
+    "consideration": _int_rule(1),
+    "utility_spread": _float_rule(0.0, 10.0),
+    "outside_weight": _float_rule(0.0, _INF, open_low=True),
+    "samples_per_anchor": _int_rule(1),
+})
+"""Validation of every knob: ``rule(name, value)`` returns the normalized value or raises."""
+
+
+def _pairs_iv(params: Params) -> None:
+    for low, high in (("leak_low", "leak_high"), ("price_low", "price_high"),
+                      ("cost_fraction_low", "cost_fraction_high")):
+        if low in params and params[low] > params[high]:
+            raise ValueError(
+                f"override `{low}` is {params[low]!r}, above `{high}` = {params[high]!r}; "
+                f"`{low}` must be at most `{high}`"
+            )
+
+
+# ---------------------------------------------------------------------- building blocks
+
+
+def power_law_popularity(rng: np.random.Generator, n: int, alpha: float) -> np.ndarray:
+    """w_i = rank_i^-alpha / sum_l rank_l^-alpha with ranks a random permutation of 1..n."""
+    ranks = rng.permutation(n) + 1.0
+    weights = ranks ** -alpha
+    return weights / weights.sum()
+
+
+def catalog_economics(rng: np.random.Generator, n: int, params: Params) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Prices r ~ U[price_low, price_high], costs c = r U[cost_fraction_low, high], s = f c."""
+    prices = rng.uniform(params["price_low"], params["price_high"], n)
+    costs = prices * rng.uniform(params["cost_fraction_low"], params["cost_fraction_high"], n)
+    salvage = costs * params["salvage_fraction"]
+    return prices, costs, salvage
+
+
+def nearest_neighbours(positions: np.ndarray, m: int) -> np.ndarray:
+    """int64[N, m]: the m nearest other products of each product (Euclidean, nearest first)."""
+    n = positions.shape[0]
+    if m == 0:
+        return np.zeros((n, 0), dtype=np.int64)
+    _, index = cKDTree(positions).query(positions, k=m + 1)
+    index = np.asarray(index, dtype=np.int64).reshape(n, m + 1)
+    # Drop the product itself (normally column 0; with tied distances possibly elsewhere).
+    is_self = index == np.arange(n)[:, None]
+    order = np.argsort(is_self, axis=1, kind="stable")
+    return np.take_along_axis(index, order, axis=1)[:, :m]
+
+
+def neighbour_substitution(
+    arrival: np.ndarray, neighbours: np.ndarray, leak: np.ndarray
+) -> np.ndarray | sp.csr_array:
+    """rho_ij = (1 - leak_i) lambda_j / sum_{l in N(i)} lambda_l for j in N(i) (rows N(i))."""
+    n, m = neighbours.shape
+    target = arrival[neighbours]
+    values = (1.0 - leak)[:, None] * target / target.sum(axis=1, keepdims=True) if m else target
+    rows = np.repeat(np.arange(n), m)
+    rho = sp.csr_array((values.ravel(), (rows, neighbours.ravel())), shape=(n, n))
+    if n > SPARSE_ABOVE:
+        return rho
+    return rho.toarray()
+
+
+# --------------------------------------------------------------------------- builders
+
+
+def _build_markov_chain(rng: np.random.Generator, params: Params) -> Instance:
+    n = params["n_products"]
+    popularity = power_law_popularity(rng, n, params["alpha"])
+    arrival = (1.0 - params["no_purchase"]) * popularity
+    prices, costs, salvage = catalog_economics(rng, n, params)
+    positions = rng.random((n, 2))
+    leak = rng.uniform(params["leak_low"], params["leak_high"], n)
+    neighbours = nearest_neighbours(positions, min(params["neighbours"], n - 1))
+    return make_instance(
+        prices=prices, costs=costs, salvage=salvage, arrival=arrival,
+        substitution=neighbour_substitution(arrival, neighbours, leak),
+        customers=params["customers"], arrivals=params["arrivals"],
+    )
+
+
+def _build_mnl(rng: np.random.Generator, params: Params) -> Instance:
+    n = params["n_products"]
+    weights = power_law_popularity(rng, n, params["alpha"])
+    prices, costs, salvage = catalog_economics(rng, n, params)
+    share = params["no_purchase"]
+    return mnl_instance(
+        weights, share / (1.0 - share) * weights.sum(), prices=prices, costs=costs,
+        salvage=salvage, customers=params["customers"], arrivals=params["arrivals"],
+    )
+
+
+def _build_multistep(rng: np.random.Generator, params: Params) -> Instance:
+    from envs.multistep import MultiStepShopper, multistep_instance
+
+    n = params["n_products"]
+    if params["consideration"] > n:
+        raise ValueError(
+            f"override `consideration` is {params['consideration']}; a shopper cannot consider "
+            f"more than the {n} products of the catalog"
+        )
+    popularity = power_law_popularity(rng, n, params["alpha"])
+    prices, costs, salvage = catalog_economics(rng, n, params)
+    positions = rng.random((n, 2))
+    weights = np.exp(params["utility_spread"] * rng.standard_normal(n))
+    size = min(params["neighbours"], n - 1)
+    if size < params["consideration"] - 1:
+        raise ValueError(
+            f"override `neighbours` is {params['neighbours']}; the neighbourhood must hold at least "
+            f"`consideration` - 1 = {params['consideration'] - 1} products (and at most N - 1 = {n - 1})"
+        )
+    shopper = MultiStepShopper(
+        popularity=popularity, weights=weights, outside_weight=params["outside_weight"],
+        search_probability=params["search_probability"], consideration=params["consideration"],
+        neighbourhood=nearest_neighbours(positions, size),
+    )
+    return multistep_instance(
+        shopper, prices=prices, costs=costs, salvage=salvage, customers=params["customers"],
+        arrivals=params["arrivals"], samples_per_anchor=params["samples_per_anchor"], rng=rng,
+    )
+
+
+# --------------------------------------------------------------------------- registry
+
+_ECONOMICS = {
+    "price_low": 1.0, "price_high": 3.0, "cost_fraction_low": 0.3, "cost_fraction_high": 0.7,
+    "salvage_fraction": 0.0,
+}
+_CHAIN = {"arrivals": "fixed", "no_purchase": 0.2, "leak_low": 0.2, "leak_high": 0.6, **_ECONOMICS}
+
+
+def _spec(name: str, description: str, build: Callable[[np.random.Generator, Params], Instance],
+          **defaults: Any) -> FamilySpec:
+    assert all(key in KNOB_RULES for key in defaults), defaults
+    return FamilySpec(name, description, MappingProxyType(defaults), build)
+
+
+FAMILIES: Mapping[str, FamilySpec] = MappingProxyType({spec.name: spec for spec in (
+    _spec("tiny", "3 products, 8 customers, every product substitutes to both others; small "
+          "enough for the exact DP (envs.exact), with salvage at 25% of cost.",
+          _build_markov_chain, n_products=3, customers=8, alpha=1.0, neighbours=2,
+          **{**_CHAIN, "salvage_fraction": 0.25}),
+    _spec("small", "10 products, 200 customers, power-law popularity (alpha 1), each product "
+          "substitutes to its 3 nearest neighbours in a latent 2-d attribute space.",
+          _build_markov_chain, n_products=10, customers=200, alpha=1.0, neighbours=3, **_CHAIN),
+    _spec("medium", "100 products, 2,000 customers, power-law popularity (alpha 1), 5 "
+          "neighbour substitutes per product.",
+          _build_markov_chain, n_products=100, customers=2_000, alpha=1.0, neighbours=5, **_CHAIN),
+    _spec("heavy-tail", "1,000 products, 10,000 customers, popularity rank^-1.5: most products "
+          "have mean demand T lambda_i below one unit; 5 neighbour substitutes per product.",
+          _build_markov_chain, n_products=1_000, customers=10_000, alpha=1.5, neighbours=5, **_CHAIN),
+    _spec("large", "100,000 products, 1,000,000 customers, popularity rank^-1.5, sparse "
+          "substitution (csr_array) to 5 neighbours per product.",
+          _build_markov_chain, n_products=100_000, customers=1_000_000, alpha=1.5, neighbours=5,
+          **_CHAIN),
+    _spec("mnl", "20 products, 500 customers, exact MNL (weights rank^-1, no-purchase share "
+          "0.2 with everything offered) through its exact Markov chain map.",
+          _build_mnl, n_products=20, customers=500, alpha=1.0, arrivals="fixed", no_purchase=0.2,
+          **_ECONOMICS),
+    _spec("multistep", "200 products, 4,000 customers of the multi-step online shopper "
+          "(envs.multistep): search with probability 0.6, anchor by popularity rank^-1, "
+          "4 more products from the anchor's 10 nearest neighbours, MNL purchase among the "
+          "considered products in stock. The simulator runs the shopper; arrival and "
+          "substitution hold its fitted MC approximation (the JSON file keeps only that).",
+          _build_multistep, n_products=200, customers=4_000, alpha=1.0, arrivals="fixed",
+          search_probability=0.6, consideration=5, neighbours=10, utility_spread=0.5,
+          outside_weight=2.0, samples_per_anchor=256, **_ECONOMICS),
+)})
+"""Every named family; iterate this, never a hand-kept list of names."""
+
+
+def family_parameters(family: str, **overrides: Any) -> Params:
+    """The family's defaults with ``overrides`` applied and validated."""
+    if family not in FAMILIES:
+        close = difflib.get_close_matches(str(family), FAMILIES, n=1)
+        hint = f"did you mean {close[0]!r}? " if close else ""
+        raise ValueError(f"unknown family {family!r}; {hint}known families are {list(FAMILIES)}")
+    defaults = FAMILIES[family].defaults
+    for key in overrides:
+        if key not in defaults:
+            close = difflib.get_close_matches(key, defaults, n=1)
+            hint = f"did you mean {close[0]!r}? " if close else ""
+            raise ValueError(
+                f"unknown override {key!r} for family {family!r}; {hint}its knobs are {sorted(defaults)}"
+            )
+    params = dict(defaults)
+    params.update({key: KNOB_RULES[key](key, value) for key, value in overrides.items()})
+    _pairs_iv(params)
+    return params
+
+
+def make_family_instance(family: str, seed: int, **overrides: Any) -> Instance:
+    """The instance of ``family`` for ``seed`` (deterministic in family, seed and overrides).
+
+    The generator is ``np.random.default_rng(SeedSequence(seed, spawn_key=(crc32(family),)))``,
+    so different families with the same seed draw independently. The instance is named
+    ``"<family>-<seed>"`` and its metadata records the family, seed and resolved knobs.
+    """
+    params = family_parameters(family, **overrides)
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ValueError(f"`seed` must be a non-negative integer; got {seed!r}")
+    sequence = np.random.SeedSequence(int(seed), spawn_key=(zlib.crc32(family.encode()),))
+    instance = FAMILIES[family].build(np.random.default_rng(sequence), params)
+    return replace(
+        instance, name=f"{family}-{int(seed)}",
+        metadata={**instance.metadata, "family": family, "seed": int(seed), "parameters": params},
+    )

@@ -1,0 +1,152 @@
+"""Named instance families: validity, determinism, the heavy tail, sparsity, error messages."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+from envs.choice import mnl_choice_probabilities
+from envs.families import FAMILIES, family_parameters, make_family_instance, nearest_neighbours
+from envs.instance import instance_from_dict, instance_to_dict
+
+# Small versions of the big families keep the default run fast; `large` itself is built once.
+QUICK = {"large": {"n_products": 5_000, "customers": 50_000}, "multistep": {"n_products": 60, "customers": 500}}
+
+
+def _build(family: str, seed: int):
+    if family == "multistep":
+        pytest.importorskip("envs.multistep")
+    return make_family_instance(family, seed, **QUICK.get(family, {}))
+
+
+def _arrays(instance) -> list[np.ndarray]:
+    return [instance.prices, instance.costs, instance.salvage, instance.arrival,
+            instance.substitution_csr.toarray() if instance.n_products <= 5_000 else instance.substitution_csr.data]
+
+
+@pytest.mark.parametrize("family", list(FAMILIES))
+def test_every_family_builds_a_valid_instance_that_round_trips(family):
+    instance = _build(family, 3)
+    spec = FAMILIES[family]
+    expected_n = QUICK.get(family, {}).get("n_products", spec.defaults["n_products"])
+    assert instance.n_products == expected_n
+    assert instance.name == f"{family}-3"
+    assert instance.metadata["family"] == family and instance.metadata["seed"] == 3
+    assert spec.description
+    # Re-validating through the JSON dictionary checks every rule of make_instance again.
+    again = instance_from_dict(instance_to_dict(instance))
+    for a, b in zip(_arrays(instance), _arrays(again)):
+        np.testing.assert_array_equal(a, b)
+    margins = 1.0 - instance.costs / instance.prices
+    assert np.all(instance.prices >= 1.0) and np.all(instance.prices <= 3.0)
+    assert np.all(margins >= 0.3 - 1e-12) and np.all(margins <= 0.7 + 1e-12)
+
+
+@pytest.mark.parametrize("family", list(FAMILIES))
+def test_same_seed_same_instance_other_seed_other_instance(family):
+    a, b, c = _build(family, 11), _build(family, 11), _build(family, 12)
+    for x, y in zip(_arrays(a), _arrays(b)):
+        np.testing.assert_array_equal(x, y)
+    assert not np.array_equal(a.prices, c.prices)
+    assert not np.array_equal(a.arrival, c.arrival)
+
+
+def test_tiny_is_dense_with_full_substitution_and_salvage():
+    instance = make_family_instance("tiny", 0)
+    assert instance.n_products == 3 and 6 <= instance.customers <= 8
+    rho = instance.substitution_dense()
+    assert np.all(rho[~np.eye(3, dtype=bool)] > 0)
+    np.testing.assert_allclose(instance.salvage, 0.25 * instance.costs)
+
+
+def test_substitution_rows_follow_the_neighbour_formula():
+    instance = make_family_instance("medium", 5)
+    rho = instance.substitution_dense()
+    row_sums = rho.sum(axis=1)
+    assert np.all(row_sums >= 1 - 0.6 - 1e-12) and np.all(row_sums <= 1 - 0.2 + 1e-12)
+    assert np.all((rho > 0).sum(axis=1) == 5)
+    for i in (0, 17, 99):
+        support = np.flatnonzero(rho[i])
+        lam = instance.arrival[support]
+        np.testing.assert_allclose(rho[i, support], row_sums[i] * lam / lam.sum(), rtol=1e-12)
+
+
+def test_nearest_neighbours_match_brute_force():
+    positions = np.random.default_rng(0).random((40, 2))
+    distance = np.linalg.norm(positions[:, None] - positions[None], axis=2)
+    np.fill_diagonal(distance, np.inf)
+    np.testing.assert_array_equal(nearest_neighbours(positions, 4), np.argsort(distance, axis=1)[:, :4])
+
+
+def test_heavy_tail_has_most_products_below_one_unit_of_mean_demand():
+    instance = make_family_instance("heavy-tail", 0)
+    assert instance.n_products == 1_000 and instance.customers == 10_000
+    mean_demand = instance.customers * instance.arrival
+    assert np.mean(mean_demand < 1.0) > 0.5
+    # ... while the head products see hundreds of customers (a power law, not a flat catalog).
+    assert mean_demand.max() > 300
+    np.testing.assert_allclose(instance.arrival.sum(), 0.8)
+
+
+def test_heavy_tail_grows_with_overrides():
+    instance = make_family_instance("heavy-tail", 0, n_products=3_000, customers=30_000)
+    assert instance.n_products == 3_000 and instance.customers == 30_000
+    assert instance.is_sparse
+
+
+def test_large_is_sparse_with_five_substitutes_per_product():
+    instance = make_family_instance("large", 0)
+    assert instance.n_products == 100_000 and instance.customers == 1_000_000
+    assert isinstance(instance.substitution, sp.csr_array)
+    np.testing.assert_array_equal(np.diff(instance.substitution.indptr), 5)
+    assert np.mean(instance.customers * instance.arrival < 1.0) > 0.5
+
+
+def test_mnl_family_is_exact_mnl():
+    instance = make_family_instance("mnl", 2)
+    weights = np.array(instance.metadata["weights"])
+    v0 = instance.metadata["outside_weight"]
+    np.testing.assert_allclose(v0 / (v0 + weights.sum()), 0.2)
+    full = np.ones(instance.n_products, dtype=bool)
+    np.testing.assert_allclose(instance.arrival, mnl_choice_probabilities(weights, v0, full), rtol=1e-12)
+
+
+def test_overrides_are_applied_and_recorded():
+    instance = make_family_instance("small", 1, n_products=7, customers=33, alpha=0.0, arrivals="poisson")
+    assert instance.n_products == 7 and instance.customers == 33 and instance.arrivals == "poisson"
+    np.testing.assert_allclose(instance.arrival, 0.8 / 7)
+    assert instance.metadata["parameters"]["alpha"] == 0.0
+
+
+def test_unknown_family_lists_the_known_ones():
+    with pytest.raises(ValueError, match=r"unknown family 'smal'; did you mean 'small'\? known families are \['tiny', 'small'"):
+        make_family_instance("smal", 0)
+
+
+def test_unknown_override_suggests_a_knob():
+    with pytest.raises(ValueError, match=r"unknown override 'n_product' for family 'small'; did you mean 'n_products'\? its knobs are \["):
+        make_family_instance("small", 0, n_product=5)
+    with pytest.raises(ValueError, match=r"unknown override 'neighbours' for family 'mnl'; its knobs are"):
+        family_parameters("mnl", neighbours=3)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"n_products": 0}, r"override `n_products` must be an integer >= 1; got 0"),
+        ({"customers": 2.5}, r"override `customers` must be an integer >= 1; got 2.5"),
+        ({"alpha": "x"}, r"override `alpha` must be a number in \[0.0, 10.0\]; got 'x'"),
+        ({"leak_low": 0.0}, r"override `leak_low` must be a number in \(0.0, 1.0\]; got 0.0"),
+        ({"arrivals": "daily"}, r"override `arrivals` must be one of \['fixed', 'poisson'\]; got 'daily'"),
+        ({"leak_low": 0.7}, r"override `leak_low` is 0.7, above `leak_high` = 0.6; `leak_low` must be at most `leak_high`"),
+    ],
+)
+def test_bad_override_values_are_refused(overrides, message):
+    with pytest.raises(ValueError, match=message):
+        make_family_instance("small", 0, **overrides)
+
+
+def test_bad_seed_is_refused():
+    with pytest.raises(ValueError, match=r"`seed` must be a non-negative integer; got -1"):
+        make_family_instance("small", -1)
