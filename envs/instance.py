@@ -144,7 +144,7 @@ def make_instance(
     if above.size:
         i = int(above[0])
         raise ValueError(
-            f"`salvage` of product {i} is {salvage_arr[i]!r}, above its cost {costs_arr[i]!r}; "
+            f"`salvage` of product {i} is {float(salvage_arr[i])!r}, above its cost {float(costs_arr[i])!r}; "
             "salvage must satisfy 0 <= s_i <= c_i"
         )
     total = float(arrival_arr.sum())
@@ -179,7 +179,7 @@ def _vector_iv(label: str, values: Any, n: int | None = None) -> np.ndarray:
     bad = np.flatnonzero(~np.isfinite(arr))
     if bad.size:
         i = int(bad[0])
-        raise ValueError(f"`{label}` entry {i} is {arr[i]!r}; entries must be finite")
+        raise ValueError(f"`{label}` entry {i} is {float(arr[i])!r}; entries must be finite")
     return arr
 
 
@@ -187,14 +187,14 @@ def _positive_iv(label: str, values: np.ndarray) -> None:
     bad = np.flatnonzero(values <= 0)
     if bad.size:
         i = int(bad[0])
-        raise ValueError(f"`{label}` entry {i} is {values[i]!r}; entries must be positive")
+        raise ValueError(f"`{label}` entry {i} is {float(values[i])!r}; entries must be positive")
 
 
 def _nonnegative_iv(label: str, values: np.ndarray) -> None:
     bad = np.flatnonzero(values < 0)
     if bad.size:
         i = int(bad[0])
-        raise ValueError(f"`{label}` entry {i} is {values[i]!r}; entries must be non-negative")
+        raise ValueError(f"`{label}` entry {i} is {float(values[i])!r}; entries must be non-negative")
 
 
 def _customers_iv(customers: Any) -> int:
@@ -243,12 +243,12 @@ def _substitution_iv(substitution: Any, n: int) -> Substitution:
     bad = np.flatnonzero(diagonal != 0)
     if bad.size:
         i = int(bad[0])
-        raise ValueError(f"`substitution` diagonal entry ({i}, {i}) is {diagonal[i]!r}; rho_ii must be 0")
+        raise ValueError(f"`substitution` diagonal entry ({i}, {i}) is {float(diagonal[i])!r}; rho_ii must be 0")
     row_sums = np.asarray(rho.sum(axis=1)).ravel()
     bad = np.flatnonzero(row_sums > 1.0 + SUM_TOLERANCE)
     if bad.size:
         i = int(bad[0])
-        raise ValueError(f"`substitution` row {i} sums to {row_sums[i]!r}; rows must sum to at most 1")
+        raise ValueError(f"`substitution` row {i} sums to {float(row_sums[i])!r}; rows must sum to at most 1")
     _trap_iv(_to_csr(rho) if not sp.issparse(rho) else rho, row_sums)
     return rho
 
@@ -324,7 +324,7 @@ def instance_from_dict(data: Any) -> Instance:
     missing = [key for key in REQUIRED_JSON_KEYS if key not in data]
     if missing:
         raise ValueError(f"instance is missing the required key {missing[0]!r}")
-    n = len(data["prices"]) if isinstance(data["prices"], list) else -1
+    n = _vector_iv("prices", data["prices"]).shape[0]
     substitution = data["substitution"]
     if isinstance(substitution, dict):
         substitution = _sparse_from_dict(substitution, n)
@@ -342,12 +342,19 @@ def _sparse_from_dict(data: dict[str, Any], n: int) -> sp.csr_array:
         raise ValueError(
             f"sparse `substitution` must have exactly the keys {list(keys)}; got {sorted(data)}"
         )
+    for key in keys:
+        if not isinstance(data[key], list):
+            raise TypeError(f"sparse `substitution` {key!r} must be a list; got {type(data[key]).__name__}")
     lengths = {key: len(data[key]) for key in keys}
     if len(set(lengths.values())) != 1:
         raise ValueError(f"sparse `substitution` lists must have equal lengths; got {lengths}")
+    for key in ("rows", "cols"):
+        bad = [v for v in data[key] if isinstance(v, bool) or not isinstance(v, int)]
+        if bad:
+            raise TypeError(f"sparse `substitution` {key!r} must hold integer indices; got {bad[0]!r}")
     rows = np.asarray(data["rows"], dtype=np.int64)
     cols = np.asarray(data["cols"], dtype=np.int64)
-    values = np.asarray(data["values"], dtype=np.float64)
+    values = _vector_iv("substitution values", data["values"])
     for label, index in (("rows", rows), ("cols", cols)):
         if index.size and (index.min() < 0 or index.max() >= n):
             bad = int(index[(index < 0) | (index >= n)][0])
@@ -389,14 +396,14 @@ def stock_iv(stock: Any, n_products: int, label: str = "stock") -> np.ndarray:
         bad = np.flatnonzero(~np.isfinite(arr) | (arr != np.round(arr)))
         if bad.size:
             i = int(bad[0])
-            raise ValueError(f"`{label}` entry {i} is {arr[i]!r}; stock must be a whole number of units")
+            raise ValueError(f"`{label}` entry {i} is {arr[i].item()!r}; stock must be a whole number of units")
     bad = np.flatnonzero(arr < 0)
     if bad.size:
         i = int(bad[0])
-        raise ValueError(f"`{label}` entry {i} is {arr[i]!r}; stock must be non-negative")
+        raise ValueError(f"`{label}` entry {i} is {arr[i].item()!r}; stock must be non-negative")
     if arr.size and float(arr.max()) > 2**31 - 1:
         i = int(np.argmax(arr))
-        raise ValueError(f"`{label}` entry {i} is {arr[i]!r}; stock must be below 2**31")
+        raise ValueError(f"`{label}` entry {i} is {arr[i].item()!r}; stock must be below 2**31")
     return arr.astype(np.int64)
 
 
