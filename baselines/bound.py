@@ -1,0 +1,342 @@
+"""The fluid LP upper bound on expected profit (DESIGN.md 5), by fixed point or by HiGHS.
+
+With margins m_i = r_i - c_i, first choices lambda and substitution rho, the fluid LP is
+
+    maximize    sum_i m_i z_i
+    subject to  z_i + w_i = T lambda_i + sum_j rho_ji w_j        (i = 1..N)
+                z, w >= 0
+
+(z = expected sales, w = expected visits to products that are not bought). Its dual is
+
+    minimize    T sum_j lambda_j g_j
+    subject to  g_i >= m_i,  g_i >= sum_j rho_ij g_j,
+
+whose optimum is the least solution of g = max(m, rho g), the value of a single customer who
+is sent to product i (Feldman & Topaloglu 2017). A customer who finds *nothing* in stock leaves
+(the simulator's rule), so we also allow her to leave: a column l >= 0 added to each row, dual
+g >= 0. For a chain with a leak (I - rho invertible, every g with (I - rho) g >= 0 is >= 0) this
+changes nothing; for a chain without any leak (every row of rho sums to 1, e.g. MNL without an
+outside option) it keeps the bound at 0 instead of sum_i lambda_i max(m) * T < 0 when every
+margin is negative, so the bound stays valid for the policy "stock nothing".
+
+**Fixed point.** Value iteration g <- max(m, rho g) from g_0 = max(m, 0) is monotone
+non-decreasing (g_1 >= g_0 because rho g_0 >= 0) and bounded by max(m, 0), so it converges to
+the least fixed point. When every row of rho sums to at most beta < 1 the map is a
+beta-contraction in the sup norm and |g_k - g| <= beta / (1 - beta) |g_k - g_(k-1)|, which is
+the certified stopping rule. Rows summing to 1 (beta = 1) can make value iteration slow
+(MNL without outside option contracts like 1 - 1/N), so the iteration is finished by policy
+iteration: for the buy set S = {i : g_i = m_i > 0} solve g_S = m_S, (I - rho_UU) g_U =
+rho_US m_S exactly (sparse or dense LU while |U| <= ``DIRECT_LIMIT``, otherwise the fixed-policy
+iteration with the same certified rule), improve S to {i : m_i > 0, m_i >= (rho g)_i}, repeat
+until S is stable. A valid chain (DESIGN.md 2) makes I - rho_UU invertible whenever S is not
+empty. Non-convergence within ``max_iterations`` is reported as ``status="iteration_limit"``.
+
+**Primal from the dual.** Offering S to T fluid customers is primal feasible and
+complementary slack with g: z = T pi_S (zero off S), w_U = T y with
+y (I - rho_UU) = lambda_U, w_S = 0 (pi_S = lambda_S + y rho_US; envs.choice). Hence
+value = sum_i m_i z_i = T sum_j lambda_j g_j. Products with m_i <= 0 are never in S.
+
+``method="highs"`` solves the LP above with HiGHS (scipy.optimize.linprog, interior point,
+sparse matrices from the pure builder :func:`fluid_lp_matrices`). ``method="auto"`` uses the
+fixed point (1 ms at N = 1,000 against 35 ms for HiGHS' interior point, and HiGHS does not
+finish at N = 100,000) and falls back to HiGHS for N <= ``HIGHS_LIMIT`` if the fixed point
+reports a status other than ``"optimal"``.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+import scipy.sparse as sp
+import scipy.sparse.linalg as spla
+from scipy.optimize import linprog
+
+from envs.instance import SUM_TOLERANCE, Instance
+
+METHODS = ("auto", "fixed-point", "highs")
+DIRECT_LIMIT = 2_000
+HIGHS_LIMIT = 20_000
+DEFAULT_TOLERANCE = 1e-12
+DEFAULT_MAX_ITERATIONS = 10_000
+_HIGHS_STATUS = {0: "optimal", 1: "iteration_limit", 2: "infeasible", 3: "unbounded", 4: "numerical_error"}
+
+Method = Literal["auto", "fixed-point", "highs"]
+
+
+@dataclass(frozen=True)
+class FluidSolution:
+    """The fluid LP optimum.
+
+    ``value`` = sum_i (r_i - c_i) z_i, the upper bound on expected profit; ``sales`` = z,
+    ``visits`` = w, ``dual`` = g (the value of a single customer sent to each product),
+    ``assortment`` = the buy set S (bool), ``method`` = the method that produced it,
+    ``status`` = "optimal" or why not, ``iterations`` = mat-vecs / policy steps used.
+    """
+
+    value: float
+    sales: np.ndarray
+    visits: np.ndarray
+    dual: np.ndarray
+    assortment: np.ndarray
+    method: str
+    solve_seconds: float
+    status: str
+    iterations: int = 0
+
+
+def _fluid_lp_iv(instance: Instance, method: str, tolerance: float, max_iterations: int) -> None:
+    if not isinstance(instance, Instance):
+        raise TypeError(f"`instance` must be an envs.instance.Instance; got {type(instance).__name__}")
+    if method not in METHODS:
+        raise ValueError(f"`method` must be one of {METHODS}; got {method!r}")
+    if not (isinstance(tolerance, float) and 0 < tolerance < 1):
+        raise ValueError(f"`tolerance` must be a float in (0, 1); got {tolerance!r}")
+    if isinstance(max_iterations, bool) or not isinstance(max_iterations, int) or max_iterations < 1:
+        raise ValueError(f"`max_iterations` must be a positive integer; got {max_iterations!r}")
+
+
+def margins(instance: Instance) -> np.ndarray:
+    """m_i = r_i - c_i, the profit of selling one unit of product i."""
+    return instance.prices - instance.costs
+
+
+def has_leak(instance: Instance) -> bool:
+    """True when some row of rho sums to less than 1 (so I - rho is invertible for a valid chain)."""
+    return bool(np.any(instance.leave_probability > SUM_TOLERANCE))
+
+
+def fluid_lp_matrices(instance: Instance) -> tuple[np.ndarray, sp.csr_array, np.ndarray]:
+    """The fluid LP as ``minimize c @ v s.t. A_eq @ v = b_eq, v >= 0`` (pure; no solver).
+
+    Variables v = (z, w) or, for a chain without any leak, (z, w, l) with l the customers who
+    leave because nothing is in stock. c = (-m, 0[, 0]), A_eq = [I, I - rho^T[, I]],
+    b_eq = T lambda.
+    """
+    n = instance.n_products
+    eye = sp.identity(n, format="csr")
+    blocks = [eye, eye - instance.substitution_csr.T.tocsr()]
+    if not has_leak(instance):
+        blocks.append(eye)
+    a_eq = sp.csr_array(sp.hstack(blocks, format="csr"))
+    c = np.concatenate([-margins(instance), np.zeros(a_eq.shape[1] - n)])
+    return c, a_eq, instance.customers * instance.arrival
+
+
+def fluid_lp(
+    instance: Instance,
+    *,
+    method: Method = "auto",
+    tolerance: float = DEFAULT_TOLERANCE,
+    max_iterations: int = DEFAULT_MAX_ITERATIONS,
+) -> FluidSolution:
+    """Solve the fluid LP of ``instance`` (module docstring) and return a :class:`FluidSolution`.
+
+    ``tolerance`` is the relative accuracy of the dual g for the fixed point (relative to
+    max(m, 0)); ``max_iterations`` caps its mat-vecs and policy steps.
+    """
+    _fluid_lp_iv(instance, method, tolerance, max_iterations)
+    start = time.perf_counter()
+    if method == "highs":
+        solution = _solve_highs(instance)
+    else:
+        solution = _solve_fixed_point(instance, tolerance, max_iterations)
+        if method == "auto" and solution.status != "optimal" and instance.n_products <= HIGHS_LIMIT:
+            solution = _solve_highs(instance)
+    return _with_time(solution, time.perf_counter() - start)
+
+
+def _with_time(solution: FluidSolution, seconds: float) -> FluidSolution:
+    return FluidSolution(
+        value=solution.value, sales=solution.sales, visits=solution.visits, dual=solution.dual,
+        assortment=solution.assortment, method=solution.method, solve_seconds=seconds,
+        status=solution.status, iterations=solution.iterations,
+    )
+
+
+# ------------------------------------------------------------------------------------ HiGHS
+
+
+def _solve_highs(instance: Instance) -> FluidSolution:
+    n = instance.n_products
+    c, a_eq, b_eq = fluid_lp_matrices(instance)
+    result = linprog(c, A_eq=a_eq, b_eq=b_eq, bounds=(0, None), method="highs-ipm")
+    status = _HIGHS_STATUS.get(result.status, f"highs_status_{result.status}")
+    if result.x is None:
+        empty = np.full(n, np.nan)
+        return FluidSolution(
+            value=float("nan"), sales=empty, visits=empty.copy(), dual=empty.copy(),
+            assortment=np.zeros(n, bool), method="highs", solve_seconds=0.0, status=status,
+        )
+    z = np.maximum(result.x[:n], 0.0)
+    w = np.maximum(result.x[n:2 * n], 0.0)
+    g = -np.asarray(result.eqlin.marginals, dtype=np.float64)
+    m = margins(instance)
+    return FluidSolution(
+        value=float(-result.fun), sales=z, visits=w, dual=g, assortment=(z > 0) & (m > 0),
+        method="highs", solve_seconds=0.0, status=status, iterations=int(result.nit),
+    )
+
+
+# ------------------------------------------------------------------------------ fixed point
+
+
+def _contraction(instance: Instance) -> float:
+    """beta = the largest row sum of rho (the sup-norm contraction factor of g -> rho g)."""
+    return float(1.0 - instance.leave_probability.min())
+
+
+def _solve_fixed_point(instance: Instance, tolerance: float, max_iterations: int) -> FluidSolution:
+    rho = instance.substitution
+    m = margins(instance)
+    scale = max(float(m.max()), 0.0)
+    n = instance.n_products
+    if scale == 0.0:
+        # Every margin <= 0: g = 0 solves g = max(m, rho g, 0), S is empty, nothing sells.
+        g = np.zeros(n)
+        return _pack(instance, g, np.zeros(n, bool), "optimal", 0, tolerance, max_iterations)
+    beta = _contraction(instance)
+    budget = max_iterations
+    g, used, certified = _value_iteration(rho, m, beta, tolerance * scale, budget)
+    budget -= used
+    buy = (g <= m) & (m > 0)
+    steps = 0
+    while True:
+        g, used_eval, ok = _evaluate_policy(rho, m, buy, g, beta, tolerance * scale, budget)
+        budget -= used_eval
+        steps += 1
+        if not ok:
+            return _pack(instance, g, buy, "iteration_limit", max_iterations - budget, tolerance, budget)
+        q = rho @ g
+        slack = tolerance * scale
+        improved = np.where(buy, m >= q - slack, m > q + slack) & (m > 0)
+        if np.array_equal(improved, buy):
+            break
+        buy = improved
+        budget -= 1
+        if budget <= 0:
+            return _pack(instance, g, buy, "iteration_limit", max_iterations, tolerance, 1)
+    residual = float(np.abs(np.maximum(m, np.maximum(rho @ g, 0.0)) - g).max())
+    status = "optimal" if residual <= 10 * tolerance * scale or certified else "not_converged"
+    return _pack(instance, g, buy, status, max_iterations - budget, tolerance, max(budget, 1))
+
+
+def _value_iteration(
+    rho, m: np.ndarray, beta: float, tol: float, budget: int
+) -> tuple[np.ndarray, int, bool]:
+    """g <- max(m, rho g) from max(m, 0) until certified (beta < 1) or ``budget`` mat-vecs."""
+    g = np.maximum(m, 0.0)
+    factor = beta / (1.0 - beta) if beta < 1.0 else np.inf
+    limit = budget if beta < 1.0 else min(budget, 200)
+    for k in range(1, limit + 1):
+        new = np.maximum(m, rho @ g)
+        change = float(np.abs(new - g).max())
+        g = new
+        if factor * change <= tol or change == 0.0:
+            return g, k, True
+    return g, limit, False
+
+
+def _evaluate_policy(
+    rho, m: np.ndarray, buy: np.ndarray, g0: np.ndarray, beta: float, tol: float, budget: int
+) -> tuple[np.ndarray, int, bool]:
+    """g with g_S = m_S and g_U = (rho g)_U: exact solve for small U, else iteration from g0."""
+    keep = ~buy
+    g = np.where(buy, m, 0.0)
+    if not buy.any():
+        return g, 0, True
+    u = np.flatnonzero(keep)
+    if u.size == 0:
+        return g, 0, True
+    if u.size <= DIRECT_LIMIT:
+        b = _submatrix(rho, u, np.flatnonzero(buy)) @ m[buy]
+        g[u] = _solve_transient(_submatrix(rho, u, u), b, transpose=False)
+        return g, 1, True
+    if beta >= 1.0:
+        return g0, 0, False
+    factor = beta / (1.0 - beta)
+    g = np.where(buy, m, g0)
+    for k in range(1, budget + 1):
+        new = np.where(buy, m, rho @ g)
+        change = float(np.abs(new - g).max())
+        g = new
+        if factor * change <= tol or change == 0.0:
+            return g, k, True
+    return g, budget, False
+
+
+def _submatrix(rho, rows: np.ndarray, cols: np.ndarray):
+    if sp.issparse(rho):
+        return sp.csr_array(rho)[rows][:, cols]
+    return rho[np.ix_(rows, cols)]
+
+
+def _solve_transient(a, b: np.ndarray, *, transpose: bool) -> np.ndarray:
+    """x with (I - a) x = b, or (I - a)^T x = b, by dense or sparse LU."""
+    k = a.shape[0]
+    if sp.issparse(a):
+        lhs = sp.identity(k, format="csc") - sp.csc_array(a)
+        if transpose:
+            lhs = lhs.T.tocsc()
+        return np.atleast_1d(spla.spsolve(lhs, b))
+    lhs = np.eye(k) - a
+    return np.linalg.solve(lhs.T if transpose else lhs, b)
+
+
+# ------------------------------------------------------------------------------ primal side
+
+
+def _absorption(
+    instance: Instance, buy: np.ndarray, tol: float, budget: int
+) -> tuple[np.ndarray, np.ndarray, bool]:
+    """(pi_S, y): y (I - rho_UU) = lambda_U on U, pi_S = lambda_S + y rho_US (zero off S)."""
+    lam = instance.arrival
+    rho = instance.substitution
+    n = instance.n_products
+    pi = np.where(buy, lam, 0.0)
+    y = np.zeros(n)
+    u = np.flatnonzero(~buy)
+    if u.size == 0:
+        return pi, y, True
+    if not buy.any():
+        if not has_leak(instance):
+            return pi, y, True  # nothing offered, no leak: every customer leaves at once
+    if u.size <= DIRECT_LIMIT:
+        y[u] = _solve_transient(_submatrix(rho, u, u), lam[u], transpose=True)
+        pi[buy] += _submatrix(rho, u, np.flatnonzero(buy)).T @ y[u]
+        return pi, y, True
+    beta = _contraction(instance)
+    if beta >= 1.0:
+        return pi, y, False
+    factor = beta / (1.0 - beta)
+    rho_t = rho.T
+    keep = ~buy
+    y = np.where(keep, lam, 0.0)
+    for _ in range(budget):
+        new = np.where(keep, lam + rho_t @ y, 0.0)
+        change = float(np.abs(new - y).sum())
+        y = new
+        if factor * change <= tol * max(float(y.sum()), 1e-300) or change == 0.0:
+            break
+    else:
+        return pi, y, False
+    pi = np.where(buy, lam + rho_t @ y, 0.0)
+    return pi, y, True
+
+
+def _pack(
+    instance: Instance, g: np.ndarray, buy: np.ndarray, status: str, iterations: int,
+    tolerance: float, budget: int,
+) -> FluidSolution:
+    pi, y, ok = _absorption(instance, buy, tolerance, budget)
+    if not ok and status == "optimal":
+        status = "iteration_limit"
+    t = instance.customers
+    z = t * pi
+    w = t * y
+    return FluidSolution(
+        value=float(margins(instance) @ z), sales=z, visits=w, dual=g, assortment=buy,
+        method="fixed-point", solve_seconds=0.0, status=status, iterations=iterations,
+    )
