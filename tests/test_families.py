@@ -15,8 +15,6 @@ QUICK = {"large": {"n_products": 5_000, "customers": 50_000}, "multistep": {"n_p
 
 
 def _build(family: str, seed: int):
-    if family == "multistep":
-        pytest.importorskip("envs.multistep")
     return make_family_instance(family, seed, **QUICK.get(family, {}))
 
 
@@ -150,3 +148,23 @@ def test_bad_override_values_are_refused(overrides, message):
 def test_bad_seed_is_refused():
     with pytest.raises(ValueError, match=r"`seed` must be a non-negative integer; got -1"):
         make_family_instance("small", -1)
+
+
+def test_multistep_family_carries_the_shopper_and_its_fitted_chain():
+    from envs.multistep import MultiStepShopper
+
+    instance = make_family_instance("multistep", 4, n_products=60, customers=500)
+    shopper = instance.shopper
+    assert isinstance(shopper, MultiStepShopper)
+    assert shopper.consideration == 5 and shopper.neighbourhood.shape == (60, 10)
+    # Planners see lambda = q E[P(first = i | C)]: total first-choice mass is below q = 0.6.
+    assert 0.3 < instance.arrival.sum() < 0.6
+    assert np.all(instance.arrival > 0)
+    assert np.all(instance.substitution_dense().sum(axis=1) < 1)
+
+
+def test_multistep_family_refuses_a_neighbourhood_smaller_than_the_consideration_set():
+    with pytest.raises(ValueError, match=r"override `neighbours` is 3; the neighbourhood must hold at least `consideration` - 1 = 4 products"):
+        make_family_instance("multistep", 0, neighbours=3)
+    with pytest.raises(ValueError, match=r"override `consideration` is 9; a shopper cannot consider more than the 8 products"):
+        make_family_instance("multistep", 0, n_products=8, consideration=9)
