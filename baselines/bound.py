@@ -189,38 +189,88 @@ def _contraction(instance: Instance) -> float:
 
 
 def _solve_fixed_point(instance: Instance, tolerance: float, max_iterations: int) -> FluidSolution:
+    g, buy, status, used = _dual_fixed_point(instance, margins(instance), tolerance, max_iterations)
+    return _pack(instance, g, buy, status, used, tolerance, max(max_iterations - used, 1))
+
+
+def single_customer_values(
+    instance: Instance,
+    margins: np.ndarray | None = None,
+    *,
+    tolerance: float = DEFAULT_TOLERANCE,
+    max_iterations: int = DEFAULT_MAX_ITERATIONS,
+) -> tuple[np.ndarray, np.ndarray, str]:
+    """(g, S, status): g = least solution of g = max(m, rho g, 0), S = {i : g_i = m_i > 0}.
+
+    g_i is the expected margin earned from one customer standing at product i when exactly the
+    products of S are offered; S maximizes sum_i m_i pi_i(S) (Feldman & Topaloglu 2017).
+    ``margins`` defaults to r - c.
+    """
+    _fluid_lp_iv(instance, "fixed-point", tolerance, max_iterations)
+    m = instance.prices - instance.costs if margins is None else _margins_iv(margins, instance.n_products)
+    g, buy, status, _ = _dual_fixed_point(instance, m, tolerance, max_iterations)
+    return g, buy, status
+
+
+def offer_probabilities(
+    instance: Instance,
+    offered: np.ndarray,
+    *,
+    tolerance: float = DEFAULT_TOLERANCE,
+    max_iterations: int = DEFAULT_MAX_ITERATIONS,
+) -> np.ndarray:
+    """pi_S (zero off S) for the boolean mask ``offered``, by LU for small N and by the
+    fixed-policy iteration for large sparse N (no dense inverse, no large LU fill-in).
+
+    Raises ``RuntimeError`` if the iteration does not converge within ``max_iterations``.
+    """
+    _fluid_lp_iv(instance, "fixed-point", tolerance, max_iterations)
+    mask = np.asarray(offered)
+    if mask.dtype != bool or mask.shape != (instance.n_products,):
+        raise ValueError(
+            f"`offered` must be a boolean mask of shape ({instance.n_products},); "
+            f"got dtype {mask.dtype}, shape {mask.shape}"
+        )
+    pi, _, ok = _absorption(instance, mask, tolerance, max_iterations)
+    if not ok:
+        raise RuntimeError(f"choice probabilities did not converge within {max_iterations} iterations")
+    return pi
+
+
+def _margins_iv(values: np.ndarray, n: int) -> np.ndarray:
+    m = np.asarray(values, dtype=np.float64)
+    if m.shape != (n,) or not np.all(np.isfinite(m)):
+        raise ValueError(f"`margins` must be {n} finite numbers, one per product; got shape {m.shape}")
+    return m
+
+
+def _dual_fixed_point(
+    instance: Instance, m: np.ndarray, tolerance: float, max_iterations: int
+) -> tuple[np.ndarray, np.ndarray, str, int]:
+    """(g, S, status, iterations used): value iteration, then policy iteration (docstring)."""
     rho = instance.substitution
-    m = margins(instance)
     scale = max(float(m.max()), 0.0)
     n = instance.n_products
     if scale == 0.0:
         # Every margin <= 0: g = 0 solves g = max(m, rho g, 0), S is empty, nothing sells.
-        g = np.zeros(n)
-        return _pack(instance, g, np.zeros(n, bool), "optimal", 0, tolerance, max_iterations)
+        return np.zeros(n), np.zeros(n, bool), "optimal", 0
     beta = _contraction(instance)
-    budget = max_iterations
-    g, used, certified = _value_iteration(rho, m, beta, tolerance * scale, budget)
-    budget -= used
+    slack = tolerance * scale
+    g, used, certified = _value_iteration(rho, m, beta, slack, max_iterations)
     buy = (g <= m) & (m > 0)
-    steps = 0
     while True:
-        g, used_eval, ok = _evaluate_policy(rho, m, buy, g, beta, tolerance * scale, budget)
-        budget -= used_eval
-        steps += 1
-        if not ok:
-            return _pack(instance, g, buy, "iteration_limit", max_iterations - budget, tolerance, budget)
+        g, used_eval, ok = _evaluate_policy(rho, m, buy, g, beta, slack, max_iterations - used)
+        used += used_eval + 1
+        if not ok or used >= max_iterations:
+            return g, buy, "iteration_limit", min(used, max_iterations)
         q = rho @ g
-        slack = tolerance * scale
         improved = np.where(buy, m >= q - slack, m > q + slack) & (m > 0)
         if np.array_equal(improved, buy):
             break
         buy = improved
-        budget -= 1
-        if budget <= 0:
-            return _pack(instance, g, buy, "iteration_limit", max_iterations, tolerance, 1)
     residual = float(np.abs(np.maximum(m, np.maximum(rho @ g, 0.0)) - g).max())
-    status = "optimal" if residual <= 10 * tolerance * scale or certified else "not_converged"
-    return _pack(instance, g, buy, status, max_iterations - budget, tolerance, max(budget, 1))
+    status = "optimal" if residual <= 10 * slack or certified else "not_converged"
+    return g, buy, status, used
 
 
 def _value_iteration(

@@ -1,0 +1,103 @@
+"""The policy registry: heuristic names -> ``"module:function"``, imported lazily.
+
+Every heuristic is ``function(instance, *, rng=None, <knobs with defaults>) -> PolicyResult``.
+:func:`solve` looks the name up, checks the knobs against the function's keyword-only
+parameters (an unknown knob is an error naming it, with a did-you-mean), calls it and times
+the call. :class:`HeuristicPolicy` wraps a name and knobs as a
+:class:`baselines.policy.StockingPolicy`.
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib
+import inspect
+import time
+from dataclasses import replace
+from typing import Any, Callable
+
+import numpy as np
+
+from baselines.policy import PolicyResult
+from envs.instance import Instance
+
+POLICIES: dict[str, str] = {
+    "fluid": "baselines.fluid:fluid_policy",
+    "newsvendor": "baselines.newsvendor:newsvendor_policy",
+    "assortment-newsvendor": "baselines.assortment:assortment_newsvendor_policy",
+    "saa": "baselines.saa:saa_policy",
+    "pooled-saa": "baselines.pooled:pooled_saa_policy",
+    "sample-path-gradient": "baselines.gradient:sample_path_gradient_policy",
+    "local-search": "baselines.local_search:local_search_policy",
+    "exact": "baselines.exact:exact_policy",
+}
+
+
+def _name_iv(name: Any) -> str:
+    if not isinstance(name, str) or name not in POLICIES:
+        close = difflib.get_close_matches(str(name), POLICIES, n=1)
+        hint = f"did you mean {close[0]!r}? " if close else ""
+        raise ValueError(f"unknown policy {name!r}; {hint}known policies: {', '.join(POLICIES)}")
+    return name
+
+
+def load_policy(name: str) -> Callable[..., PolicyResult]:
+    """The heuristic function registered as ``name`` (imports its module on first use)."""
+    module_name, function_name = POLICIES[_name_iv(name)].split(":")
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        if exc.name != module_name:
+            raise
+        raise ValueError(f"policy {name!r} is registered but its module {module_name} is not available") from exc
+    return getattr(module, function_name)
+
+
+def policy_knobs(name: str) -> dict[str, Any]:
+    """The knobs of policy ``name`` with their defaults (keyword-only parameters, incl. ``rng``)."""
+    signature = inspect.signature(load_policy(name))
+    return {
+        p.name: p.default for p in signature.parameters.values() if p.kind is inspect.Parameter.KEYWORD_ONLY
+    }
+
+
+def _knobs_iv(name: str, knobs: dict[str, Any]) -> None:
+    known = policy_knobs(name)
+    for key in knobs:
+        if key not in known:
+            close = difflib.get_close_matches(key, known, n=1)
+            hint = f"did you mean {close[0]!r}? " if close else ""
+            raise ValueError(
+                f"policy {name!r} has no knob {key!r}; {hint}its knobs are: {', '.join(known) or 'none'}"
+            )
+
+
+def solve(name: str, instance: Instance, **knobs: Any) -> PolicyResult:
+    """Run heuristic ``name`` on ``instance`` with ``knobs``; ``solve_seconds`` is the timed call."""
+    function = load_policy(name)
+    _knobs_iv(name, knobs)
+    start = time.perf_counter()
+    result = function(instance, **knobs)
+    seconds = time.perf_counter() - start
+    return replace(result, policy=name, solve_seconds=seconds)
+
+
+class HeuristicPolicy:
+    """A registered heuristic with fixed knobs, as a :class:`baselines.policy.StockingPolicy`.
+
+    The name and knobs are checked at construction. Pass ``rng=<int>`` for a seeded policy: each
+    ``stock_for`` call then starts from the same seed.
+    """
+
+    def __init__(self, name: str, **knobs: Any) -> None:
+        _name_iv(name)
+        _knobs_iv(name, knobs)
+        self.name = name
+        self.knobs = dict(knobs)
+
+    def stock_for(self, instance: Instance) -> np.ndarray:
+        return solve(self.name, instance, **self.knobs).stock
+
+    def __repr__(self) -> str:
+        knobs = ", ".join(f"{k}={v!r}" for k, v in self.knobs.items())
+        return f"HeuristicPolicy({self.name!r}{', ' if knobs else ''}{knobs})"

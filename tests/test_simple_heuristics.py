@@ -1,0 +1,212 @@
+"""Registry, fluid, newsvendor, assortment + newsvendor and exact policies: known answers."""
+
+from __future__ import annotations
+
+import inspect
+import itertools
+import math
+
+import numpy as np
+import pytest
+
+from baselines import POLICIES, HeuristicPolicy, StockingPolicy, solve
+from baselines.assortment import best_assortment
+from baselines.bound import fluid_lp
+from baselines.exact import exact_policy
+from baselines.fluid import fluid_policy, round_sales
+from baselines.newsvendor import newsvendor_stock
+from baselines.registry import load_policy, policy_knobs
+from envs.choice import markov_chain_choice_probabilities
+from envs.exact import exact_expected_profit
+from envs.instance import make_instance
+
+SIMPLE = ("fluid", "newsvendor", "assortment-newsvendor")
+
+
+def hand_instance(**overrides):
+    kwargs = dict(prices=[3.0, 2.0], costs=[1.0, 1.5], arrival=[0.5, 0.3],
+                  substitution=[[0.0, 0.5], [0.4, 0.0]], customers=10)
+    kwargs.update(overrides)
+    return make_instance(**kwargs)
+
+
+def random_tiny(seed, n=None, customers=None, arrivals="fixed"):
+    rng = np.random.default_rng(seed)
+    n = n or int(rng.integers(1, 4))
+    lam = rng.random(n)
+    lam *= rng.uniform(0.6, 1.0) / lam.sum()
+    rho = rng.random((n, n))
+    np.fill_diagonal(rho, 0.0)
+    rho *= (1.0 - rng.uniform(0.1, 0.6, n))[:, None] / np.maximum(rho.sum(axis=1), 1e-12)[:, None]
+    prices = rng.uniform(1, 10, n)
+    costs = prices * rng.uniform(0.1, 1.1, n)
+    salvage = costs * rng.uniform(0, 0.5, n)
+    return make_instance(prices=prices, costs=costs, salvage=salvage, arrival=lam, substitution=rho,
+                         customers=customers or int(rng.integers(1, 5)), arrivals=arrivals)
+
+
+# ------------------------------------------------------------------------------- registry
+
+
+def test_registry_names_are_the_agreed_ones():
+    assert list(POLICIES) == ["fluid", "newsvendor", "assortment-newsvendor", "saa", "pooled-saa",
+                              "sample-path-gradient", "local-search", "exact"]
+
+
+def test_unknown_policy_lists_known_names():
+    with pytest.raises(ValueError, match=r"unknown policy 'fluidd'; did you mean 'fluid'\? known policies: "
+                                         r"fluid, newsvendor, assortment-newsvendor, saa, pooled-saa, "
+                                         r"sample-path-gradient, local-search, exact"):
+        solve("fluidd", hand_instance())
+
+
+def test_unknown_knob_is_named_with_a_suggestion():
+    with pytest.raises(ValueError, match=r"policy 'fluid' has no knob 'roundin'; did you mean 'rounding'\? "
+                                         r"its knobs are: rng, rounding, method"):
+        solve("fluid", hand_instance(), roundin="floor")
+    with pytest.raises(ValueError, match="policy 'newsvendor' has no knob 'zzz'; its knobs are: rng"):
+        HeuristicPolicy("newsvendor", zzz=1)
+
+
+@pytest.mark.parametrize("name", SIMPLE + ("exact",))
+def test_heuristic_signature_contract(name):
+    parameters = inspect.signature(load_policy(name)).parameters
+    assert list(parameters)[0] == "instance"
+    assert parameters["rng"].kind is inspect.Parameter.KEYWORD_ONLY and parameters["rng"].default is None
+    assert "rng" in policy_knobs(name)
+
+
+@pytest.mark.parametrize("name", SIMPLE)
+def test_solve_times_and_names_the_result(name):
+    instance = hand_instance()
+    result = solve(name, instance, rng=0)
+    assert result.policy == name and result.solve_seconds > 0
+    assert result.stock.dtype == np.int64 and result.stock.shape == (2,)
+    policy = HeuristicPolicy(name, rng=0)
+    assert isinstance(policy, StockingPolicy) and policy.name == name
+    np.testing.assert_array_equal(policy.stock_for(instance), result.stock)
+
+
+# ---------------------------------------------------------------------------------- fluid
+
+
+def test_fluid_rounding_rules_on_hand_solved_lp():
+    # Fluid sales of the hand-solved LP in test_bound.py are z = (6.2, 0).
+    instance = hand_instance()
+    assert fluid_policy(instance).stock.tolist() == [6, 0]
+    assert fluid_policy(instance, rounding="floor").stock.tolist() == [6, 0]
+    assert fluid_policy(instance, rounding="ceil").stock.tolist() == [7, 0]
+    assert fluid_policy(instance).info["lp_bound"] == pytest.approx(12.4)
+    np.testing.assert_array_equal(round_sales(np.array([0.5, 1.49, 2.0, 1e-12]), "nearest"), [1, 1, 2, 0])
+    np.testing.assert_array_equal(round_sales(np.array([1e-12, 2.0, 2.1]), "ceil"), [0, 2, 3])
+    with pytest.raises(ValueError, match=r"`rounding` must be one of \('nearest', 'floor', 'ceil'\); got 'up'"):
+        fluid_policy(instance, rounding="up")
+    with pytest.raises(ValueError, match=r"`method` must be one of \('auto', 'fixed-point', 'highs'\); got 'x'"):
+        fluid_policy(instance, method="x")
+
+
+# ----------------------------------------------------------------------------- newsvendor
+
+
+def brute_force_fractile(t, p, ratio, poisson):
+    """Smallest x with P(D <= x) >= ratio by summing the pmf term by term."""
+    cdf = 0.0
+    for x in itertools.count():
+        if poisson:
+            cdf += math.exp(-t * p) * (t * p) ** x / math.factorial(x)
+        else:
+            cdf += math.comb(t, x) * p**x * (1 - p) ** (t - x) if x <= t else 0.0
+        if cdf >= ratio - 1e-12 or x >= 10 * t + 50:
+            return x
+
+
+@pytest.mark.parametrize("arrivals", ["fixed", "poisson"])
+@pytest.mark.parametrize("seed", range(4))
+def test_newsvendor_equals_brute_force_fractile(seed, arrivals):
+    rng = np.random.default_rng(seed)
+    n = 6
+    prices = rng.uniform(1, 10, n)
+    costs = prices * rng.uniform(0.05, 0.95, n)
+    salvage = costs * rng.uniform(0, 0.9, n)
+    lam = rng.dirichlet(np.ones(n)) * 0.9
+    instance = make_instance(prices=prices, costs=costs, salvage=salvage, arrival=lam,
+                             substitution=np.zeros((n, n)), customers=37, arrivals=arrivals)
+    stock = solve("newsvendor", instance).stock
+    ratio = (prices - costs) / (prices - salvage)
+    expected = [brute_force_fractile(37, lam[i], ratio[i], arrivals == "poisson") for i in range(n)]
+    assert stock.tolist() == expected
+
+
+def test_newsvendor_skips_nonpositive_margins_and_zero_demand():
+    instance = make_instance(prices=[2.0, 2.0, 2.0], costs=[2.0, 3.0, 1.0], arrival=[0.3, 0.3, 0.0],
+                             substitution=np.zeros((3, 3)), customers=10)
+    assert solve("newsvendor", instance).stock.tolist() == [0, 0, 0]
+    with pytest.raises(ValueError, match=r"`probabilities` must be 3 numbers in \[0, 1\]; got shape \(2,\)"):
+        newsvendor_stock(instance, np.array([0.1, 0.2]))
+
+
+def test_single_product_exact_optimum_is_the_newsvendor():
+    # With one product there is no substitution: the newsvendor quantity is optimal.
+    instance = make_instance(prices=[5.0], costs=[2.0], salvage=[0.5], arrival=[0.6],
+                             substitution=[[0.0]], customers=6)
+    assert exact_policy(instance).stock.tolist() == solve("newsvendor", instance).stock.tolist() == [4]
+
+
+# ------------------------------------------------------------------------------ assortment
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_best_assortment_maximizes_single_customer_margin(seed):
+    instance = random_tiny(seed + 100, n=5)
+    m = instance.prices - instance.costs
+    values = [
+        float(m @ markov_chain_choice_probabilities(instance.arrival, instance.substitution, np.array(mask)))
+        for mask in itertools.product([False, True], repeat=5)
+    ]
+    offered = best_assortment(instance)
+    chosen = float(m @ markov_chain_choice_probabilities(instance.arrival, instance.substitution, offered))
+    assert chosen == pytest.approx(max(max(values), 0.0), rel=1e-12, abs=1e-15)
+    assert not np.any(offered & (m <= 0))
+
+
+def test_best_assortment_with_given_margins():
+    instance = hand_instance()
+    # Margins (1, 3): g_2 = 3 > 0.4 * ..., g_1 = max(1, 0.5 * 3) = 1.5 -> offer only product 2.
+    assert best_assortment(instance, np.array([1.0, 3.0])).tolist() == [False, True]
+    with pytest.raises(ValueError, match=r"`margins` must be 2 finite numbers, one per product; got shape \(3,\)"):
+        best_assortment(instance, np.ones(3))
+
+
+def test_assortment_newsvendor_uses_choice_probabilities_of_the_assortment():
+    # Hand instance: S = {1}, pi_1(S) = 0.5 + 0.3 * 0.4 = 0.62; demand ~ Binomial(10, 0.62),
+    # critical ratio (3 - 1) / 3 = 2/3.
+    instance = hand_instance()
+    expected = brute_force_fractile(10, 0.62, 2.0 / 3.0, poisson=False)
+    assert solve("assortment-newsvendor", instance).stock.tolist() == [expected, 0]
+
+
+# ----------------------------------------------------------------------------------- exact
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_exact_optimum_below_bound_and_above_heuristics(seed):
+    if seed % 4 == 3:  # Poisson customers: the search box reaches the 1 - 1e-6 quantile
+        instance = random_tiny(seed, n=2, customers=2, arrivals="poisson")
+    else:
+        instance = random_tiny(seed)
+    best = exact_policy(instance)
+    optimum = best.info["exact_profit"]
+    assert exact_expected_profit(instance, best.stock).profit == pytest.approx(optimum)
+    assert optimum <= fluid_lp(instance).value + 1e-9
+    for name in SIMPLE:
+        stock = solve(name, instance).stock
+        assert exact_expected_profit(instance, stock).profit <= optimum + 1e-9
+
+
+def test_exact_refuses_large_instances():
+    instance = random_tiny(0, n=3, customers=40)
+    with pytest.raises(ValueError, match=r"the exact policy would enumerate \(K \+ 1\)\^N = \(40 \+ 1\)\^3 = "
+                                         r"68,921 stock vectors; it handles at most max_candidates = 20,000"):
+        solve("exact", instance)
+    with pytest.raises(ValueError, match="`max_candidates` must be a positive integer; got 0"):
+        exact_policy(instance, max_candidates=0)
