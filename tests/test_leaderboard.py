@@ -1,0 +1,243 @@
+"""The leaderboard: statistics against hand computations, ranking, common random numbers,
+reuse of stored results, resumption and the self-contained report."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from baselines.bound import fluid_lp
+from envs.families import make_family_instance
+from experiments.leaderboard import (
+    Contender,
+    Member,
+    bootstrap_iqm,
+    build_suite,
+    iqm,
+    planning_seed,
+    policy_decider,
+    run_leaderboard,
+    stratified_mean_ci,
+    suite_instance,
+)
+from experiments.store import ResultStore
+
+SEASONS = 200
+SEED = 11
+
+
+class StandIn:
+    """A stocking policy from a function, counting its calls."""
+
+    def __init__(self, name: str, rule) -> None:
+        self.name = name
+        self.rule = rule
+        self.calls = 0
+
+    def stock_for(self, instance) -> np.ndarray:
+        self.calls += 1
+        return self.rule(instance)
+
+
+def fluid_rule(instance) -> np.ndarray:
+    return np.round(fluid_lp(instance).sales).astype(np.int64)
+
+
+def overstock_rule(instance) -> np.ndarray:
+    return np.ceil(10 * instance.customers * instance.arrival).astype(np.int64)
+
+
+def zero_rule(instance) -> np.ndarray:
+    return np.zeros(instance.n_products, dtype=np.int64)
+
+
+def contender(policy: StandIn, kind: str = "heuristic") -> Contender:
+    return Contender(policy.name, kind, (Member(policy.name, policy.name, policy_decider(lambda: policy)),))
+
+
+@pytest.fixture(scope="module")
+def suite():
+    return build_suite(["small"], [1_000_000, 1_000_001])
+
+
+# ------------------------------------------------------------------------------ statistics
+
+
+def test_stratified_interval_matches_hand_computation() -> None:
+    # group means 2.5 and 3; sample variances 5/3 and 2; se^2 = (5/3 / 4 + 2 / 2) / 2^2
+    interval = stratified_mean_ci([np.array([1.0, 2.0, 3.0, 4.0]), np.array([2.0, 4.0])])
+    se = math.sqrt((5 / 3) / 4 + 2 / 2) / 2
+    assert interval.mean == pytest.approx(2.75)
+    assert interval.se == pytest.approx(se)
+    assert interval.low == pytest.approx(2.75 - 1.959963984540054 * se)
+    assert interval.high == pytest.approx(2.75 + 1.959963984540054 * se)
+    ninety = stratified_mean_ci([np.array([1.0, 2.0, 3.0, 4.0]), np.array([2.0, 4.0])], level=0.9)
+    assert ninety.high - ninety.mean == pytest.approx(1.6448536269514722 * se)
+
+
+def test_paired_difference_interval_is_the_interval_of_differences() -> None:
+    rng = np.random.default_rng(3)
+    common = rng.normal(100, 30, size=(2, 400))  # shared customers dominate the variance
+    a = common + rng.normal(1.0, 1.0, size=common.shape)
+    b = common
+    paired = stratified_mean_ci(list(a - b))
+    d = a - b
+    by_hand = math.sqrt(sum(row.var(ddof=1) / row.size for row in d)) / 2
+    assert paired.se == pytest.approx(by_hand)
+    assert paired.mean == pytest.approx(d.mean())
+    unpaired_se = math.hypot(stratified_mean_ci(list(a)).se, stratified_mean_ci(list(b)).se)
+    assert paired.se < unpaired_se / 10
+
+
+def test_iqm_and_seeded_bootstrap() -> None:
+    assert iqm(np.arange(1.0, 9.0)) == pytest.approx(4.5)  # mean of 3, 4, 5, 6
+    strata = [np.array([[0.1, 0.5, 0.9, 0.7], [0.2, 0.4, 0.8, 0.6]]), np.array([[0.3, 0.35]])]
+    first = bootstrap_iqm(strata, reps=500, rng=5)
+    assert first == bootstrap_iqm(strata, reps=500, rng=5)
+    assert first != bootstrap_iqm(strata, reps=500, rng=6)
+    assert first.mean == pytest.approx(iqm(np.concatenate([s.ravel() for s in strata])))
+    assert first.low <= first.mean <= first.high
+    constant = bootstrap_iqm([np.full((2, 3), 0.8)], reps=50, rng=0)
+    assert (constant.low, constant.mean, constant.high) == pytest.approx((0.8, 0.8, 0.8))
+
+
+# ------------------------------------------------------------------------------ leaderboard
+
+
+def test_bad_policies_rank_below_fluid_and_numbers_repeat(suite, tmp_path: Path) -> None:
+    policies = [StandIn("fluid", fluid_rule), StandIn("overstock", overstock_rule), StandIn("zero", zero_rule)]
+    board = run_leaderboard(suite, [contender(p) for p in policies], seasons=SEASONS, seed=SEED,
+                            store=ResultStore(tmp_path / "a"), bootstrap_reps=200)
+    rows = {row.policy: row for row in board.families["small"]}
+    assert [row.policy for row in board.families["small"]] == ["fluid", "zero", "overstock"]
+    assert rows["fluid"].is_best_heuristic and rows["fluid"].rank == 1
+    assert rows["zero"].mean_profit.mean == 0.0 and rows["zero"].percent_of_bound.mean == 0.0
+    assert 50 < rows["fluid"].percent_of_bound.mean < 100  # below the bound, far above nothing
+    assert rows["overstock"].diff_to_best.high < 0
+    assert rows["fluid"].diff_to_best.mean == 0.0
+    assert rows["fluid"].n_instances == 2 and rows["fluid"].seasons == SEASONS and rows["fluid"].n_seeds == 1
+    # percentage of bound is the per-instance ratio, averaged
+    assert [r.policy for r in board.aggregate] == ["fluid", "zero", "overstock"]
+    assert board.aggregate[0].iqm.mean == pytest.approx(rows["fluid"].percent_of_bound.mean / 100)
+    # a second, independent evaluation with the same seeds gives the same numbers
+    again = run_leaderboard(suite, [contender(StandIn(p.name, p.rule)) for p in policies], seasons=SEASONS,
+                            seed=SEED, store=ResultStore(tmp_path / "b"), bootstrap_reps=200)
+    assert again.counts.evaluations_computed == 6
+    first, second = board.to_dict(), again.to_dict()
+    for table in (first, second):
+        for rows_ in table["families"].values():
+            for row in rows_:
+                row.pop("decide_seconds")
+    assert first["families"] == second["families"] and first["aggregate"] == second["aggregate"]
+
+
+def test_adding_a_policy_does_not_recompute_the_others(suite, tmp_path: Path) -> None:
+    store = ResultStore(tmp_path)
+    fluid, zero = StandIn("fluid", fluid_rule), StandIn("zero", zero_rule)
+    board = run_leaderboard(suite, [contender(fluid)], seasons=SEASONS, seed=SEED, store=store, bootstrap_reps=50)
+    assert (board.counts.decisions_computed, board.counts.evaluations_computed) == (2, 2)
+    fluid_again = StandIn("fluid", fluid_rule)
+    board2 = run_leaderboard(suite, [contender(fluid_again), contender(zero)], seasons=SEASONS, seed=SEED,
+                             store=store, bootstrap_reps=50)
+    assert fluid_again.calls == 0 and zero.calls == 2
+    assert (board2.counts.decisions_computed, board2.counts.evaluations_computed) == (2, 2)
+    assert (board2.counts.decisions_reused, board2.counts.evaluations_reused) == (2, 2)
+    assert board2.families["small"][0].mean_profit == board.families["small"][0].mean_profit
+    # more seasons is another number: re-evaluated, but the stored decision is reused
+    board3 = run_leaderboard(suite, [contender(StandIn("fluid", fluid_rule))], seasons=SEASONS + 1, seed=SEED,
+                             store=store, bootstrap_reps=50)
+    assert (board3.counts.decisions_reused, board3.counts.evaluations_computed) == (2, 2)
+
+
+def test_interrupted_leaderboard_resumes_from_the_store(suite, tmp_path: Path) -> None:
+    store = ResultStore(tmp_path)
+
+    def dies_on_second(instance):
+        if instance.name.endswith("1000001"):
+            raise KeyboardInterrupt
+        return fluid_rule(instance)
+
+    with pytest.raises(KeyboardInterrupt):
+        run_leaderboard(suite, [contender(StandIn("fluid", dies_on_second))], seasons=SEASONS, seed=SEED,
+                        store=store, bootstrap_reps=50)
+    resumed = StandIn("fluid", fluid_rule)
+    board = run_leaderboard(suite, [contender(resumed)], seasons=SEASONS, seed=SEED, store=store, bootstrap_reps=50)
+    assert resumed.calls == 1
+    assert board.counts.evaluations_reused == 1 and board.counts.evaluations_computed == 1
+
+
+def test_learned_agent_is_aggregated_over_its_seeds(suite, tmp_path: Path) -> None:
+    scale = {0: 1.0, 1: 0.5}
+
+    def member(seed: int) -> Member:
+        policy = StandIn(f"agent-seed{seed}", lambda inst, s=seed: np.round(scale[s] * fluid_rule(inst)).astype(np.int64))
+        return Member(f"exp/agent-seed{seed}", {"seed": seed}, policy_decider(lambda: policy), training_seed=seed,
+                      timesteps=500)
+
+    agent = Contender("agent", "learned", (member(0), member(1)))
+    board = run_leaderboard(suite, [contender(StandIn("fluid", fluid_rule)), agent], seasons=SEASONS, seed=SEED,
+                            store=ResultStore(tmp_path), bootstrap_reps=100)
+    rows = {row.policy: row for row in board.families["small"]}
+    row = rows["agent"]
+    assert row.n_seeds == 2 and row.timesteps == 500 and len(row.seed_percent_of_bound) == 2
+    # seed 0 stocks exactly the fluid vector, so its per-seed score equals fluid's
+    assert row.seed_percent_of_bound[0] == pytest.approx(rows["fluid"].percent_of_bound.mean)
+    assert row.percent_of_bound.mean == pytest.approx(np.mean(row.seed_percent_of_bound))
+    aggregate = {r.policy: r for r in board.aggregate}["agent"]
+    assert aggregate.n_seeds == 2 and aggregate.n_instances == 2
+
+
+def test_a_policy_that_cannot_play_a_family_is_left_out(suite, tmp_path: Path) -> None:
+    def wrong_size(instance):
+        raise ValueError("trained for 20 products, the instance has 10")
+
+    board = run_leaderboard(suite, [contender(StandIn("fluid", fluid_rule)), contender(StandIn("agent", wrong_size))],
+                            seasons=SEASONS, seed=SEED, store=ResultStore(tmp_path), bootstrap_reps=20)
+    assert [row.policy for row in board.families["small"]] == ["fluid"]
+    assert board.counts.failures == ["agent not evaluated on family small: trained for 20 products, the instance has 10"]
+
+
+def test_planning_seed_is_deterministic_and_not_the_evaluation_seed(suite) -> None:
+    seeds = {planning_seed(SEED, item) for item in suite}
+    assert len(seeds) == 2 and SEED not in seeds
+    assert planning_seed(SEED, suite[0]) == planning_seed(SEED, suite[0]) != planning_seed(SEED + 1, suite[0])
+
+
+# ------------------------------------------------------------------------------ bad input
+
+
+@pytest.mark.parametrize(
+    ("call", "match"),
+    [
+        (lambda: stratified_mean_ci([]), "`groups` must hold at least one array of values; got none"),
+        (lambda: stratified_mean_ci([np.ones(1)]), r"`groups` entry 0 has shape \(1,\); each group needs"),
+        (lambda: stratified_mean_ci([np.ones(3)], level=1.5), r"`level` must be a number in \(0, 1\); got 1.5"),
+        (lambda: bootstrap_iqm([np.ones((1, 2))], reps=0), "`reps` must be a positive integer; got 0"),
+        (lambda: bootstrap_iqm([np.ones(3)]), r"`strata` must be non-empty \(runs, tasks\) matrices"),
+        (lambda: Contender("x", "oracle", ()), "`kind` must be 'heuristic' or 'learned'; got 'oracle'"),
+        (lambda: Contender("x", "learned", ()), "contender 'x' has no members"),
+        (lambda: suite_instance("small", 1, make_family_instance("small", 1), 0.0),
+         "the fluid LP bound of small-1 is 0.0; normalized scores need a positive bound"),
+        (lambda: build_suite([], [1]), "`families` must name at least one instance family; got none"),
+        (lambda: build_suite(["small"], []), "`instance_seeds` must name at least one seed; got none"),
+    ],
+)
+def test_bad_input_messages(call, match) -> None:
+    with pytest.raises(ValueError, match=match):
+        call()
+
+
+def test_run_leaderboard_rejects_bad_arguments(suite, tmp_path: Path) -> None:
+    store = ResultStore(tmp_path)
+    fluid = contender(StandIn("fluid", fluid_rule))
+    with pytest.raises(ValueError, match="`seasons` must be an integer of at least 2 .*; got 1"):
+        run_leaderboard(suite, [fluid], seasons=1, seed=SEED, store=store)
+    with pytest.raises(ValueError, match=r"contender names must be unique; \['fluid'\] appear more than once"):
+        run_leaderboard(suite, [fluid, fluid], seasons=SEASONS, seed=SEED, store=store)
+    with pytest.raises(ValueError, match="`suite` must hold at least one instance; got none"):
+        run_leaderboard((), [fluid], seasons=SEASONS, seed=SEED, store=store)
+    with pytest.raises(ValueError, match="`contenders` must hold at least one policy; got none"):
+        run_leaderboard(suite, [], seasons=SEASONS, seed=SEED, store=store)
