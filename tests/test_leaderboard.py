@@ -241,3 +241,44 @@ def test_run_leaderboard_rejects_bad_arguments(suite, tmp_path: Path) -> None:
         run_leaderboard((), [fluid], seasons=SEASONS, seed=SEED, store=store)
     with pytest.raises(ValueError, match="`contenders` must hold at least one policy; got none"):
         run_leaderboard(suite, [], seasons=SEASONS, seed=SEED, store=store)
+
+
+# ------------------------------------------------------------------------------ report
+
+
+def test_report_files_and_self_contained_page(suite, tmp_path: Path) -> None:
+    from experiments.report import write_report
+
+    def member(seed: int) -> Member:
+        policy = StandIn(f"agent-seed{seed}", fluid_rule)
+        return Member(f"exp/agent-seed{seed}", {"seed": seed}, policy_decider(lambda: policy), training_seed=seed,
+                      timesteps=500)
+
+    contenders = [contender(StandIn("fluid", fluid_rule)), contender(StandIn("overstock", overstock_rule)),
+                  Contender("agent", "learned", (member(0), member(1)))]
+    board = run_leaderboard(suite, contenders, seasons=SEASONS, seed=SEED, store=ResultStore(tmp_path / "store"),
+                            bootstrap_reps=100)
+    written = write_report(board, tmp_path / "out", title="Tiny <suite>")
+    expected = {"leaderboard.md", "leaderboard.json", "family-small.md", "family-small.csv", "aggregate.md",
+                "aggregate.csv", "bound-small.png", "aggregate-iqm.png", "index.html"}
+    assert set(written) == expected
+    assert all((tmp_path / "out" / name).is_file() for name in expected)
+    page = (tmp_path / "out" / "index.html").read_text()
+    assert "http://" not in page and "https://" not in page and "<link" not in page and "<script" not in page
+    sources = page.split('src="')[1:]
+    assert len(sources) == 2 and all(s.startswith("data:image/png;base64,") for s in sources)
+    import base64
+
+    png = base64.b64decode(sources[0].split('"')[0].removeprefix("data:image/png;base64,"))
+    assert png[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "Tiny &lt;suite&gt;" in page  # escaped, not markup
+    assert f"{SEASONS:,} seasons per instance" in page and "Fewer than 3 training seeds stand behind agent" in page
+    markdown = (tmp_path / "out" / "family-small.md").read_text()
+    assert "| 2 × 200 |" in markdown and "2 (few)" in markdown and "fluid (best heuristic)" in markdown
+    import csv
+
+    rows = list(csv.DictReader((tmp_path / "out" / "family-small.csv").open()))
+    fluid = next(r for r in rows if r["policy"] == "fluid")
+    table_fluid = next(r for r in board.families["small"] if r.policy == "fluid")
+    assert float(fluid["percent_of_bound"]) == table_fluid.percent_of_bound.mean
+    assert fluid["n_instances"] == "2" and fluid["seasons"] == str(SEASONS)

@@ -1,0 +1,320 @@
+"""Leaderboard reports: Markdown, CSV, PNG plots and one self-contained HTML page.
+
+:func:`write_report` writes into a folder::
+
+    leaderboard.md          every family's table, the aggregate table and what stands behind them
+    leaderboard.json        every number, as computed (``Leaderboard.to_dict``)
+    family-<name>.md/.csv   one family's table
+    aggregate.md/.csv       normalized scores across families
+    bound-<name>.png        percentage of the LP bound with 95% intervals, per family
+    aggregate-iqm.png       interquartile mean of normalized scores with bootstrap intervals
+    index.html              the whole report; CSS inline and plots embedded as data URIs, so it
+                            opens offline and can be mailed as one file
+"""
+
+from __future__ import annotations
+
+import base64
+import csv
+import html
+import io
+import json
+import math
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from experiments.leaderboard import AggregateRow, FamilyRow, Interval, Leaderboard
+from experiments.store import atomic_write_bytes, safe_name
+
+FEW_SEEDS = 3
+"""Learned agents with fewer training seeds than this get a warning next to their rank."""
+
+FAMILY_COLUMNS = (
+    "Rank", "Policy", "Kind", "Mean profit [95% CI]", "% of LP bound [95% CI]",
+    "Δ vs best heuristic [95% CI]", "Δ % of bound [95% CI]", "Seeds", "Instances × seasons",
+    "Timesteps", "Decide s", "Seed range (% of bound)",
+)
+AGGREGATE_COLUMNS = (
+    "Rank", "Policy", "Kind", "IQM score [95% bootstrap CI]", "Mean score", "Seeds",
+    "Families", "Instances", "Seasons per instance",
+)
+_KIND_COLOURS = {"heuristic": "#4c72b0", "learned": "#dd8452"}
+
+_CSS = """
+body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; margin: 2em auto; max-width: 78em;
+       color: #222; line-height: 1.45; padding: 0 1em; }
+h1, h2 { font-weight: 600; } h2 { margin-top: 2em; border-bottom: 1px solid #ddd; }
+table { border-collapse: collapse; margin: 1em 0; font-size: 0.9em; }
+th, td { border: 1px solid #ccc; padding: 0.3em 0.6em; text-align: right; }
+th { background: #f3f3f3; } td:nth-child(2), td:nth-child(3), th { text-align: left; }
+tr.best td { background: #eef5ea; } .note { color: #555; font-size: 0.9em; }
+img { max-width: 100%; border: 1px solid #eee; }
+"""
+
+
+# ----------------------------------------------------------------------------- formatting
+
+
+def _num(value: float | None, digits: int) -> str:
+    if value is None or not math.isfinite(value):
+        return "—"
+    return f"{value:,.{digits}f}"
+
+
+def _ci(interval: Interval | None, digits: int, signed: bool = False) -> str:
+    if interval is None:
+        return "—"
+    sign = "+" if signed else ""
+    return f"{interval.mean:{sign},.{digits}f} [{interval.low:{sign},.{digits}f}, {interval.high:{sign},.{digits}f}]"
+
+
+def _seed_range(row: FamilyRow) -> str:
+    if row.kind != "learned":
+        return "—"
+    values = row.seed_percent_of_bound
+    return f"{min(values):.1f} – {max(values):.1f}" if len(values) > 1 else f"{values[0]:.1f} (1 seed)"
+
+
+def family_cells(row: FamilyRow) -> list[str]:
+    """The displayed cells of one family row, in :data:`FAMILY_COLUMNS` order."""
+    few = row.kind == "learned" and row.n_seeds < FEW_SEEDS
+    return [
+        str(row.rank), row.policy + (" (best heuristic)" if row.is_best_heuristic else ""), row.kind,
+        _ci(row.mean_profit, 2), _ci(row.percent_of_bound, 1),
+        "reference" if row.is_best_heuristic else _ci(row.diff_to_best, 2, signed=True),
+        "reference" if row.is_best_heuristic else _ci(row.diff_percent_of_bound, 2, signed=True),
+        f"{row.n_seeds}{' (few)' if few else ''}", f"{row.n_instances} × {row.seasons:,}",
+        "—" if row.timesteps is None else f"{row.timesteps:,}", _num(row.decide_seconds, 3), _seed_range(row),
+    ]
+
+
+def aggregate_cells(row: AggregateRow) -> list[str]:
+    """The displayed cells of one aggregate row, in :data:`AGGREGATE_COLUMNS` order."""
+    return [
+        str(row.rank), row.policy, row.kind, _ci(row.iqm, 3), _num(row.mean_score, 3),
+        str(row.n_seeds), str(row.n_families), str(row.n_instances), f"{row.seasons:,}",
+    ]
+
+
+def markdown_table(columns: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    """A GitHub-flavoured Markdown table (``|`` inside cells escaped)."""
+    def line(cells: Sequence[str]) -> str:
+        return "| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |"
+
+    return "\n".join([line(columns), "|" + "|".join("---" for _ in columns) + "|", *map(line, rows)])
+
+
+def behind_the_numbers(board: Leaderboard) -> list[str]:
+    """Plain sentences saying how many instances, seasons and seeds stand behind each number."""
+    per_family = {f: sum(1 for s in board.suite if s.family == f) for f in board.families}
+    families = ", ".join(f"{f} ({n} instance{'s' if n != 1 else ''})" for f, n in per_family.items())
+    lines = [
+        f"Suite: {families}; every policy is simulated for {board.seasons:,} seasons per instance on the "
+        f"same customers (common random numbers, seed {board.seed}).",
+        "Heuristics: one solve per instance (planning scenarios are drawn from a seed independent of the "
+        "evaluation customers). Learned agents: one trained model per training seed (column Seeds), "
+        "averaged season by season; the seed range shows how far apart the seeds are.",
+        f"Intervals are {round(100 * board.level)}% normal intervals over customers, stratified by instance "
+        "and conditional on the suite's instances and the trained seeds; the Δ columns are paired over "
+        "seasons and instances against the family's best heuristic.",
+        f"Aggregate: normalized score = mean profit / fluid LP bound (0 = stock nothing, 1 = the bound); "
+        f"interquartile mean with a stratified bootstrap over instances and seeds ({board.bootstrap_reps:,} "
+        "replicates).",
+    ]
+    few = sorted({r.policy for rows in board.families.values() for r in rows
+                  if r.kind == "learned" and r.n_seeds < FEW_SEEDS})
+    if few:
+        lines.append(f"Fewer than {FEW_SEEDS} training seeds stand behind {', '.join(few)} (marked 'few'): "
+                     "their ranks are indicative, not settled.")
+    lines.extend(f"Not evaluated: {message}" for message in board.counts.failures)
+    return lines
+
+
+# ----------------------------------------------------------------------------- writers
+
+
+def _csv_bytes(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> bytes:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(header)
+    writer.writerows(rows)
+    return buffer.getvalue().encode()
+
+
+def _interval_fields(name: str, interval: Interval | None) -> dict[str, float | str]:
+    if interval is None:
+        return {name: "", f"{name}_low": "", f"{name}_high": ""}
+    return {name: interval.mean, f"{name}_low": interval.low, f"{name}_high": interval.high}
+
+
+def family_csv(rows: Sequence[FamilyRow]) -> bytes:
+    """One row per policy, numbers unrounded."""
+    records = []
+    for row in rows:
+        records.append({
+            "family": row.family, "rank": row.rank, "policy": row.policy, "kind": row.kind,
+            **_interval_fields("mean_profit", row.mean_profit),
+            **_interval_fields("percent_of_bound", row.percent_of_bound),
+            **_interval_fields("diff_to_best", row.diff_to_best),
+            **_interval_fields("diff_percent_of_bound", row.diff_percent_of_bound),
+            "is_best_heuristic": row.is_best_heuristic, "n_seeds": row.n_seeds, "n_instances": row.n_instances,
+            "seasons": row.seasons, "timesteps": "" if row.timesteps is None else row.timesteps,
+            "decide_seconds": row.decide_seconds, "fill_rate": row.fill_rate,
+            "seed_percent_of_bound": " ".join(f"{v:.6g}" for v in row.seed_percent_of_bound),
+        })
+    header = list(records[0]) if records else ["family"]
+    return _csv_bytes(header, [list(r.values()) for r in records])
+
+
+def aggregate_csv(rows: Sequence[AggregateRow]) -> bytes:
+    header = ["rank", "policy", "kind", "iqm", "iqm_low", "iqm_high", "mean_score", "n_seeds", "n_families",
+              "n_instances", "seasons"]
+    return _csv_bytes(header, [
+        [r.rank, r.policy, r.kind, r.iqm.mean, r.iqm.low, r.iqm.high, r.mean_score, r.n_seeds, r.n_families,
+         r.n_instances, r.seasons] for r in rows
+    ])
+
+
+def _bar_plot(labels: list[str], kinds: list[str], intervals: list[Interval], *, title: str, xlabel: str,
+              reference: float, floor: float) -> bytes:
+    """Horizontal bars with interval whiskers; bars below ``floor`` are cut and labelled."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot as plt
+
+    height = 1.0 + 0.45 * len(labels)
+    fig, ax = plt.subplots(figsize=(7.5, height))
+    try:
+        y = np.arange(len(labels))[::-1]
+        means = np.array([i.mean for i in intervals])
+        shown = np.maximum(means, floor)
+        errors = np.array([[max(0.0, i.mean - max(i.low, floor)) for i in intervals],
+                           [max(0.0, i.high - i.mean) for i in intervals]])
+        errors[:, means < floor] = 0.0
+        ax.barh(y, shown, xerr=errors, color=[_KIND_COLOURS.get(k, "#888") for k in kinds], capsize=3)
+        for yi, mean in zip(y, means):
+            if mean < floor:
+                ax.text(floor, yi, f" {mean:,.3g} (cut)", va="center", ha="left", fontsize=8)
+        ax.axvline(reference, color="black", linewidth=0.8, linestyle="--")
+        ax.axvline(0.0, color="grey", linewidth=0.6)
+        ax.set_yticks(y, labels)
+        ax.set_xlabel(xlabel)
+        ax.set_title(title)
+        high = max([reference] + [i.high for i in intervals])
+        ax.set_xlim(min(0.0, max(floor, min(i.low for i in intervals))) - 0.02 * abs(high), high * 1.05)
+        fig.tight_layout()
+        buffer = io.BytesIO()
+        fig.savefig(buffer, format="png", dpi=110, metadata={"Software": None})
+    finally:
+        plt.close(fig)
+    return buffer.getvalue()
+
+
+def family_plot(family: str, rows: Sequence[FamilyRow], board: Leaderboard) -> bytes:
+    n = rows[0].n_instances if rows else 0
+    return _bar_plot(
+        [r.policy for r in rows], [r.kind for r in rows], [r.percent_of_bound for r in rows],
+        title=f"{family}: % of fluid LP bound ({n} instances × {board.seasons:,} seasons, "
+              f"{round(100 * board.level)}% CI)",
+        xlabel="mean profit, % of the LP bound (dashed: the bound)", reference=100.0, floor=-50.0,
+    )
+
+
+def aggregate_plot(rows: Sequence[AggregateRow], board: Leaderboard) -> bytes:
+    return _bar_plot(
+        [r.policy for r in rows], [r.kind for r in rows], [r.iqm for r in rows],
+        title=f"All families: IQM normalized score ({round(100 * board.level)}% bootstrap CI)",
+        xlabel="normalized score (0 = stock nothing, 1 = LP bound)", reference=1.0, floor=-0.5,
+    )
+
+
+def _html_table(columns: Sequence[str], rows: Sequence[Sequence[str]], best: Sequence[bool]) -> str:
+    head = "".join(f"<th>{html.escape(c)}</th>" for c in columns)
+    body = "".join(
+        ('<tr class="best">' if is_best else "<tr>") + "".join(f"<td>{html.escape(c)}</td>" for c in cells) + "</tr>"
+        for cells, is_best in zip(rows, best)
+    )
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def _img(png: bytes, alt: str) -> str:
+    data = base64.b64encode(png).decode("ascii")
+    return f'<img alt="{html.escape(alt)}" src="data:image/png;base64,{data}">'
+
+
+def html_page(board: Leaderboard, plots: dict[str, bytes], *, title: str, description: str = "") -> str:
+    """The self-contained page: inline CSS, tables, plots as base64 data URIs, no external assets."""
+    parts = [
+        "<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
+        f"<title>{html.escape(title)}</title><style>{_CSS}</style></head><body>",
+        f"<h1>{html.escape(title)}</h1>",
+    ]
+    if description:
+        parts.append(f"<p>{html.escape(description)}</p>")
+    parts.append("<h2>What stands behind each number</h2><ul>")
+    parts.extend(f"<li>{html.escape(line)}</li>" for line in behind_the_numbers(board))
+    parts.append("</ul>")
+    parts.append("<h2>All families</h2>")
+    parts.append(_html_table(AGGREGATE_COLUMNS, [aggregate_cells(r) for r in board.aggregate],
+                             [False] * len(board.aggregate)))
+    if "aggregate" in plots:
+        parts.append(_img(plots["aggregate"], "IQM of normalized scores"))
+    for family, rows in board.families.items():
+        bounds = [s.bound for s in board.suite if s.family == family]
+        parts.append(f"<h2>Family {html.escape(family)}</h2>")
+        parts.append(f'<p class="note">LP bound per instance: {html.escape(", ".join(f"{b:,.2f}" for b in bounds))}</p>')
+        parts.append(_html_table(FAMILY_COLUMNS, [family_cells(r) for r in rows], [r.is_best_heuristic for r in rows]))
+        if family in plots:
+            parts.append(_img(plots[family], f"{family}: percentage of the LP bound"))
+    knobs = [(name, text) for name, text in board.descriptions.items() if text]
+    if knobs:
+        parts.append("<h2>Policy settings</h2><ul>")
+        parts.extend(f"<li>{html.escape(name)}: {html.escape(text)}</li>" for name, text in knobs)
+        parts.append("</ul>")
+    parts.append("</body></html>")
+    return "\n".join(parts) + "\n"
+
+
+def markdown_report(board: Leaderboard, *, title: str, description: str = "") -> str:
+    """The whole leaderboard as one Markdown document."""
+    lines = [f"# {title}", ""]
+    if description:
+        lines += [description, ""]
+    lines += [f"* {line}" for line in behind_the_numbers(board)] + [""]
+    lines += ["## All families", "", markdown_table(AGGREGATE_COLUMNS, [aggregate_cells(r) for r in board.aggregate]), ""]
+    for family, rows in board.families.items():
+        lines += [f"## Family {family}", "", markdown_table(FAMILY_COLUMNS, [family_cells(r) for r in rows]), ""]
+    return "\n".join(lines)
+
+
+def write_report(board: Leaderboard, out: str | Path, *, title: str = "Leaderboard", description: str = "") -> dict[str, Path]:
+    """Write every file listed in the module docstring into ``out``; returns them by name."""
+    folder = Path(out)
+    folder.mkdir(parents=True, exist_ok=True)
+    written: dict[str, Path] = {}
+
+    def put(name: str, data: bytes) -> None:
+        atomic_write_bytes(folder / name, data)
+        written[name] = folder / name
+
+    plots: dict[str, bytes] = {}
+    for family, rows in board.families.items():
+        stem = f"family-{safe_name(family)}"
+        put(f"{stem}.md", (f"# Family {family}\n\n" + markdown_table(FAMILY_COLUMNS, [family_cells(r) for r in rows]) + "\n").encode())
+        put(f"{stem}.csv", family_csv(rows))
+        if rows:
+            plots[family] = family_plot(family, rows, board)
+            put(f"bound-{safe_name(family)}.png", plots[family])
+    put("aggregate.md", ("# All families\n\n" + markdown_table(AGGREGATE_COLUMNS, [aggregate_cells(r) for r in board.aggregate]) + "\n").encode())
+    put("aggregate.csv", aggregate_csv(board.aggregate))
+    if board.aggregate:
+        plots["aggregate"] = aggregate_plot(board.aggregate, board)
+        put("aggregate-iqm.png", plots["aggregate"])
+    put("leaderboard.md", (markdown_report(board, title=title, description=description) + "\n").encode())
+    put("leaderboard.json", (json.dumps(board.to_dict(), indent=1, default=str) + "\n").encode())
+    put("index.html", html_page(board, plots, title=title, description=description).encode())
+    return written
