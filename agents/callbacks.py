@@ -1,0 +1,143 @@
+"""Training callbacks: a progress bar with episode profit, and crash-safe checkpoints.
+
+A checkpoint is a folder ``checkpoints/step-<timesteps>/`` holding ``model.zip``, and when they
+exist ``vecnormalize.pkl`` (normalization statistics) and ``replay_buffer.pkl`` (off-policy
+algorithms). It is written into a temporary folder and renamed into place with
+:func:`os.replace`, so a kill at any moment leaves either the complete new checkpoint or none:
+a killed run loses at most ``checkpoint_every`` timesteps.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from collections import deque
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from stable_baselines3.common.base_class import BaseAlgorithm
+from stable_baselines3.common.callbacks import BaseCallback
+from stable_baselines3.common.off_policy_algorithm import OffPolicyAlgorithm
+from stable_baselines3.common.vec_env import VecNormalize
+from tqdm.auto import tqdm
+
+CHECKPOINT_PREFIX = "step-"
+PROFIT_KEY = "profit"
+"""Key of the season's profit in the final step's ``info`` (the environments' KPIs)."""
+
+
+class ProgressBarCallback(BaseCallback):
+    """A tqdm bar over timesteps (with ETA) showing the mean profit of the last ``window``
+    finished episodes, read from ``info["profit"]`` (falling back to the Monitor's episode
+    return ``info["episode"]["r"]`` for environments without that KPI)."""
+
+    def __init__(self, total_timesteps: int, window: int = 100, description: str = "") -> None:
+        super().__init__()
+        self.total_timesteps = total_timesteps
+        self.description = description
+        self.profits: deque[float] = deque(maxlen=window)
+        self.bar: Any = None
+
+    def _on_training_start(self) -> None:
+        self.bar = tqdm(
+            total=self.total_timesteps,
+            initial=self.model.num_timesteps,
+            desc=self.description,
+            unit="step",
+            dynamic_ncols=True,
+        )
+
+    def _on_step(self) -> bool:
+        for done, info in zip(self.locals["dones"], self.locals["infos"], strict=True):
+            if not done:
+                continue
+            if PROFIT_KEY in info:
+                self.profits.append(float(info[PROFIT_KEY]))
+            elif "episode" in info:
+                self.profits.append(float(info["episode"]["r"]))
+        self.bar.update(self.model.num_timesteps - self.bar.n)
+        if self.profits:
+            self.bar.set_postfix(profit=f"{np.mean(self.profits):.4g}", refresh=False)
+        return True
+
+    def _on_training_end(self) -> None:
+        self.bar.close()
+
+
+class CheckpointCallback(BaseCallback):
+    """Every ``every`` timesteps, save a checkpoint into ``directory`` (see the module
+    docstring) and delete all but the ``keep`` most recent ones. ``wall_seconds()`` gives the
+    run's training time so far, recorded with the timesteps in the checkpoint's meta.json."""
+
+    def __init__(
+        self,
+        directory: str | Path,
+        every: int,
+        keep: int = 2,
+        wall_seconds: Callable[[], float] = lambda: 0.0,
+    ) -> None:
+        super().__init__()
+        self.directory = Path(directory)
+        self.every = every
+        self.keep = keep
+        self.wall_seconds = wall_seconds
+        self.next_save = 0
+
+    def _on_training_start(self) -> None:
+        self.next_save = (self.model.num_timesteps // self.every + 1) * self.every
+
+    def _on_step(self) -> bool:
+        if self.model.num_timesteps >= self.next_save:
+            save_checkpoint(self.model, self.directory, wall_seconds=self.wall_seconds())
+            prune_checkpoints(self.directory, self.keep)
+            self.next_save = (self.model.num_timesteps // self.every + 1) * self.every
+        return True
+
+
+def save_checkpoint(model: BaseAlgorithm, directory: str | Path, wall_seconds: float = 0.0) -> Path:
+    """Atomically write ``directory/step-<num_timesteps>/`` for ``model`` with a meta.json
+    ``{timesteps, wall_seconds}``; returns the folder."""
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    final = directory / f"{CHECKPOINT_PREFIX}{model.num_timesteps:012d}"
+    tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=directory))
+    try:
+        save_artifacts(model, tmp)
+        meta = {"timesteps": int(model.num_timesteps), "wall_seconds": round(wall_seconds, 3)}
+        (tmp / "meta.json").write_text(json.dumps(meta) + "\n")
+        if final.exists():
+            shutil.rmtree(final)
+        os.replace(tmp, final)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp)
+    return final
+
+
+def save_artifacts(model: BaseAlgorithm, folder: Path, replay_buffer: bool = True) -> None:
+    """``model.zip``, ``vecnormalize.pkl`` (if the env is a VecNormalize) and, for off-policy
+    algorithms when ``replay_buffer``, ``replay_buffer.pkl`` into ``folder``."""
+    model.save(folder / "model.zip")
+    env = model.get_env()
+    if isinstance(env, VecNormalize):
+        env.save(str(folder / "vecnormalize.pkl"))
+    if replay_buffer and isinstance(model, OffPolicyAlgorithm) and model.replay_buffer is not None:
+        model.save_replay_buffer(folder / "replay_buffer.pkl")
+
+
+def checkpoints(directory: str | Path) -> list[Path]:
+    """Complete checkpoints in ``directory``, oldest first."""
+    directory = Path(directory)
+    if not directory.is_dir():
+        return []
+    return sorted(p for p in directory.iterdir() if p.name.startswith(CHECKPOINT_PREFIX))
+
+
+def prune_checkpoints(directory: str | Path, keep: int) -> None:
+    """Delete all but the ``keep`` most recent checkpoints in ``directory``."""
+    for old in checkpoints(directory)[:-keep]:
+        shutil.rmtree(old)

@@ -1,0 +1,75 @@
+"""The one place where a config becomes a stable-baselines3 model.
+
+:data:`ALGORITHMS` maps the names an experiment file may use to the SB3 classes;
+:func:`make_model` builds a fresh model from an :class:`experiments.config.AgentConfig`,
+:func:`load_model` loads a saved one. Both run torch single-threaded (:data:`TORCH_THREADS`).
+Nothing here subclasses an algorithm: what a config can say is what the SB3 constructor takes.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import torch
+from stable_baselines3 import A2C, PPO, SAC, TD3
+from stable_baselines3.common.base_class import BaseAlgorithm
+from stable_baselines3.common.vec_env import VecEnv
+
+from experiments.config import AgentConfig
+
+ALGORITHMS: dict[str, type[BaseAlgorithm]] = {"ppo": PPO, "sac": SAC, "td3": TD3, "a2c": A2C}
+"""Algorithm name (as written in experiment files) -> stable-baselines3 class."""
+
+ACTIVATIONS: dict[str, type[torch.nn.Module]] = {
+    "tanh": torch.nn.Tanh,
+    "relu": torch.nn.ReLU,
+    "elu": torch.nn.ELU,
+    "leaky_relu": torch.nn.LeakyReLU,
+}
+"""Names accepted for ``policy_kwargs.activation_fn`` (YAML cannot hold a class)."""
+
+TORCH_THREADS = 1
+"""Intra-op threads for torch. The default (one per core) made PPO 3-30x slower on the
+2-core machines this project targets, where small MLPs gain nothing from threading."""
+
+
+def make_model(
+    agent: AgentConfig,
+    env: VecEnv,
+    seed: int,
+    tensorboard_log: str | None = None,
+) -> BaseAlgorithm:
+    """A fresh ``ALGORITHMS[agent.algo]`` on ``env`` with the agent's hyperparameters and
+    ``policy_kwargs``, seeded with ``seed``, on the CPU."""
+    torch.set_num_threads(TORCH_THREADS)
+    cls = ALGORITHMS[agent.algo]
+    return cls(
+        agent.policy,
+        env,
+        seed=seed,
+        tensorboard_log=tensorboard_log,
+        policy_kwargs=policy_kwargs(agent.policy_kwargs),
+        verbose=0,
+        device="cpu",
+        **agent.hyperparams,
+    )
+
+
+def load_model(algo: str, path: str | Path, env: VecEnv | None = None) -> BaseAlgorithm:
+    """The ``ALGORITHMS[algo]`` model saved at ``path``, attached to ``env``, on the CPU."""
+    torch.set_num_threads(TORCH_THREADS)
+    return ALGORITHMS[algo].load(path, env=env, device="cpu")
+
+
+def policy_kwargs(kwargs: dict[str, Any]) -> dict[str, Any]:
+    """``kwargs`` with ``activation_fn`` given by name (``"relu"``) replaced by its class."""
+    result = dict(kwargs)
+    name = result.get("activation_fn")
+    if name is not None:
+        if name not in ACTIVATIONS:
+            raise ValueError(
+                f"`policy_kwargs.activation_fn` must be one of {sorted(ACTIVATIONS)}, got {name!r}"
+            )
+        result["activation_fn"] = ACTIVATIONS[name]
+    return result
