@@ -1,0 +1,66 @@
+"""``assort bound``: the fluid LP upper bound on expected profit of an instance.
+
+    assort bound --instance P [--method auto|fixed-point|highs] [--json]
+    assort bound --family F --instance-seed S [--family-set KEY=VALUE ...] ...
+
+No stocking policy earns more in expectation than the bound (DESIGN.md 5). With --json one JSON
+object with the keys lp_bound, status, method, solve_seconds, assortment_size, n_products,
+customers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from baselines.bound import METHODS, fluid_lp
+from envs.families import FAMILIES
+from envs.instance import Instance
+from experiments.commands.evaluate import resolve_instance
+
+
+def add_instance_arguments(parser: argparse.ArgumentParser) -> None:
+    """--instance P, or --family F --instance-seed S [--family-set KEY=VALUE ...]."""
+    parser.add_argument("--instance", metavar="P", help="instance JSON file")
+    parser.add_argument("--family", help=f"build the instance of a family instead: {', '.join(FAMILIES)}")
+    parser.add_argument("--instance-seed", type=int, metavar="S", help="seed of the family instance")
+    parser.add_argument("--family-set", action="append", default=[], metavar="KEY=VALUE",
+                        help="override a family knob (with --family; repeatable)")
+
+
+def instance_from_args(args: argparse.Namespace) -> Instance:
+    """The instance named by the arguments of :func:`add_instance_arguments`."""
+    return resolve_instance(argparse.Namespace(
+        instance=args.instance, family=args.family, instance_seed=args.instance_seed, set=args.family_set,
+    ))
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "bound",
+        help="the fluid LP upper bound on expected profit",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    add_instance_arguments(parser)
+    parser.add_argument("--method", choices=METHODS, default="auto", help="solver (default auto)")
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    instance = instance_from_args(args)
+    solution = fluid_lp(instance, method=args.method)
+    record = {
+        "instance": instance.name, "n_products": instance.n_products, "customers": instance.customers,
+        "lp_bound": solution.value, "status": solution.status, "method": solution.method,
+        "solve_seconds": solution.solve_seconds, "assortment_size": int(solution.assortment.sum()),
+    }
+    if args.json:
+        print(json.dumps(record))
+        return 0
+    print(f"instance         {instance.name}: {instance.n_products} products, {instance.customers} customers")
+    print(f"lp bound         {solution.value:.6f} ({solution.status}, {solution.method}, "
+          f"{solution.solve_seconds:.3f} s)")
+    print(f"fluid assortment {record['assortment_size']} of {instance.n_products} products")
+    return 0 if solution.status == "optimal" else 1

@@ -1,0 +1,92 @@
+"""``assort bound``, ``assort solve`` and ``assort policies`` end to end (in-process)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from baselines import POLICIES
+from envs.instance import make_instance, save_instance
+from experiments.cli import main
+from experiments.commands.evaluate import read_stock
+
+
+@pytest.fixture
+def hand_file(tmp_path):
+    # The 2-product LP of tests/test_bound.py: bound 12.4, fluid sales z = (6.2, 0).
+    instance = make_instance(prices=[3.0, 2.0], costs=[1.0, 1.5], arrival=[0.5, 0.3],
+                             substitution=[[0.0, 0.5], [0.4, 0.0]], customers=10, name="hand")
+    path = tmp_path / "hand.json"
+    save_instance(instance, path)
+    return str(path)
+
+
+def run_json(capsys, argv):
+    assert main(argv) == 0
+    return json.loads(capsys.readouterr().out)
+
+
+def test_policies_lists_the_registry(capsys):
+    assert main(["policies"]) == 0
+    assert capsys.readouterr().out.split() == list(POLICIES)
+    assert run_json(capsys, ["policies", "--json"]) == list(POLICIES)
+
+
+@pytest.mark.parametrize("method", ["auto", "fixed-point", "highs"])
+def test_bound_json_is_the_hand_solved_value(capsys, hand_file, method):
+    record = run_json(capsys, ["bound", "--instance", hand_file, "--method", method, "--json"])
+    assert record["lp_bound"] == pytest.approx(12.4, rel=1e-9)
+    assert record["status"] == "optimal"
+
+
+def test_bound_text(capsys, hand_file):
+    assert main(["bound", "--instance", hand_file]) == 0
+    assert "lp bound         12.4" in capsys.readouterr().out
+
+
+def test_solve_json_and_stock_file_round_trip(capsys, hand_file, tmp_path):
+    out = tmp_path / "stock.json"
+    record = run_json(capsys, ["solve", "--instance", hand_file, "--policy", "fluid", "--set", "rounding=ceil",
+                               "--seed", "3", "--out", str(out), "--json"])
+    assert record["policy"] == "fluid" and record["stock"] == [7, 0]
+    assert record["lp_bound"] == pytest.approx(12.4)
+    assert record["solve_seconds"] > 0 and record["knobs"] == {"rounding": "ceil"} and record["seed"] == 3
+    np.testing.assert_array_equal(read_stock(str(out), 2), [7, 0])
+    evaluation = run_json(capsys, ["evaluate", "--instance", hand_file, "--stock", str(out),
+                                   "--seasons", "50", "--json"])
+    assert evaluation["total_stock"] == 7
+
+
+@pytest.mark.parametrize("name", ["newsvendor", "assortment-newsvendor", "exact"])
+def test_solve_reports_lp_bound_for_every_simple_policy(capsys, name):
+    record = run_json(capsys, ["solve", "--family", "tiny", "--instance-seed", "0", "--policy", name, "--json"])
+    assert record["policy"] == name and len(record["stock"]) == record["n_products"]
+    assert record["lp_bound"] > 0
+
+
+def test_solve_text_output(capsys, hand_file):
+    assert main(["solve", "--instance", hand_file, "--policy", "fluid"]) == 0
+    output = capsys.readouterr().out
+    assert "stock            6 units in 1 of 2 products" in output and "0: 6" in output
+
+
+def test_unknown_policy_exits_2_with_known_names(capsys, hand_file):
+    assert main(["solve", "--instance", hand_file, "--policy", "optimal"]) == 2
+    assert capsys.readouterr().err.strip() == (
+        "assort solve: error: unknown policy 'optimal'; known policies: fluid, newsvendor, "
+        "assortment-newsvendor, saa, pooled-saa, sample-path-gradient, local-search, exact"
+    )
+
+
+def test_unknown_knob_and_rng_knob_are_refused(capsys, hand_file):
+    assert main(["solve", "--instance", hand_file, "--policy", "fluid", "--set", "roundng=floor"]) == 2
+    assert "policy 'fluid' has no knob 'roundng'; did you mean 'rounding'?" in capsys.readouterr().err
+    assert main(["solve", "--instance", hand_file, "--policy", "fluid", "--set", "rng=1"]) == 2
+    assert "give the policy's seed with --seed S, not --set rng=..." in capsys.readouterr().err
+
+
+def test_missing_instance_file_exits_2(capsys, tmp_path):
+    assert main(["bound", "--instance", str(tmp_path / "nope.json")]) == 2
+    assert "does not exist" in capsys.readouterr().err
