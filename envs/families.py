@@ -41,8 +41,7 @@ from scipy.spatial import cKDTree
 
 from envs.choice import mnl_instance
 from envs.instance import ARRIVAL_MODES, Instance, make_instance
-
-SPARSE_ABOVE = 1000
+from envs.multistep import SPARSE_ABOVE, MultiStepShopper, multistep_instance
 
 Params = dict[str, Any]
 
@@ -201,8 +200,6 @@ def _build_mnl(rng: np.random.Generator, params: Params) -> Instance:
 
 
 def _build_multistep(rng: np.random.Generator, params: Params) -> Instance:
-    from envs.multistep import MultiStepShopper, multistep_instance
-
     n = params["n_products"]
     if params["consideration"] > n:
         raise ValueError(

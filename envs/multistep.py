@@ -53,7 +53,8 @@ from envs.tables import poisson_count
 
 DEFAULT_SAMPLES_PER_ANCHOR = 256
 SPARSE_ABOVE = 1000
-"""The fitted substitution matrix is a scipy.sparse.csr_array beyond this many products."""
+"""Substitution matrices (fitted here, generated in :mod:`envs.families`) are stored as a
+``scipy.sparse.csr_array`` beyond this many products, dense otherwise."""
 
 
 @dataclass(frozen=True, eq=False)

@@ -175,7 +175,6 @@ def test_common_random_numbers_across_stock_vectors():
     np.testing.assert_array_equal(kpis[:, 2] + kpis[:, 1], plenty[:, 2])
 
 
-@pytest.mark.xfail(reason="envs.simulate does not call instance.shopper.run_seasons yet (team A)", strict=False)
 def test_multistep_instance_evaluates_through_the_simulator():
     from envs.simulate import evaluate, simulate
 

@@ -1,0 +1,158 @@
+"""``assort evaluate``: simulate seasons of a stock vector and report profit and KPIs.
+
+    assort evaluate --instance P --stock S.json [--seasons K] [--seed N] [--json]
+    assort evaluate --family F --instance-seed S [--set KEY=VALUE ...] --stock S.json ...
+
+The stock file is a JSON list of N non-negative integers, one per product (whole-number floats
+such as 3.0 are accepted). --family/--instance-seed builds the instance in memory, which is the
+only way to evaluate the multistep family's ground-truth shopper: an instance file holds only its
+fitted Markov chain. Season k of seed N meets the same customers whatever the stock (common
+random numbers), so two stock files evaluated with the same --seed are a paired comparison.
+
+Output: mean profit with its standard error, fill rate (purchases / (purchases + lost)), lost
+customers, substitutions, leftover units and mean sales per product; with --json one JSON
+object (keys mean_profit, std_error, seasons, fill_rate, mean_lost, mean_sales, ...).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from envs.families import FAMILIES, make_family_instance
+from envs.instance import Instance, load_instance
+from envs.simulate import evaluate
+from experiments.commands.generate import parse_settings
+
+STOCK_LIMIT = 2**31 - 1
+SHOWN_PRODUCTS = 30
+"""Without --json, catalogs above this size list only their best-selling products."""
+
+
+def read_stock(path: str, n_products: int) -> np.ndarray:
+    """The stock vector of a stock file, or a ``ValueError`` naming the file and the rule."""
+    rule = f"a stock file must be a JSON list of {n_products} non-negative integers, one per product"
+
+    def refuse(problem: str) -> ValueError:
+        return ValueError(f"stock file {path!r} {problem}; {rule}")
+
+    file = Path(path)
+    if not file.exists():
+        raise refuse("does not exist")
+    if file.is_dir():
+        raise refuse("is a directory")
+    try:
+        data = json.loads(file.read_text(), parse_constant=_refuse_constant)
+    except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError, NaN/Infinity
+        raise refuse(f"is not valid JSON ({exc})") from exc
+    if not isinstance(data, list):
+        raise refuse(f"holds a JSON {_json_type(data)}, not a list")
+    if len(data) != n_products:
+        raise refuse(f"lists {len(data)} entries but the instance has {n_products} products")
+    for i, value in enumerate(data):
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise refuse(f"entry {i} is {json.dumps(value)}, not a number")
+        if isinstance(value, float) and not value.is_integer():
+            raise refuse(f"entry {i} is {value!r}, not a whole number")
+        if value < 0:
+            raise refuse(f"entry {i} is {value!r}, a negative number")
+        if value > STOCK_LIMIT:
+            raise refuse(f"entry {i} is {value!r}, above the limit 2**31 - 1")
+    return np.array(data, dtype=np.int64)
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a number JSON allows")
+
+
+def _json_type(value: Any) -> str:
+    return {dict: "object", str: "string", int: "number", float: "number", bool: "boolean"}.get(type(value), "null")
+
+
+def resolve_instance(args: argparse.Namespace) -> Instance:
+    """The instance named by --instance, or built from --family/--instance-seed/--set."""
+    if args.instance is not None:
+        if args.family is not None or args.instance_seed is not None or args.set:
+            raise ValueError("give either --instance P or --family F --instance-seed S [--set ...], not both")
+        file = Path(args.instance)
+        if not file.is_file():
+            problem = "is a directory" if file.is_dir() else "does not exist"
+            raise ValueError(f"instance file {args.instance!r} {problem}")
+        try:
+            return load_instance(file)
+        except (ValueError, TypeError) as exc:
+            message = str(exc)
+            raise ValueError(message if repr(args.instance) in message else f"instance file {args.instance!r}: {message}") from exc
+    if args.family is None or args.instance_seed is None:
+        raise ValueError("give the instance: --instance P, or --family F with --instance-seed S")
+    return make_family_instance(args.family, args.instance_seed, **parse_settings(args.set))
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "evaluate",
+        help="simulate seasons of a stock vector: mean profit, standard error, KPIs",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--instance", metavar="P", help="instance JSON file")
+    parser.add_argument("--family", help=f"build the instance of a family instead: {', '.join(FAMILIES)}")
+    parser.add_argument("--instance-seed", type=int, metavar="S", help="seed of the family instance")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="override a family knob (with --family; repeatable)")
+    parser.add_argument("--stock", required=True, metavar="S.json", help="stock file: JSON list of N non-negative integers")
+    parser.add_argument("--seasons", type=int, default=1000, metavar="K", help="seasons to simulate (default 1000)")
+    parser.add_argument("--seed", type=int, default=0, metavar="N", help="simulation seed (default 0)")
+    parser.add_argument("--json", action="store_true", help="print one JSON object instead of a summary")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    instance = resolve_instance(args)
+    stock = read_stock(args.stock, instance.n_products)
+    evaluation = evaluate(instance, stock, args.seasons, args.seed)
+    process = "multistep-shopper" if instance.shopper is not None else "markov-chain"
+    if args.json:
+        record = {
+            "instance": instance.name, "n_products": instance.n_products,
+            "customers": instance.customers, "arrivals": instance.arrivals,
+            "customer_process": process, "seed": args.seed, "stock_file": args.stock,
+            "total_stock": int(stock.sum()), **evaluation.to_dict(),
+        }
+        if not math.isfinite(record["std_error"]):
+            record["std_error"] = None  # one season has no standard error
+        print(json.dumps(record, allow_nan=False))
+        return 0
+    print(summary(instance, stock, evaluation, process, args))
+    return 0
+
+
+def summary(instance: Instance, stock: np.ndarray, evaluation: Any, process: str, args: argparse.Namespace) -> str:
+    """A readable report of an evaluation."""
+    offered = int(np.count_nonzero(stock))
+    lines = [
+        f"instance         {instance.name}: {instance.n_products} products, "
+        f"{instance.customers} customers ({instance.arrivals}), {process} customers",
+        f"stock            {int(stock.sum())} units in {offered} of {instance.n_products} products ({args.stock})",
+        f"seasons          {evaluation.seasons} (seed {args.seed})",
+        f"mean profit      {evaluation.mean_profit:.4f} +- {evaluation.std_error:.4f} (standard error)",
+        f"fill rate        {evaluation.fill_rate:.4f}",
+        f"lost customers   {evaluation.mean_lost:.3f} per season",
+        f"substitutions    {evaluation.mean_substitutions:.3f} per season",
+        f"leftover units   {evaluation.mean_leftover:.3f} per season",
+    ]
+    order = np.arange(instance.n_products)
+    if instance.n_products > SHOWN_PRODUCTS:
+        order = np.argsort(-evaluation.mean_sales, kind="stable")[:SHOWN_PRODUCTS]
+        lines.append(f"mean sales per season, the {SHOWN_PRODUCTS} best-selling of "
+                     f"{instance.n_products} products (--json lists all):")
+    else:
+        lines.append("mean sales per season:")
+    lines.append("  product     stock      sales")
+    lines.extend(f"  {i:>7d} {stock[i]:>9d} {evaluation.mean_sales[i]:>10.3f}" for i in order)
+    return "\n".join(lines)
