@@ -2,3 +2,5 @@
 
 Importing :mod:`envs` registers the environments (see :mod:`envs.registration`).
 """
+
+from envs import registration  # noqa: F401  (registers the Assort/ environment ids)

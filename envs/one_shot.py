@@ -1,0 +1,452 @@
+"""One-shot stocking: commit the whole stock vector in one step, then the season is played.
+
+The environment (DESIGN.md 6) and the pure helpers it is built from, shared with
+:mod:`envs.sequential`:
+
+* :func:`action_to_stock` / :func:`stock_to_action`: the action scale
+  x_i = round((a_i + 1) / 2 * cap_i) with cap_i the demand cap of :mod:`envs.features`;
+* :func:`season_kpis`: the KPIs of one simulated season, as reported in the final ``info``;
+* :func:`stock_image`: the ``"rgb_array"`` rendering (committed stock against demand);
+* :class:`InstanceSource`: which instance an episode plays (a fixed one, a fresh draw from a
+  family, or the one passed to ``reset(options={"instance": ...})``) and its cached derived
+  data (:class:`PreparedInstance`: features, caps, reward divisor; the simulator caches the
+  instance's sampling tables itself).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+from gymnasium import spaces
+
+from envs.features import (
+    CATALOG_FEATURES,
+    FEATURES,
+    auto_reward_scale,
+    catalog_features,
+    demand_cap,
+    feature_bounds,
+    product_features,
+)
+from envs.families import FAMILIES, make_family_instance
+from envs.instance import Instance
+from envs.simulate import SeasonResults, simulate
+
+__all__ = [
+    "InstanceSource",
+    "OneShotStockingEnv",
+    "PreparedInstance",
+    "action_iv",
+    "action_to_stock",
+    "product_features",
+    "reward_scale_iv",
+    "scale_action",
+    "season_kpis",
+    "stock_image",
+    "stock_to_action",
+]
+
+REWARD_SCALES = ("none", "auto")
+OPTION_KEYS = ("instance",)
+SEED_BOUND = 2**31
+"""Instance seeds drawn for ``resample_instance=True`` lie in [0, SEED_BOUND)."""
+RENDER_MODES = ("rgb_array",)
+IMAGE_HEIGHT = 64
+IMAGE_MAX_WIDTH = 256
+
+
+# ------------------------------------------------------------------------ action scale
+
+
+def action_iv(action: Any, n: int, label: str = "action") -> np.ndarray:
+    """``action`` as float64[n], refusing a wrong shape or a non-finite entry."""
+    arr = np.asarray(action, dtype=np.float64)
+    if arr.shape != (n,):
+        raise ValueError(f"`{label}` must have shape ({n},), one entry per product; got shape {arr.shape}")
+    bad = np.flatnonzero(~np.isfinite(arr))
+    if bad.size:
+        i = int(bad[0])
+        raise ValueError(f"`{label}` entry {i} is {float(arr[i])!r}; actions must be finite")
+    return arr
+
+
+def scale_action(action: np.ndarray, cap: np.ndarray) -> np.ndarray:
+    """int64 x_i = round((clip(a_i, -1, 1) + 1) / 2 * cap_i) (round half to even)."""
+    fraction = (np.clip(action, -1.0, 1.0) + 1.0) / 2.0
+    return np.rint(fraction * cap).astype(np.int64)
+
+
+def action_to_stock(instance: Instance, action: Any) -> np.ndarray:
+    """The stock vector int64[N] an action in [-1, 1]^N commits on ``instance``.
+
+    x_i = round((a_i + 1) / 2 * cap_i), cap_i = :func:`envs.features.demand_cap`: a = -1 stocks
+    nothing, a = 1 stocks the cap. Entries outside [-1, 1] are clipped first (the action space
+    is [-1, 1]^N; an unclipped policy output means the bound).
+    """
+    return scale_action(action_iv(action, instance.n_products), demand_cap(instance))
+
+
+def stock_to_action(instance: Instance, stock: Any) -> np.ndarray:
+    """float32[N] action a_i = 2 min(x_i, cap_i) / cap_i - 1, the inverse of :func:`action_to_stock`.
+
+    ``action_to_stock(instance, stock_to_action(instance, x)) == min(x, cap)`` exactly (for caps
+    below 2**22, where float32 resolves a unit); stock above the cap is stocked at the cap.
+    """
+    x = action_iv(stock, instance.n_products, "stock")
+    if np.any(x < 0):
+        i = int(np.flatnonzero(x < 0)[0])
+        raise ValueError(f"`stock` entry {i} is {float(x[i])!r}; stock must be non-negative")
+    cap = demand_cap(instance)
+    return (2.0 * np.minimum(x, cap) / cap - 1.0).astype(np.float32)
+
+
+# ------------------------------------------------------------------------------- KPIs
+
+
+def season_kpis(instance: Instance, stock: np.ndarray, results: SeasonResults) -> dict[str, Any]:
+    """The KPIs of the first season in ``results`` (of stock ``stock``), as a fresh dict.
+
+    revenue = r . sales, cost = c . x, salvage_value = s . (x - sales),
+    profit = revenue + salvage_value - cost, units_sold = sum(sales), leftover_units =
+    sum(x) - units_sold, products_offered = #{i: x_i > 0}; customers, lost_customers and
+    substitutions as in :mod:`envs.simulate`; ``stock`` and ``sales`` are int64[N] copies.
+    """
+    sales = np.array(results.sales[0], dtype=np.int64)
+    x = np.array(stock, dtype=np.int64)
+    units_sold = int(sales.sum())
+    return {
+        "profit": float(results.profit[0]),
+        "revenue": float(sales @ instance.prices),
+        "cost": float(x @ instance.costs),
+        "salvage_value": float((x - sales) @ instance.salvage),
+        "units_sold": units_sold,
+        "customers": int(results.customers[0]),
+        "lost_customers": int(results.lost[0]),
+        "substitutions": int(results.substitutions[0]),
+        "leftover_units": int(x.sum()) - units_sold,
+        "products_offered": int(np.count_nonzero(x)),
+        "stock": x,
+        "sales": sales,
+    }
+
+
+# -------------------------------------------------------------------------- rendering
+
+
+def stock_image(stock: np.ndarray, cap: np.ndarray, demand: np.ndarray) -> np.ndarray:
+    """uint8[64, W, 3] picture of a stock vector, W = min(N, 256) columns of products.
+
+    Products are averaged into W equal bins in catalog order. In each column a blue bar rises
+    to the mean of min(x_i / cap_i, 1) and a red pixel marks the mean of min(d_i / cap_i, 1),
+    with d the mean first-choice demand T lambda; the background is white.
+    """
+    n = cap.shape[0]
+    width = min(n, IMAGE_MAX_WIDTH)
+    bins = np.arange(n) * width // n
+    count = np.bincount(bins, minlength=width)
+    fill = np.bincount(bins, np.minimum(stock / cap, 1.0), minlength=width) / count
+    level = np.bincount(bins, np.minimum(demand / cap, 1.0), minlength=width) / count
+    height_from_bottom = np.arange(IMAGE_HEIGHT)[::-1, None]
+    image = np.full((IMAGE_HEIGHT, width, 3), 255, dtype=np.uint8)
+    image[height_from_bottom < np.rint(fill * IMAGE_HEIGHT)] = (40, 90, 200)
+    image[height_from_bottom == np.rint(level * (IMAGE_HEIGHT - 1))] = (220, 30, 30)
+    return image
+
+
+def render_mode_iv(render_mode: Any) -> str | None:
+    """``None`` or one of ``RENDER_MODES``."""
+    if render_mode is not None and render_mode not in RENDER_MODES:
+        raise ValueError(f"`render_mode` must be None or one of {list(RENDER_MODES)}; got {render_mode!r}")
+    return render_mode
+
+
+# ------------------------------------------------------------------- instance handling
+
+
+def reward_scale_iv(reward_scale: Any) -> str | float:
+    """``"none"``, ``"auto"`` or a positive finite number (the profit divisor)."""
+    if isinstance(reward_scale, str):
+        if reward_scale not in REWARD_SCALES:
+            raise ValueError(
+                f"`reward_scale` must be 'none', 'auto' or a positive finite number; got {reward_scale!r}"
+            )
+        return reward_scale
+    if isinstance(reward_scale, bool) or not isinstance(reward_scale, (int, float, np.integer, np.floating)) \
+            or not math.isfinite(reward_scale) or reward_scale <= 0:
+        raise ValueError(
+            f"`reward_scale` must be 'none', 'auto' or a positive finite number; got {reward_scale!r}"
+        )
+    return float(reward_scale)
+
+
+@dataclass(frozen=True, eq=False)
+class PreparedInstance:
+    """An instance with what an episode needs of it, computed once."""
+
+    instance: Instance
+    features: np.ndarray
+    catalog: np.ndarray
+    cap: np.ndarray
+    reward_divisor: float
+
+    @classmethod
+    def build(cls, instance: Instance, reward_scale: str | float) -> PreparedInstance:
+        if reward_scale == "none":
+            divisor = 1.0
+        elif reward_scale == "auto":
+            divisor = auto_reward_scale(instance)
+        else:
+            divisor = float(reward_scale)
+        return cls(
+            instance=instance, features=product_features(instance), catalog=catalog_features(instance),
+            cap=demand_cap(instance), reward_divisor=divisor,
+        )
+
+    def play(self, stock: np.ndarray, scenario_seed: int) -> tuple[float, dict[str, Any]]:
+        """Simulate one season of ``stock`` with customers ``scenario_seed``: (reward, KPIs)."""
+        results = simulate(self.instance, stock, 1, scenario_seed)
+        kpis = season_kpis(self.instance, stock, results)
+        return kpis["profit"] / self.reward_divisor, kpis
+
+
+class InstanceSource:
+    """The instance each episode plays, with its derived data cached.
+
+    Fixed: ``instance`` if given, else ``make_family_instance(family, instance_seed,
+    **family_kwargs)``. With ``resample_instance=True`` every reset draws a fresh instance seed
+    in [0, 2**31) from the environment's generator instead. ``reset(options={"instance": inst})``
+    plays ``inst`` for that episode (it must have the same number of products).
+    """
+
+    def __init__(
+        self,
+        *,
+        family: str,
+        instance_seed: int,
+        family_kwargs: dict[str, Any] | None,
+        instance: Instance | None,
+        resample_instance: bool,
+        reward_scale: Any,
+    ) -> None:
+        if not isinstance(resample_instance, (bool, np.bool_)):
+            raise TypeError(f"`resample_instance` must be True or False; got {resample_instance!r}")
+        self.reward_scale = reward_scale_iv(reward_scale)
+        self.resample = bool(resample_instance)
+        self.family = family
+        self.family_kwargs = dict(family_kwargs or {})
+        self.instance_seed: int | None = None
+        if instance is not None:
+            if not isinstance(instance, Instance):
+                raise TypeError(f"`instance` must be an envs.instance.Instance; got {type(instance).__name__}")
+            if self.resample:
+                raise ValueError(
+                    "`resample_instance=True` draws every instance from `family`; it cannot be "
+                    "combined with a fixed `instance`"
+                )
+        else:
+            if family not in FAMILIES:
+                raise ValueError(f"`family` must be one of {sorted(FAMILIES)}; got {family!r}")
+            if isinstance(instance_seed, bool) or not isinstance(instance_seed, (int, np.integer)) \
+                    or instance_seed < 0:
+                raise ValueError(f"`instance_seed` must be a non-negative integer; got {instance_seed!r}")
+            instance = make_family_instance(family, int(instance_seed), **self.family_kwargs)
+            if not self.resample:
+                self.instance_seed = int(instance_seed)
+        self.fixed = PreparedInstance.build(instance, self.reward_scale)
+        self.n_products = instance.n_products
+        self._last = self.fixed
+
+    def episode(self, np_random: np.random.Generator, options: dict[str, Any] | None) -> tuple[PreparedInstance, int | None]:
+        """The prepared instance of a new episode and its family seed (None if not from a family)."""
+        options = dict(options or {})
+        unknown = [key for key in options if key not in OPTION_KEYS]
+        if unknown:
+            raise ValueError(f"unknown reset option {unknown[0]!r}; known options are {list(OPTION_KEYS)}")
+        given = options.get("instance")
+        if given is not None:
+            if not isinstance(given, Instance):
+                raise TypeError(f"options['instance'] must be an envs.instance.Instance; got {type(given).__name__}")
+            if given.n_products != self.n_products:
+                raise ValueError(
+                    f"options['instance'] has {given.n_products} products; this environment's "
+                    f"spaces are built for {self.n_products}, so it cannot play it"
+                )
+            return self._prepare(given), None
+        if not self.resample:
+            return self.fixed, self.instance_seed
+        seed = int(np_random.integers(SEED_BOUND))
+        instance = make_family_instance(self.family, seed, **self.family_kwargs)
+        return self._prepare(instance), seed
+
+    def _prepare(self, instance: Instance) -> PreparedInstance:
+        if instance is not self._last.instance:
+            self._last = PreparedInstance.build(instance, self.reward_scale)
+        return self._last
+
+
+# --------------------------------------------------------------------------- the env
+
+
+class OneShotStockingEnv(gym.Env[np.ndarray, np.ndarray]):
+    """Commit a stock vector for a whole catalog before a selling season with dynamic substitution.
+
+    ## Description
+
+    A retailer stocks N substitutable products once, before a season of T customers who each buy
+    at most one unit of the first product in stock along their preference walk (Markov chain
+    choice model, or the multi-step shopper of the ``multistep`` family; DESIGN.md 1 to 3).
+    One step: the agent sees the catalog, commits the stock vector, the season is simulated and
+    the episode ends. With a fixed instance this is black-box optimization of the expected
+    profit; with ``resample_instance=True`` a policy must generalize across a family.
+
+    ## Action Space
+
+    ``Box(-1, 1, (N,), float32)``. Product i is stocked x_i = round((a_i + 1) / 2 * cap_i)
+    units (:func:`action_to_stock`; inverse :func:`stock_to_action`), with cap_i the demand
+    cap of :mod:`envs.features` (99.9 % quantile of the customers who could ask for i, at least
+    1). a_i = -1 drops the product from the assortment. Out-of-range entries are clipped.
+
+    ## Observation Space
+
+    ``Box(low, high, (N * F + G,), float32)``: the per-product feature table
+    (:func:`envs.features.product_features`, F = 13) flattened row by row, then the G = 4
+    catalog features. Entry ``i * F + f`` is feature f of product i:
+
+    | index         | meaning                                   | min | max |
+    |---------------|-------------------------------------------|-----|-----|
+    | i*F + 0       | price r_i / P                             | 0   | 1   |
+    | i*F + 1       | cost c_i / P                              | 0   | 1   |
+    | i*F + 2       | salvage s_i / P                           | 0   | 1   |
+    | i*F + 3       | margin (r_i - c_i) / P                    | -1  | 1   |
+    | i*F + 4       | critical ratio (r - c) / (r - s), clipped | -1  | 1   |
+    | i*F + 5       | first-choice probability lambda_i         | 0   | 1   |
+    | i*F + 6       | lambda_i / max_j lambda_j                 | 0   | 1   |
+    | i*F + 7       | log(1 + T lambda_i) / log(1 + T)          | 0   | 1   |
+    | i*F + 8       | substitution out-mass sum_j rho_ij        | 0   | 1   |
+    | i*F + 9       | leave probability 1 - sum_j rho_ij        | 0   | 1   |
+    | i*F + 10      | in-mass m / (1 + m), m = sum_j rho_ji     | 0   | 1   |
+    | i*F + 11      | log(1 + T (lambda rho)_i) / log(1 + T)    | 0   | 1   |
+    | i*F + 12      | log(1 + cap_i) / log(1 + cap at p = 1)    | 0   | 1   |
+    | N*F + 0       | log(1 + T) / (1 + log(1 + T))             | 0   | 1   |
+    | N*F + 1       | no-purchase probability lambda_0          | 0   | 1   |
+    | N*F + 2       | 1 if T is Poisson, else 0                 | 0   | 1   |
+    | N*F + 3       | first-choice share of products T lambda<1 | 0   | 1   |
+
+    P = max_i max(r_i, c_i). The observation after the last step repeats the first.
+
+    ## Rewards
+
+    The season's profit sum_i r_i sales_i + s_i (x_i - sales_i) - c_i x_i divided by the
+    reward scale: ``"none"`` (1), a positive number, or ``"auto"``
+    (:func:`envs.features.auto_reward_scale`, T sum_i lambda_i max(r_i - c_i, 0), the
+    profit of serving every first choice, so that rewards are about 1 on every family).
+
+    ## Starting State
+
+    The instance (fixed, drawn from the family with a seed from the environment's generator when
+    ``resample_instance=True``, or ``options["instance"]``) and a scenario seed drawn from the
+    environment's generator: the season's customers are ``simulate(instance, x, 1,
+    scenario_seed)``, so two stock vectors in the same seeded episode meet the same customers.
+
+    ## Episode End
+
+    After the single step (``terminated=True``). The final ``info`` holds the KPIs of
+    :func:`season_kpis` (profit, revenue, cost, salvage_value, units_sold, customers,
+    lost_customers, substitutions, leftover_units, products_offered, ``stock`` and ``sales``
+    int64[N]) and the ``instance_seed`` (None when not drawn from a family) and
+    ``scenario_seed``; the ``info`` of ``reset`` holds the two seeds.
+
+    ## Arguments
+
+    ```python
+    gym.make("Assort/OneShotSmall-v0")
+    OneShotStockingEnv(family="small", instance_seed=0, instance=None, resample_instance=False,
+                       family_kwargs=None, reward_scale="auto")
+    ```
+
+    * ``family``, ``instance_seed``, ``family_kwargs``: the instance
+      ``envs.families.make_family_instance(family, instance_seed, **family_kwargs)``;
+    * ``instance``: play this instance instead (family arguments are then unused);
+    * ``resample_instance``: a fresh family instance at every reset (N stays that of the family);
+    * ``reward_scale``: ``"none"``, ``"auto"`` or a positive number;
+    * ``render_mode``: None or ``"rgb_array"`` (:func:`stock_image` of the committed stock;
+      stable-baselines3's ``make_vec_env`` asks for it by default).
+
+    ## Version History
+
+    * v0: initial version.
+    """
+
+    metadata = {"render_modes": list(RENDER_MODES), "render_fps": 4}
+
+    def __init__(
+        self,
+        family: str = "small",
+        instance_seed: int = 0,
+        *,
+        instance: Instance | None = None,
+        resample_instance: bool = False,
+        family_kwargs: dict[str, Any] | None = None,
+        reward_scale: str | float = "auto",
+        render_mode: str | None = None,
+    ) -> None:
+        self.render_mode = render_mode_iv(render_mode)
+        self.source = InstanceSource(
+            family=family, instance_seed=instance_seed, family_kwargs=family_kwargs, instance=instance,
+            resample_instance=resample_instance, reward_scale=reward_scale,
+        )
+        n = self.source.n_products
+        low, high = feature_bounds(FEATURES)
+        catalog_low, catalog_high = feature_bounds(CATALOG_FEATURES)
+        self.observation_space = spaces.Box(
+            low=np.concatenate([np.tile(low, n), catalog_low]),
+            high=np.concatenate([np.tile(high, n), catalog_high]),
+            dtype=np.float32,
+        )
+        self.action_space = spaces.Box(-1.0, 1.0, shape=(n,), dtype=np.float32)
+        self._prepared: PreparedInstance | None = None
+        self._seeds: dict[str, int | None] = {}
+        self._stock = np.zeros(n, dtype=np.int64)
+        self._done = True
+
+    @property
+    def instance(self) -> Instance:
+        """The instance of the current episode (the fixed one before the first reset)."""
+        return (self._prepared or self.source.fixed).instance
+
+    def _observation(self) -> np.ndarray:
+        prepared = self._prepared
+        assert prepared is not None
+        return np.concatenate([prepared.features.ravel(), prepared.catalog])
+
+    def reset(
+        self, *, seed: int | None = None, options: dict[str, Any] | None = None
+    ) -> tuple[np.ndarray, dict[str, Any]]:
+        super().reset(seed=seed)
+        self._prepared, instance_seed = self.source.episode(self.np_random, options)
+        scenario_seed = int(self.np_random.integers(2**63, dtype=np.int64))
+        self._seeds = {"instance_seed": instance_seed, "scenario_seed": scenario_seed}
+        self._stock = np.zeros(self.source.n_products, dtype=np.int64)
+        self._done = False
+        return self._observation(), dict(self._seeds)
+
+    def step(self, action: np.ndarray) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
+        if self._done or self._prepared is None:
+            raise RuntimeError("the episode is over; call reset() before step()")
+        prepared = self._prepared
+        self._stock = scale_action(action_iv(action, self.source.n_products), prepared.cap)
+        reward, info = prepared.play(self._stock, self._seeds["scenario_seed"])
+        self._done = True
+        return self._observation(), reward, True, False, {**info, **self._seeds}
+
+    def render(self) -> np.ndarray | None:
+        """The committed stock against demand (:func:`stock_image`), or None without a render mode."""
+        if self.render_mode is None:
+            return None
+        prepared = self._prepared or self.source.fixed
+        demand = prepared.instance.customers * prepared.instance.arrival
+        return stock_image(self._stock, prepared.cap, demand)

@@ -1,0 +1,384 @@
+"""The Gymnasium environments: API checkers, determinism, bounds, KPIs, action scale, errors.
+
+Every test that is about "all environments" iterates ``gymnasium.registry`` over the
+``Assort/`` namespace; the only hand-written ids are the ones other teams were promised.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import warnings
+
+import gymnasium as gym
+import numpy as np
+import pytest
+from gymnasium.utils.env_checker import check_env as gym_check_env
+from gymnasium.utils.env_checker import data_equivalence
+from stable_baselines3.common.env_checker import check_env as sb3_check_env
+from stable_baselines3.common.env_util import make_vec_env
+from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv
+
+import envs  # noqa: F401  (registers the ids)
+from envs.choice import mnl_instance
+from envs.families import FAMILIES, make_family_instance
+from envs.features import (
+    CATALOG_FEATURES,
+    FEATURES,
+    auto_reward_scale,
+    catalog_features,
+    demand_cap,
+    feature_bounds,
+    product_features,
+)
+from envs.instance import make_instance
+from envs.one_shot import OneShotStockingEnv, action_to_stock, stock_to_action
+from envs.sequential import SequentialStockingEnv
+from envs.simulate import simulate
+
+ENV_IDS = sorted(env_id for env_id in gym.registry if env_id.startswith("Assort/"))
+PROMISED_IDS = (
+    "Assort/OneShotSmall-v0", "Assort/OneShotSmallFamily-v0", "Assort/OneShotMedium-v0",
+    "Assort/OneShotMediumFamily-v0", "Assort/SequentialSmall-v0", "Assort/SequentialMedium-v0",
+)
+KPI_KEYS = (
+    "revenue", "cost", "profit", "units_sold", "lost_customers", "substitutions",
+    "leftover_units", "products_offered", "stock",
+)
+
+
+def play(env: gym.Env, seed: int, action_seed: int = 0) -> tuple[list, float, dict]:
+    """Reset with ``seed`` and play seeded random actions to the end: (observations, return, info)."""
+    env.action_space.seed(action_seed)
+    obs, info = env.reset(seed=seed)
+    observations = [obs]
+    total = 0.0
+    done = False
+    while not done:
+        obs, reward, terminated, truncated, info = env.step(env.action_space.sample())
+        observations.append(obs)
+        total += reward
+        done = terminated or truncated
+    return observations, total, info
+
+
+def two_product_instance(*, substitution: float, customers: int = 3):
+    """All customers want product 0; after a stock-out a share ``substitution`` moves to 1."""
+    return make_instance(
+        prices=[5.0, 4.0], costs=[2.0, 1.5], salvage=[0.5, 1.0], arrival=[1.0, 0.0],
+        substitution=[[0.0, substitution], [0.0, 0.0]], customers=customers, name="two",
+    )
+
+
+# ----------------------------------------------------------------------------- registry
+
+
+def test_promised_ids_are_registered():
+    missing = [env_id for env_id in PROMISED_IDS if env_id not in ENV_IDS]
+    assert not missing
+
+
+@pytest.mark.parametrize("env_id", ENV_IDS)
+def test_checkers_pass_without_warnings(env_id):
+    env = gym.make(env_id).unwrapped
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        gym_check_env(env)
+        sb3_check_env(env)
+
+
+@pytest.mark.parametrize("env_id", ENV_IDS)
+def test_seeded_episodes_are_identical(env_id):
+    first = play(gym.make(env_id), seed=11)
+    second = play(gym.make(env_id), seed=11)
+    assert data_equivalence(first, second, exact=True)
+    other = play(gym.make(env_id), seed=12)
+    assert other[2]["scenario_seed"] != first[2]["scenario_seed"]
+    assert set(KPI_KEYS) <= set(first[2])
+    assert first[2]["stock"].dtype == np.int64
+
+
+@pytest.mark.parametrize("env_id", ENV_IDS)
+def test_observations_lie_in_the_declared_box(env_id):
+    env = gym.make(env_id)
+    space = env.observation_space
+    assert np.all(np.isfinite(space.low)) and np.all(np.isfinite(space.high))
+    for seed in range(3):
+        for obs in play(env, seed=seed, action_seed=seed)[0]:
+            assert obs.dtype == np.float32
+            assert space.contains(obs)
+
+
+def test_gym_make_works_in_a_fresh_interpreter():
+    code = (
+        "import gymnasium as gym, numpy as np, envs\n"
+        f"for env_id in {ENV_IDS!r}:\n"
+        "    env = gym.make(env_id)\n"
+        "    env.reset(seed=0)\n"
+        "    env.step(np.zeros(env.action_space.shape, np.float32))\n"
+        "print('ok')\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "ok"
+
+
+@pytest.mark.parametrize("env_id, vec_env_cls", [
+    ("Assort/OneShotSmallFamily-v0", DummyVecEnv),
+    ("Assort/SequentialSmall-v0", DummyVecEnv),
+    # Worker processes start fresh (forkserver), which costs seconds: one id is enough.
+    ("Assort/SequentialSmallFamily-v0", SubprocVecEnv),
+])
+def test_sb3_vector_envs_step(env_id, vec_env_cls):
+    # "envs:<id>" makes gymnasium import envs first, as a fresh worker process needs.
+    vec = make_vec_env(f"envs:{env_id}", n_envs=2, seed=5, vec_env_cls=vec_env_cls)
+    try:
+        obs = vec.reset()
+        assert obs.shape == (2, *vec.observation_space.shape)
+        finished = 0
+        for _ in range(8):
+            obs, rewards, dones, infos = vec.step(np.zeros((2, *vec.action_space.shape), np.float32))
+            assert rewards.shape == (2,)
+            finished += int(dones.sum())
+            assert all("profit" in info for info, done in zip(infos, dones) if done)
+        assert finished >= 2
+    finally:
+        vec.close()
+
+
+# ------------------------------------------------------------------------------- KPIs
+
+
+@pytest.mark.parametrize("env_id", ["Assort/OneShotSmall-v0", "Assort/OneShotMNL-v0", "Assort/SequentialMedium-v0"])
+def test_final_info_matches_the_simulator_and_its_arithmetic(env_id):
+    env = gym.make(env_id)
+    _, total, info = play(env, seed=3)
+    instance = env.unwrapped.instance
+    stock = info["stock"]
+    season = simulate(instance, stock, 1, info["scenario_seed"])
+    sales = season.sales[0]
+    assert info["profit"] == pytest.approx(float(season.profit[0]), rel=1e-12)
+    assert np.array_equal(info["sales"], sales)
+    assert info["revenue"] == pytest.approx(float(np.dot(instance.prices, sales)))
+    assert info["cost"] == pytest.approx(float(np.dot(instance.costs, stock)))
+    salvage = float(np.dot(instance.salvage, stock - sales))
+    assert info["revenue"] + salvage - info["cost"] == pytest.approx(info["profit"], abs=1e-9)
+    assert info["units_sold"] == int(sales.sum())
+    assert info["leftover_units"] == int(stock.sum() - sales.sum())
+    assert info["products_offered"] == int(np.count_nonzero(stock))
+    assert info["lost_customers"] == int(season.lost[0])
+    assert info["substitutions"] == int(season.substitutions[0])
+    assert total == pytest.approx(info["profit"] / auto_reward_scale(instance), rel=1e-12)
+
+
+@pytest.mark.parametrize("substitution, sales, lost, swaps", [(0.0, [2, 0], 1, 0), (1.0, [2, 1], 0, 1)])
+def test_kpis_of_a_hand_solved_season(substitution, sales, lost, swaps):
+    # Three customers all want product 0 (2 units); the third moves to product 1 (1 unit)
+    # with probability `substitution` in {0, 1}: the season is deterministic.
+    instance = two_product_instance(substitution=substitution)
+    stock = np.array([2, 1])
+    cap = demand_cap(instance)
+    env = OneShotStockingEnv(instance=instance, reward_scale="none")
+    env.reset(seed=0)
+    _, reward, terminated, truncated, info = env.step(2.0 * stock / cap - 1.0)
+    assert terminated and not truncated
+    assert info["stock"].tolist() == [2, 1]
+    assert info["sales"].tolist() == sales
+    revenue = 5.0 * sales[0] + 4.0 * sales[1]
+    salvage = 0.5 * (2 - sales[0]) + 1.0 * (1 - sales[1])
+    assert info["revenue"] == revenue
+    assert info["cost"] == 2.0 * 2 + 1.5 * 1
+    assert reward == pytest.approx(revenue + salvage - 5.5)
+    assert (info["lost_customers"], info["substitutions"]) == (lost, swaps)
+    assert info["customers"] == 3 and info["units_sold"] == sum(sales)
+    assert info["leftover_units"] == 3 - sum(sales) and info["products_offered"] == 2
+
+
+def test_reward_scales():
+    instance = two_product_instance(substitution=1.0)
+    # auto scale: T sum_i lambda_i max(r_i - c_i, 0) = 3 * 1 * (5 - 2) = 9.
+    assert auto_reward_scale(instance) == 9.0
+    action = np.array([1.0, 1.0], np.float32)
+    rewards = {}
+    for scale in ("none", "auto", 2.5):
+        env = OneShotStockingEnv(instance=instance, reward_scale=scale)
+        env.reset(seed=4)
+        rewards[scale] = env.step(action)[1]
+    assert rewards["auto"] == pytest.approx(rewards["none"] / 9.0)
+    assert rewards[2.5] == pytest.approx(rewards["none"] / 2.5)
+
+
+def test_sequential_rewards_only_at_the_end_and_equals_one_shot():
+    one_shot = OneShotStockingEnv("small", 0)
+    sequential = SequentialStockingEnv("small", 0, batch_size=3)
+    assert sequential.n_steps == 4
+    action = np.linspace(-1.0, 1.0, 10).astype(np.float32)
+    one_shot.reset(seed=9)
+    _, one_reward, _, _, one_info = one_shot.step(action)
+    sequential.reset(seed=9)
+    padded = np.concatenate([action, [0.3, -0.7]]).astype(np.float32)
+    for k in range(4):
+        _, reward, terminated, _, info = sequential.step(padded[3 * k: 3 * k + 3])
+        assert terminated == (k == 3)
+        if k < 3:
+            assert reward == 0.0 and "profit" not in info
+    assert reward == one_reward
+    assert data_equivalence(info, one_info, exact=True)
+
+
+def test_sequential_observation_reports_commitments():
+    instance = two_product_instance(substitution=1.0)
+    env = SequentialStockingEnv(instance=instance, batch_size=1)
+    f = len(FEATURES)
+    obs, _ = env.reset(seed=0)
+    assert obs[f] == 1.0 and obs[f + 1] == 0.0 and obs[f + 2] == 0.0
+    obs, *_ = env.step(np.array([-1.0], np.float32))  # drop product 0: its demand flows to 1
+    assert obs[f + 2] == pytest.approx(np.log1p(3.0) / np.log1p(3.0))
+    assert obs[f + 3] == 1.0 / 2.0 and obs[f + 4] == 0.0
+    env.reset(seed=0)
+    obs, *_ = env.step(np.array([1.0], np.float32))  # stock product 0
+    assert obs[f + 2] == 0.0 and obs[f + 4] == 1.0 / 2.0
+
+
+# --------------------------------------------------------------------- action scale
+
+
+def test_action_to_stock_and_back_round_trip():
+    instance = make_family_instance("medium", 1)
+    cap = demand_cap(instance)
+    rng = np.random.default_rng(0)
+    stock = rng.integers(0, cap + 1)
+    assert np.array_equal(action_to_stock(instance, stock_to_action(instance, stock)), stock)
+    assert np.array_equal(action_to_stock(instance, stock_to_action(instance, cap + 7)), cap)
+    action = rng.uniform(-1.0, 1.0, instance.n_products).astype(np.float32)
+    back = stock_to_action(instance, action_to_stock(instance, action))
+    assert np.all(np.abs(back - action) <= 1.0 / cap + 1e-6)
+    n = instance.n_products
+    assert np.array_equal(action_to_stock(instance, -np.ones(n)), np.zeros(n))
+    assert np.array_equal(action_to_stock(instance, np.ones(n)), cap)
+    assert np.array_equal(action_to_stock(instance, np.full(n, 3.0)), cap)
+
+
+def test_demand_cap_of_hand_instances():
+    # p_0 = 1 and T = 3 -> the 99.9 % quantile of Binomial(3, 1) is 3.
+    assert demand_cap(two_product_instance(substitution=0.0)).tolist() == [3, 1]
+    assert demand_cap(two_product_instance(substitution=1.0)).tolist() == [3, 3]
+
+
+def test_action_errors_are_pinned():
+    instance = two_product_instance(substitution=0.5)
+    with pytest.raises(ValueError, match=r"`action` must have shape \(2,\), one entry per product; got shape \(3,\)"):
+        action_to_stock(instance, [0.0, 0.0, 0.0])
+    with pytest.raises(ValueError, match="`action` entry 1 is nan; actions must be finite"):
+        action_to_stock(instance, [0.0, np.nan])
+    with pytest.raises(ValueError, match="`stock` entry 0 is -1.0; stock must be non-negative"):
+        stock_to_action(instance, [-1, 2])
+
+
+# ----------------------------------------------------------------------- observations
+
+
+def _feature_instances():
+    for family in FAMILIES:
+        overrides = {"n_products": 2000, "customers": 20_000} if family == "large" else {}
+        yield make_family_instance(family, 3, **overrides)
+    weights = [0.5, 1.0, 2.0, 4.0]
+    yield mnl_instance(weights, 0.0, prices=[1.0, 2.0, 3.0, 4.0], costs=[0.5, 2.5, 1.0, 4.0], customers=1)
+    yield make_instance(
+        prices=[1.0, 2.0, 3.0], costs=[3.0, 2.0, 0.0], salvage=[3.0, 1.0, 0.0], arrival=[0.0, 0.0, 0.0],
+        substitution=[[0.0, 1.0, 0.0], [0.0, 0.0, 0.5], [0.5, 0.5, 0.0]], customers=5, arrivals="poisson",
+    )
+
+
+@pytest.mark.parametrize("instance", list(_feature_instances()), ids=lambda inst: inst.name)
+def test_features_lie_in_their_bounds(instance):
+    table = product_features(instance)
+    low, high = feature_bounds(FEATURES)
+    assert table.shape == (instance.n_products, len(FEATURES)) and table.dtype == np.float32
+    assert np.all(table >= low) and np.all(table <= high)
+    catalog = catalog_features(instance)
+    catalog_low, catalog_high = feature_bounds(CATALOG_FEATURES)
+    assert np.all(catalog >= catalog_low) and np.all(catalog <= catalog_high)
+
+
+def test_feature_values_of_a_hand_instance():
+    instance = two_product_instance(substitution=1.0)
+    table = product_features(instance)
+    names = [name for name, _, _ in FEATURES]
+    row0 = dict(zip(names, table[0].tolist()))
+    row1 = dict(zip(names, table[1].tolist()))
+    assert row0["price"] == 1.0 and row1["price"] == pytest.approx(0.8)
+    assert row0["margin"] == pytest.approx(0.6) and row0["critical_ratio"] == pytest.approx(3.0 / 4.5)
+    assert row0["first_choice_demand"] == 1.0 and row1["first_choice_demand"] == 0.0
+    assert row0["leave"] == 0.0 and row1["leave"] == 1.0
+    assert row1["substitution_in"] == 0.5 and row1["inflow_demand"] == 1.0
+    assert catalog_features(instance).tolist() == pytest.approx([np.log1p(3) / (1 + np.log1p(3)), 0.0, 0.0, 0.0])
+
+
+# ------------------------------------------------------------------------ instances
+
+
+def test_family_env_draws_a_new_instance_each_reset():
+    env = gym.make("Assort/OneShotSmallFamily-v0")
+    seeds = set()
+    for seed in range(3):
+        obs, info = env.reset(seed=seed)
+        instance = make_family_instance("small", info["instance_seed"])
+        assert np.array_equal(env.unwrapped.instance.prices, instance.prices)
+        assert np.array_equal(obs[: instance.n_products * len(FEATURES)], product_features(instance).ravel())
+        seeds.add(info["instance_seed"])
+    assert len(seeds) == 3
+
+
+def test_reset_option_plays_the_given_instance():
+    env = gym.make("Assort/OneShotSmall-v0")
+    other = make_family_instance("small", 42)
+    _, info = env.reset(seed=1, options={"instance": other})
+    assert info["instance_seed"] is None
+    action = np.zeros(other.n_products, np.float32)
+    _, _, _, _, info = env.step(action)
+    season = simulate(other, action_to_stock(other, action), 1, info["scenario_seed"])
+    assert info["profit"] == float(season.profit[0])
+    env.reset(seed=1)
+    assert env.unwrapped.instance is not other
+
+
+def test_reset_option_errors_are_pinned():
+    env = OneShotStockingEnv("small", 0)
+    wrong = make_family_instance("small", 0, n_products=7)
+    with pytest.raises(ValueError, match=r"options\['instance'\] has 7 products; this environment's spaces are built for 10"):
+        env.reset(options={"instance": wrong})
+    with pytest.raises(TypeError, match=r"options\['instance'\] must be an envs.instance.Instance; got dict"):
+        env.reset(options={"instance": {}})
+    with pytest.raises(ValueError, match=r"unknown reset option 'instanse'; known options are \['instance'\]"):
+        env.reset(options={"instanse": wrong})
+    with pytest.raises(RuntimeError, match=r"the episode is over; call reset\(\) before step\(\)"):
+        env.step(np.zeros(10, np.float32))
+
+
+@pytest.mark.parametrize("kwargs, error, message", [
+    ({"family": "tinny"}, ValueError, r"`family` must be one of \[.*'small'.*\]; got 'tinny'"),
+    ({"instance_seed": -1}, ValueError, "`instance_seed` must be a non-negative integer; got -1"),
+    ({"reward_scale": "big"}, ValueError, "`reward_scale` must be 'none', 'auto' or a positive finite number; got 'big'"),
+    ({"reward_scale": 0}, ValueError, "`reward_scale` must be 'none', 'auto' or a positive finite number; got 0"),
+    ({"reward_scale": float("nan")}, ValueError, "positive finite number; got nan"),
+    ({"reward_scale": True}, ValueError, "positive finite number; got True"),
+    ({"resample_instance": "yes"}, TypeError, "`resample_instance` must be True or False; got 'yes'"),
+    ({"instance": "small"}, TypeError, "`instance` must be an envs.instance.Instance; got str"),
+    ({"render_mode": "human"}, ValueError, r"`render_mode` must be None or one of \['rgb_array'\]; got 'human'"),
+])
+@pytest.mark.parametrize("env_cls", [OneShotStockingEnv, SequentialStockingEnv])
+def test_bad_constructor_arguments_are_pinned(env_cls, kwargs, error, message):
+    with pytest.raises(error, match=message):
+        env_cls(**kwargs)
+
+
+def test_fixed_instance_cannot_be_resampled():
+    with pytest.raises(ValueError, match="`resample_instance=True` draws every instance from `family`; it cannot be combined"):
+        OneShotStockingEnv(instance=two_product_instance(substitution=0.0), resample_instance=True)
+
+
+@pytest.mark.parametrize("batch_size", [0, -3, 2.5, True])
+def test_bad_batch_size_is_pinned(batch_size):
+    with pytest.raises(ValueError, match=rf"`batch_size` must be a positive integer; got {batch_size!r}"):
+        SequentialStockingEnv(batch_size=batch_size)
