@@ -48,7 +48,7 @@ import numpy as np
 from scipy import stats
 
 from envs.instance import Instance, stock_iv
-from experiments.store import Decision, EvaluationRecord, ResultStore, instance_hash
+from experiments.store import Decision, EvaluationRecord, ResultStore, instance_hash, source_hash
 
 Progress = Callable[[str], None]
 Decided = tuple[np.ndarray, float, dict[str, Any]]
@@ -251,8 +251,9 @@ def policy_decider(make_policy: Callable[[], Any]) -> Callable[[Instance, int], 
 def heuristic_contender(entry: str | Mapping[str, Any] | Any) -> Contender:
     """A registry heuristic from a config entry: a name, ``{name: ..., knobs: {...}}`` or an
     object with ``name`` and ``knobs`` attributes. It is solved with
-    ``baselines.registry.solve(name, instance, rng=planning_seed, **knobs)``."""
-    from baselines.registry import POLICIES, solve
+    ``baselines.registry.solve(name, instance, rng=planning_seed, **knobs)``; its identity
+    includes the source hash of ``baselines`` and ``envs``, so edited heuristics decide anew."""
+    from baselines.registry import POLICIES, HeuristicPolicy, solve
 
     if isinstance(entry, str):
         name, knobs = entry, {}
@@ -265,8 +266,7 @@ def heuristic_contender(entry: str | Mapping[str, Any] | Any) -> Contender:
         name, knobs = entry.name, dict(getattr(entry, "knobs", {}) or {})
     else:
         raise TypeError(f"a heuristic entry must be a name or {{name, knobs}}; got {type(entry).__name__}")
-    if name not in POLICIES:
-        raise ValueError(f"unknown heuristic {name!r}; known heuristics are {sorted(POLICIES)}")
+    HeuristicPolicy(name, **knobs)  # checks the name and the knobs now, not mid-leaderboard
 
     def decide(instance: Instance, planning_seed: int) -> Decided:
         result = solve(name, instance, rng=planning_seed, **knobs)
@@ -274,7 +274,7 @@ def heuristic_contender(entry: str | Mapping[str, Any] | Any) -> Contender:
         return np.asarray(result.stock), float(result.solve_seconds), info
 
     description = ", ".join(f"{k}={v}" for k, v in sorted(knobs.items()))
-    identity = {"heuristic": name, "knobs": knobs, "target": POLICIES[name]}
+    identity = {"heuristic": name, "knobs": knobs, "target": POLICIES[name], "source": source_hash("baselines", "envs")}
     return Contender(name=name, kind="heuristic", members=(Member(name, identity, decide),),
                      description=description)
 
@@ -312,13 +312,15 @@ def _file_hashes(run_dir: Path) -> dict[str, str]:
 
 def learned_contenders(run_dirs: Sequence[str | Path]) -> list[Contender]:
     """One contender per (experiment, algorithm), one member per training seed; the member's
-    identity is the hash of its ``model.zip``, ``vecnormalize.pkl`` and ``config.yaml``, and the
+    identity is the hash of its ``model.zip``, ``vecnormalize.pkl`` and ``config.yaml`` (and of
+    the ``agents`` and ``envs`` source), and the
     model is only loaded (``agents.policy.LearnedPolicy``) when a decision is not stored."""
     groups: dict[tuple[str, str], list[Member]] = {}
     for run in sorted(Path(r) for r in run_dirs):
         algo, seed, timesteps, experiment = _run_facts(run)
         member = Member(
-            label=f"{experiment}/{run.name}", identity={"run": run.name, "files": _file_hashes(run)},
+            label=f"{experiment}/{run.name}",
+            identity={"run": run.name, "files": _file_hashes(run), "source": source_hash("agents", "envs")},
             decide=policy_decider(lambda run=run: _load_learned(run)), training_seed=seed,
             timesteps=timesteps,
         )
@@ -331,10 +333,49 @@ def learned_contenders(run_dirs: Sequence[str | Path]) -> list[Contender]:
     ]
 
 
+def config_contenders(
+    config: Any, *, runs: str | Path | None = None, progress: Progress | None = None,
+) -> list[Contender]:
+    """The heuristics of ``config.evaluation.heuristics`` and the learned agents: the finished
+    runs of the config's (agent, seed) pairs, or every finished run under ``runs`` when given.
+    Runs without a ``DONE`` marker are left out, and said so through ``progress``."""
+    contenders = [heuristic_contender(entry) for entry in config.evaluation.heuristics]
+    if runs is not None:
+        folders = find_runs(runs)
+        if not folders:
+            _say(progress, f"no finished runs (folders with DONE) under {runs}")
+    else:
+        from experiments.train import run_dir
+
+        named = [run_dir(config, agent.algo, seed) for agent in config.agents for seed in agent.seeds]
+        folders = [folder for folder in named if (folder / "DONE").is_file()]
+        for folder in named:
+            if folder not in folders:
+                _say(progress, f"run {folder} has not finished (no DONE); left off the leaderboard")
+    return contenders + learned_contenders(folders)
+
+
+def leaderboard_from_config(
+    config: Any,
+    *,
+    store: ResultStore,
+    runs: str | Path | None = None,
+    bootstrap_reps: int = DEFAULT_BOOTSTRAP_REPS,
+    progress: Progress | None = None,
+) -> Leaderboard:
+    """The leaderboard of an :class:`experiments.config.ExperimentConfig`: its evaluation
+    suite, heuristics and runs (:func:`config_contenders`), seasons and seed."""
+    evaluation = config.evaluation
+    contenders = config_contenders(config, runs=runs, progress=progress)
+    suite = build_suite(evaluation.families, evaluation.instance_seeds, progress=progress)
+    return run_leaderboard(suite, contenders, seasons=evaluation.seasons, seed=evaluation.seed, store=store,
+                           bootstrap_reps=bootstrap_reps, progress=progress)
+
+
 def _load_learned(run_dir: Path) -> Any:
     from agents.policy import LearnedPolicy
 
-    return LearnedPolicy.from_run(run_dir) if hasattr(LearnedPolicy, "from_run") else LearnedPolicy(run_dir)
+    return LearnedPolicy.from_run(run_dir)
 
 
 # ------------------------------------------------------------------------------- evaluation

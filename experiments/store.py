@@ -25,7 +25,9 @@ same key both write complete files, and the last rename wins; left-over temporar
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
+import importlib.util
 import io
 import json
 import os
@@ -51,9 +53,34 @@ def _package_version() -> str:
         return "unknown"
 
 
-CODE_TAG = f"assort-testbed-{_package_version()}/store-{STORE_FORMAT}"
-"""Default code tag: bump ``STORE_FORMAT`` (or the package version) when the simulator's
-numbers change, and every stored result is recomputed."""
+SIMULATOR_MODULES = ("envs.instance", "envs.simulate", "envs.streams", "envs.tables", "envs.multistep")
+"""The modules whose source determines a simulated profit (given instance, stock and seed)."""
+
+
+@functools.lru_cache(maxsize=None)
+def source_hash(*names: str) -> str:
+    """SHA-256 of the Python source of modules and packages (a package: every ``.py`` file under
+    it), by their dotted ``names``; names that cannot be found are skipped. Any edit to that
+    source changes the hash, so results computed by older code are not reused."""
+    digest = hashlib.sha256()
+    for name in names:
+        try:
+            spec = importlib.util.find_spec(name)
+        except ModuleNotFoundError:
+            spec = None
+        if spec is None or spec.origin is None:
+            continue
+        origin = Path(spec.origin)
+        files = sorted(origin.parent.rglob("*.py")) if spec.submodule_search_locations else [origin]
+        for path in files:
+            digest.update(f"{name}:{path.relative_to(origin.parent)}\0".encode())
+            digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+CODE_TAG = f"assort-testbed-{_package_version()}/store-{STORE_FORMAT}/sim-{source_hash(*SIMULATOR_MODULES)[:16]}"
+"""Default code tag of evaluations: the package version, the store format and the hash of the
+simulator's source (:data:`SIMULATOR_MODULES`); any change recomputes stored evaluations."""
 
 _SAFE = re.compile(r"[^A-Za-z0-9._=+-]+")
 

@@ -282,3 +282,94 @@ def test_report_files_and_self_contained_page(suite, tmp_path: Path) -> None:
     table_fluid = next(r for r in board.families["small"] if r.policy == "fluid")
     assert float(fluid["percent_of_bound"]) == table_fluid.percent_of_bound.mean
     assert fluid["n_instances"] == "2" and fluid["seasons"] == str(SEASONS)
+
+
+# ------------------------------------------------------------------------------ runs and commands
+
+
+def test_runs_are_found_and_grouped_by_algorithm(tmp_path: Path) -> None:
+    from experiments.leaderboard import find_runs, learned_contenders
+
+    for experiment, run, steps in [("exp", "ppo-seed0", 100), ("exp", "ppo-seed1", 100), ("exp", "sac-seed0", 50),
+                                   ("other", "ppo-seed0", 70)]:
+        folder = tmp_path / experiment / run
+        folder.mkdir(parents=True)
+        (folder / "DONE").write_text(f'{{"timesteps": {steps}, "wall_seconds": 1.0}}')
+        (folder / "model.zip").write_bytes(run.encode())
+    (tmp_path / "exp" / "td3-seed0").mkdir()  # unfinished: no DONE
+    assert [p.name for p in find_runs(tmp_path / "exp")] == ["ppo-seed0", "ppo-seed1", "sac-seed0"]
+    assert find_runs(tmp_path / "exp" / "sac-seed0") == [tmp_path / "exp" / "sac-seed0"]
+    contenders = {c.name: c for c in learned_contenders(find_runs(tmp_path))}
+    assert sorted(contenders) == ["exp/ppo", "other/ppo", "sac"]
+    ppo = contenders["exp/ppo"]
+    assert ppo.kind == "learned" and [m.training_seed for m in ppo.members] == [0, 1]
+    assert [m.timesteps for m in ppo.members] == [100, 100] and ppo.members[0].label == "exp/ppo-seed0"
+    assert ppo.members[0].identity != ppo.members[1].identity  # different model files
+    with pytest.raises(FileNotFoundError, match="runs folder '.*nowhere' does not exist"):
+        find_runs(tmp_path / "nowhere")
+
+
+def test_heuristic_entries_are_checked_up_front() -> None:
+    from experiments.leaderboard import heuristic_contender
+
+    plain, tuned = heuristic_contender("saa"), heuristic_contender({"name": "saa", "knobs": {"scenarios": 5}})
+    assert plain.name == tuned.name == "saa" and tuned.description == "scenarios=5"
+    assert plain.members[0].identity != tuned.members[0].identity
+    with pytest.raises(ValueError, match="unknown policy 'flud'"):
+        heuristic_contender("flud")
+    with pytest.raises(ValueError, match="policy 'saa' has no knob 'scenarioz'"):
+        heuristic_contender({"name": "saa", "knobs": {"scenarioz": 5}})
+    with pytest.raises(ValueError, match=r"a heuristic entry must be a name or \{name, knobs\}; got \{'nme': 'saa'\}"):
+        heuristic_contender({"nme": "saa"})
+    with pytest.raises(TypeError, match=r"a heuristic entry must be a name or \{name, knobs\}; got int"):
+        heuristic_contender(3)
+
+
+CONFIG = """\
+name: cli-test
+env: {{id: Assort/OneShotSmallFamily-v0}}
+agents: {agents}
+train: {{checkpoint_every: 10_000, runs_dir: {runs}}}
+evaluation:
+  families: [small]
+  instance_seeds: [1_000_000, 1_000_001]
+  seasons: 100
+  seed: 3
+  heuristics: [fluid, newsvendor]
+"""
+
+
+def test_leaderboard_command_writes_and_reuses(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    from experiments.cli import main
+
+    config = tmp_path / "config.yaml"
+    config.write_text(CONFIG.format(agents="[]", runs=tmp_path / "runs"))
+    out = tmp_path / "board"
+    assert main(["leaderboard", "--config", str(config), "--out", str(out), "--bootstrap-reps", "50"]) == 0
+    assert "4 evaluations computed, 0 reused" in capsys.readouterr().err
+    assert (out / "index.html").is_file() and (out / "family-small.csv").is_file()
+    assert main(["leaderboard", "--config", str(config), "--out", str(out), "--bootstrap-reps", "50",
+                 "--override", "evaluation.heuristics=[fluid, newsvendor, assortment-newsvendor]"]) == 0
+    assert "2 evaluations computed, 4 reused" in capsys.readouterr().err
+    assert main(["leaderboard", "--config", str(config), "--out", str(out), "--override",
+                 "evaluation.heuristics=[fluidd]"]) == 2
+    assert "unknown policy 'fluidd'" in capsys.readouterr().err
+
+
+def test_run_command_trains_then_resumes_without_retraining(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    from experiments.cli import main
+
+    agents = "[{algo: ppo, total_timesteps: 64, n_envs: 1, seeds: [0], hyperparams: {n_steps: 32, batch_size: 32}}]"
+    config = tmp_path / "config.yaml"
+    config.write_text(CONFIG.format(agents=agents, runs=tmp_path / "runs"))
+    out = tmp_path / "out"
+    args = ["run", str(config), "--out", str(out), "--no-progress", "--bootstrap-reps", "50"]
+    assert main(args) == 0
+    err = capsys.readouterr().err
+    assert "training ppo seed 0 for 64 timesteps" in err and "6 evaluations computed" in err
+    assert (tmp_path / "runs" / "cli-test" / "ppo-seed0" / "DONE").is_file()
+    table = (out / "family-small.md").read_text()
+    assert "| ppo | learned |" in table and "| 1 (few) | 2 × 100 | 64 |" in table
+    assert main(args) == 0
+    err = capsys.readouterr().err
+    assert "finished earlier (DONE), skipped" in err and "0 evaluations computed, 6 reused" in err

@@ -188,3 +188,20 @@ def test_put_rejects_profits_of_the_wrong_length(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match=r"`record.profits` has shape \(3,\); expected \(4,\), one per season"):
         store.put_evaluation(bad)
     assert not os.path.exists(store.evaluation_paths(record.key)[0])
+
+
+def test_source_hash_follows_edits(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    package = tmp_path / "fakepkg_for_store"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "solver.py").write_text("X = 1\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    store_module.source_hash.cache_clear()
+    before = store_module.source_hash("fakepkg_for_store")
+    module_only = store_module.source_hash("fakepkg_for_store.solver")
+    (package / "solver.py").write_text("X = 2\n")
+    store_module.source_hash.cache_clear()
+    assert store_module.source_hash("fakepkg_for_store") != before
+    assert store_module.source_hash("fakepkg_for_store.solver") != module_only
+    assert store_module.source_hash("no_such_module_anywhere") == store_module.source_hash()
+    assert store_module.CODE_TAG.startswith("assort-testbed-") and "/sim-" in store_module.CODE_TAG

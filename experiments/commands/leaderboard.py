@@ -1,0 +1,73 @@
+"""``assort leaderboard``: evaluate heuristics and trained runs on a config's benchmark suite.
+
+    assort leaderboard --config CONFIG --out DIR [--runs RUNS] [--store STORE] [--override key=value ...]
+
+Every heuristic in ``evaluation.heuristics`` and every finished run (the config's own runs in
+``<train.runs_dir>/<name>/``, or every run folder with a DONE marker under ``--runs``) is
+evaluated on ``evaluation.families x evaluation.instance_seeds`` with the same customers. Results
+are kept per (policy, instance, seed) in the store (default ``DIR/store``), so a second call
+only computes what is new and an interrupted call resumes. Writes the report of
+:mod:`experiments.report` into ``DIR``; progress lines go to stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from experiments.config import load_config
+from experiments.leaderboard import DEFAULT_BOOTSTRAP_REPS, Leaderboard, leaderboard_from_config
+from experiments.report import write_report
+from experiments.store import ResultStore
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "leaderboard",
+        help="evaluate heuristics and trained runs on the same customers and write the leaderboard",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--config", required=True, help="experiment YAML file (its evaluation section is the suite)")
+    parser.add_argument("--out", required=True, help="folder for the tables, plots and index.html")
+    add_common_arguments(parser)
+    parser.add_argument("--runs", help="evaluate every finished run under this folder instead of the config's runs")
+    parser.set_defaults(func=run)
+
+
+def add_common_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options shared with ``assort run``."""
+    parser.add_argument("--store", help="result store folder (default: OUT/store)")
+    parser.add_argument(
+        "--override", action="append", default=[], metavar="KEY=VALUE",
+        help="set a config value by dotted path, e.g. evaluation.seasons=500 (repeatable)",
+    )
+    parser.add_argument("--bootstrap-reps", type=int, default=DEFAULT_BOOTSTRAP_REPS,
+                        help=f"bootstrap replicates of the aggregate intervals (default {DEFAULT_BOOTSTRAP_REPS})")
+
+
+def say(message: str) -> None:
+    """A progress line on stderr."""
+    print(f"[leaderboard] {message}", file=sys.stderr, flush=True)
+
+
+def write_leaderboard(config, out: Path, *, store: str | None, runs: str | None, bootstrap_reps: int) -> Leaderboard:
+    """Compute the leaderboard of ``config`` and write its report into ``out``."""
+    board = leaderboard_from_config(
+        config, store=ResultStore(Path(store) if store else out / "store"), runs=runs,
+        bootstrap_reps=bootstrap_reps, progress=say,
+    )
+    written = write_report(board, out, title=f"Leaderboard: {config.name}", description=config.description)
+    counts = board.counts
+    say(f"{counts.evaluations_computed} evaluations computed, {counts.evaluations_reused} reused from the store; "
+        f"report in {out} ({written['index.html'].name}, {written['leaderboard.md'].name})")
+    return board
+
+
+def run(args: argparse.Namespace) -> int:
+    config = load_config(args.config, args.override)
+    board = write_leaderboard(config, Path(args.out), store=args.store, runs=args.runs,
+                              bootstrap_reps=args.bootstrap_reps)
+    print(Path(args.out) / "leaderboard.md")
+    return 1 if not any(board.families.values()) else 0

@@ -1,0 +1,82 @@
+"""``assort run``: the main job. Train every agent and seed of a config, then the leaderboard.
+
+    assort run CONFIG --out DIR [--runs-dir RUNS] [--store STORE] [--override key=value ...]
+
+Each (agent, seed) run goes to ``<train.runs_dir>/<name>/<algo>-seed<S>/``: a finished run
+(DONE) is skipped, an unfinished one resumes from its last checkpoint, a missing one is
+trained. The leaderboard of the config (heuristics and these runs) is then written into
+``DIR`` with its result store in ``DIR/store``, so re-running the same command after an
+interruption continues where it stopped. Progress lines go to stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import sys
+import time
+from pathlib import Path
+
+from experiments.commands.leaderboard import add_common_arguments, write_leaderboard
+from experiments.config import ExperimentConfig, load_config
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "run",
+        help="train every agent and seed of a config (resuming), then write its leaderboard",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("config", help="experiment YAML file")
+    parser.add_argument("--out", required=True, help="folder for the leaderboard report")
+    parser.add_argument("--runs-dir", help="folder for run folders (default: train.runs_dir)")
+    parser.add_argument("--no-progress", action="store_true", help="hide the training progress bars")
+    add_common_arguments(parser)
+    parser.set_defaults(func=run)
+
+
+def say(message: str) -> None:
+    """A progress line on stderr."""
+    print(f"[run] {message}", file=sys.stderr, flush=True)
+
+
+def train_all(config: ExperimentConfig, *, progress: bool = True) -> list[Path]:
+    """Every (agent, seed) run of ``config``: skip finished, resume unfinished, train missing."""
+    from experiments.train import command_line, resume_run, run_config, run_dir, train_run
+
+    folders = []
+    pairs = [(agent, seed) for agent in config.agents for seed in agent.seeds]
+    for index, (agent, seed) in enumerate(pairs, start=1):
+        folder = run_dir(config, agent.algo, seed)
+        start = time.perf_counter()
+        if (folder / "DONE").is_file():
+            say(f"[{index}/{len(pairs)}] {folder}: finished earlier (DONE), skipped")
+        elif folder.exists():
+            say(f"[{index}/{len(pairs)}] {folder}: unfinished, resuming from its last checkpoint")
+            resume_run(folder, command=command_line(), progress=progress)
+        else:
+            say(f"[{index}/{len(pairs)}] {folder}: training {agent.algo} seed {seed} "
+                f"for {agent.total_timesteps:,} timesteps")
+            train_run(run_config(config, agent, seed), command=command_line(), progress=progress)
+        if not (folder / "DONE").is_file():
+            raise RuntimeError(f"training {folder} returned without writing DONE")
+        say(f"[{index}/{len(pairs)}] {folder}: done ({time.perf_counter() - start:.1f} s)")
+        folders.append(folder)
+    return folders
+
+
+def run(args: argparse.Namespace) -> int:
+    start = time.perf_counter()
+    config = load_config(args.config, args.override)
+    if args.runs_dir is not None:
+        config = dataclasses.replace(config, train=dataclasses.replace(config.train, runs_dir=args.runs_dir))
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "config.yaml").write_text(config.to_yaml())
+    train_all(config, progress=not args.no_progress)
+    say(f"training finished after {time.perf_counter() - start:.1f} s; evaluating")
+    board = write_leaderboard(config, out, store=args.store, runs=None, bootstrap_reps=args.bootstrap_reps)
+    say(f"done in {time.perf_counter() - start:.1f} s")
+    print(out / "leaderboard.md")
+    return 1 if not any(board.families.values()) else 0
