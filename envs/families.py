@@ -135,7 +135,9 @@ def power_law_popularity(rng: np.random.Generator, n: int, alpha: float) -> np.n
     return weights / weights.sum()
 
 
-def catalog_economics(rng: np.random.Generator, n: int, params: Params) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def catalog_economics(
+    rng: np.random.Generator, n: int, params: Params
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Prices r ~ U[price_low, price_high], costs c = r U[cost_fraction_low, high], s = f c."""
     prices = rng.uniform(params["price_low"], params["price_high"], n)
     costs = prices * rng.uniform(params["cost_fraction_low"], params["cost_fraction_high"], n)

@@ -48,7 +48,15 @@ import scipy.sparse as sp
 from numba import njit, prange, uint64
 
 from envs.instance import Instance, make_instance
-from envs.streams import POISSON_CUSTOMER, alias_sample, alias_table, customer_key, draw, season_key, to_uniform
+from envs.streams import (
+    POISSON_CUSTOMER,
+    alias_sample,
+    alias_table,
+    customer_key,
+    draw,
+    season_key,
+    to_uniform,
+)
 from envs.tables import poisson_count
 
 DEFAULT_SAMPLES_PER_ANCHOR = 256
@@ -81,13 +89,16 @@ class MultiStepShopper:
         n = w.shape[0]
         v = _positive_vector_iv("weights", self.weights, n)
         v0 = self.outside_weight
-        if isinstance(v0, bool) or not isinstance(v0, (int, float, np.integer, np.floating)) or not (0 < v0 < math.inf):
-            raise ValueError(f"`outside_weight` is {v0!r}; it must be positive and finite (v_0 = 0 would let the fitted chain trap customers)")
+        if not _is_number(v0) or not 0 < v0 < math.inf:
+            raise ValueError(
+                f"`outside_weight` is {v0!r}; it must be positive and finite "
+                "(v_0 = 0 would let the fitted chain trap customers)"
+            )
         q = self.search_probability
-        if isinstance(q, bool) or not isinstance(q, (int, float, np.integer, np.floating)) or not 0 <= q <= 1:
+        if not _is_number(q) or not 0 <= q <= 1:
             raise ValueError(f"`search_probability` is {q!r}; it must be a probability in [0, 1]")
         k = self.consideration
-        if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 1 <= k <= n:
+        if not _is_integer(k) or not 1 <= k <= n:
             raise ValueError(f"`consideration` is {k!r}; it must be an integer in [1, {n}] (N = {n})")
         neighbourhood = _neighbourhood_iv(self.neighbourhood, n, int(k))
         w = w / w.sum()
@@ -118,9 +129,14 @@ class MultiStepShopper:
         if stock.shape != (n,):
             raise ValueError(f"`stock` must have shape ({n},); got {stock.shape}")
         if sales.dtype != np.int64 or sales.ndim != 2 or sales.shape[1] != n:
-            raise ValueError(f"`sales` must be an int64 array of shape (K, {n}); got {sales.dtype} {sales.shape}")
+            raise ValueError(
+                f"`sales` must be an int64 array of shape (K, {n}); got {sales.dtype} {sales.shape}"
+            )
         if kpis.dtype != np.int64 or kpis.shape != (sales.shape[0], 3):
-            raise ValueError(f"`kpis` must be an int64 array of shape ({sales.shape[0]}, 3); got {kpis.dtype} {kpis.shape}")
+            raise ValueError(
+                f"`kpis` must be an int64 array of shape ({sales.shape[0]}, 3); "
+                f"got {kpis.dtype} {kpis.shape}"
+            )
         _run_seasons(
             stock, np.uint64(seed), np.int64(first_season), np.int64(customers), bool(poisson),
             self.search_probability, self.anchor_threshold, self.anchor_alias, self.neighbourhood,
@@ -129,20 +145,24 @@ class MultiStepShopper:
         )
 
     def fit_markov_chain(
-        self, samples_per_anchor: int = DEFAULT_SAMPLES_PER_ANCHOR, rng: None | int | np.random.Generator = None
+        self,
+        samples_per_anchor: int = DEFAULT_SAMPLES_PER_ANCHOR,
+        rng: None | int | np.random.Generator = None,
     ) -> tuple[np.ndarray, np.ndarray | sp.csr_array]:
         """(lambda, rho) of the fitted MC approximation (module docstring), from
         ``samples_per_anchor`` consideration sets per anchor; the sampling streams are keyed
         by one 63-bit seed drawn from ``rng``. rho is dense up to ``SPARSE_ABOVE`` products."""
-        if isinstance(samples_per_anchor, bool) or not isinstance(samples_per_anchor, (int, np.integer)) or samples_per_anchor < 1:
-            raise ValueError(f"`samples_per_anchor` must be a positive integer; got {samples_per_anchor!r}")
+        if not _is_integer(samples_per_anchor) or samples_per_anchor < 1:
+            raise ValueError(
+                f"`samples_per_anchor` must be a positive integer; got {samples_per_anchor!r}"
+            )
         seed = int(np.random.default_rng(rng).integers(2**63))
         n, m = self.neighbourhood.shape
         first = np.zeros((n, m + 1))
         joint = np.zeros((n, m + 1, m + 1))
         _fit_kernel(
-            np.uint64(seed), int(samples_per_anchor), self.popularity, self.weights, self.outside_weight,
-            self.consideration, self.neighbourhood, first, joint,
+            np.uint64(seed), int(samples_per_anchor), self.popularity, self.weights,
+            self.outside_weight, self.consideration, self.neighbourhood, first, joint,
         )
         members = np.concatenate([np.arange(n, dtype=np.int64)[:, None], self.neighbourhood], axis=1)
         q = self.search_probability
@@ -184,12 +204,24 @@ def multistep_instance(
     )
 
 
+def _is_number(value: Any) -> bool:
+    return not isinstance(value, bool) and isinstance(value, (int, float, np.integer, np.floating))
+
+
+def _is_integer(value: Any) -> bool:
+    return not isinstance(value, bool) and isinstance(value, (int, np.integer))
+
+
 def _positive_vector_iv(label: str, values: Any, n: int | None = None) -> np.ndarray:
     arr = np.array(values, dtype=np.float64)
     if arr.ndim != 1 or arr.shape[0] == 0:
-        raise ValueError(f"`{label}` must be a non-empty one-dimensional list; got shape {arr.shape}")
+        raise ValueError(
+            f"`{label}` must be a non-empty one-dimensional list; got shape {arr.shape}"
+        )
     if n is not None and arr.shape[0] != n:
-        raise ValueError(f"`{label}` has {arr.shape[0]} entries; `popularity` has {n}, they must match")
+        raise ValueError(
+            f"`{label}` has {arr.shape[0]} entries; `popularity` has {n}, they must match"
+        )
     bad = np.flatnonzero(~np.isfinite(arr) | (arr <= 0))
     if bad.size:
         i = int(bad[0])
@@ -200,20 +232,30 @@ def _positive_vector_iv(label: str, values: Any, n: int | None = None) -> np.nda
 def _neighbourhood_iv(neighbourhood: Any, n: int, k: int) -> np.ndarray:
     arr = np.array(neighbourhood)
     if arr.ndim != 2 or arr.shape[0] != n or not np.issubdtype(arr.dtype, np.integer):
-        raise ValueError(f"`neighbourhood` must be an integer array of shape ({n}, m); got {arr.dtype} {arr.shape}")
+        raise ValueError(
+            f"`neighbourhood` must be an integer array of shape ({n}, m); got {arr.dtype} {arr.shape}"
+        )
     m = arr.shape[1]
     if m < k - 1:
-        raise ValueError(f"`neighbourhood` lists {m} candidates per anchor; `consideration` = {k} needs at least {k - 1}")
+        raise ValueError(
+            f"`neighbourhood` lists {m} candidates per anchor; "
+            f"`consideration` = {k} needs at least {k - 1}"
+        )
     arr = arr.astype(np.int64)
     if arr.size and (arr.min() < 0 or arr.max() >= n):
-        raise ValueError(f"`neighbourhood` holds an index outside [0, {n}); got {int(arr.min())}..{int(arr.max())}")
+        raise ValueError(
+            f"`neighbourhood` holds an index outside [0, {n}); got {int(arr.min())}..{int(arr.max())}"
+        )
     own = np.flatnonzero((arr == np.arange(n)[:, None]).any(axis=1))
     if own.size:
-        raise ValueError(f"`neighbourhood` row {int(own[0])} lists product {int(own[0])} itself; rows must list other products")
+        a = int(own[0])
+        raise ValueError(f"`neighbourhood` row {a} lists product {a} itself; rows must list other products")
     ordered = np.sort(arr, axis=1)
     repeated = np.flatnonzero((np.diff(ordered, axis=1) == 0).any(axis=1))
     if repeated.size:
-        raise ValueError(f"`neighbourhood` row {int(repeated[0])} lists a product twice; rows must be distinct products")
+        raise ValueError(
+            f"`neighbourhood` row {int(repeated[0])} lists a product twice; rows must be distinct products"
+        )
     return np.ascontiguousarray(arr)
 
 
@@ -266,7 +308,9 @@ def _run_seasons(
     m = neighbourhood.shape[1]
     for season in prange(sales.shape[0]):
         skey = season_key(seed, first_season + season)
-        n_customers = poisson_count(customer_key(skey, POISSON_CUSTOMER), np.float64(customers)) if poisson else customers
+        n_customers = customers
+        if poisson:
+            n_customers = poisson_count(customer_key(skey, POISSON_CUSTOMER), np.float64(customers))
         remaining = stock.copy()
         chosen = np.empty(k, dtype=np.int64)
         local = np.empty(k, dtype=np.int64)

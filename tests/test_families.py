@@ -19,8 +19,8 @@ def _build(family: str, seed: int):
 
 
 def _arrays(instance) -> list[np.ndarray]:
-    return [instance.prices, instance.costs, instance.salvage, instance.arrival,
-            instance.substitution_csr.toarray() if instance.n_products <= 5_000 else instance.substitution_csr.data]
+    rho = instance.substitution_csr
+    return [instance.prices, instance.costs, instance.salvage, instance.arrival, rho.indptr, rho.indices, rho.data]
 
 
 @pytest.mark.parametrize("family", list(FAMILIES))

@@ -26,7 +26,7 @@ import numpy as np
 
 from envs.families import FAMILIES, make_family_instance
 from envs.instance import Instance, load_instance
-from envs.simulate import evaluate
+from envs.simulate import Evaluation, evaluate
 from experiments.commands.generate import parse_settings
 
 STOCK_LIMIT = 2**31 - 1
@@ -71,7 +71,7 @@ def _refuse_constant(name: str) -> Any:
 
 
 def _json_type(value: Any) -> str:
-    return {dict: "object", str: "string", int: "number", float: "number", bool: "boolean"}.get(type(value), "null")
+    return {dict: "object", str: "string", bool: "boolean"}.get(type(value), "null")
 
 
 def resolve_instance(args: argparse.Namespace) -> Instance:
@@ -87,7 +87,9 @@ def resolve_instance(args: argparse.Namespace) -> Instance:
             return load_instance(file)
         except (ValueError, TypeError) as exc:
             message = str(exc)
-            raise ValueError(message if repr(args.instance) in message else f"instance file {args.instance!r}: {message}") from exc
+            if repr(args.instance) not in message:
+                message = f"instance file {args.instance!r}: {message}"
+            raise ValueError(message) from exc
     if args.family is None or args.instance_seed is None:
         raise ValueError("give the instance: --instance P, or --family F with --instance-seed S")
     return make_family_instance(args.family, args.instance_seed, **parse_settings(args.set))
@@ -105,8 +107,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--instance-seed", type=int, metavar="S", help="seed of the family instance")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="override a family knob (with --family; repeatable)")
-    parser.add_argument("--stock", required=True, metavar="S.json", help="stock file: JSON list of N non-negative integers")
-    parser.add_argument("--seasons", type=int, default=1000, metavar="K", help="seasons to simulate (default 1000)")
+    parser.add_argument("--stock", required=True, metavar="S.json",
+                        help="stock file: JSON list of N non-negative integers")
+    parser.add_argument("--seasons", type=int, default=1000, metavar="K",
+                        help="seasons to simulate (default 1000)")
     parser.add_argument("--seed", type=int, default=0, metavar="N", help="simulation seed (default 0)")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of a summary")
     parser.set_defaults(func=run)
@@ -132,13 +136,16 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def summary(instance: Instance, stock: np.ndarray, evaluation: Any, process: str, args: argparse.Namespace) -> str:
+def summary(
+    instance: Instance, stock: np.ndarray, evaluation: Evaluation, process: str, args: argparse.Namespace
+) -> str:
     """A readable report of an evaluation."""
     offered = int(np.count_nonzero(stock))
     lines = [
         f"instance         {instance.name}: {instance.n_products} products, "
         f"{instance.customers} customers ({instance.arrivals}), {process} customers",
-        f"stock            {int(stock.sum())} units in {offered} of {instance.n_products} products ({args.stock})",
+        f"stock            {int(stock.sum())} units in {offered} of {instance.n_products} products "
+        f"({args.stock})",
         f"seasons          {evaluation.seasons} (seed {args.seed})",
         f"mean profit      {evaluation.mean_profit:.4f} +- {evaluation.std_error:.4f} (standard error)",
         f"fill rate        {evaluation.fill_rate:.4f}",

@@ -47,7 +47,8 @@ def family_epilog() -> str:
     lines = ["families (knob defaults in brackets; change them with --set):"]
     for name, spec in FAMILIES.items():
         knobs = ", ".join(f"{key}={value}" for key, value in spec.defaults.items())
-        lines.append(textwrap.fill(spec.description, 92, initial_indent=f"  {name}: ", subsequent_indent="      "))
+        lines.append(textwrap.fill(spec.description, 92, initial_indent=f"  {name}: ",
+                                   subsequent_indent="      "))
         lines.append(textwrap.fill(f"[{knobs}]", 92, initial_indent="      ", subsequent_indent="       "))
     return "\n".join(lines)
 
