@@ -178,34 +178,39 @@ def aggregate_csv(rows: Sequence[AggregateRow]) -> bytes:
     ])
 
 
-def _bar_plot(labels: list[str], kinds: list[str], intervals: list[Interval], *, title: str, xlabel: str,
-              reference: float, floor: float) -> bytes:
-    """Horizontal bars with interval whiskers; bars below ``floor`` are cut and labelled."""
-    import matplotlib
+def _bars(ax: Any, labels: list[str], kinds: list[str], intervals: list[Interval | None], *, title: str,
+          xlabel: str, reference: float | None, floor: float, missing: str = "") -> None:
+    """Horizontal bars with interval whiskers on ``ax``; bars below ``floor`` are cut and
+    labelled with their value; ``None`` intervals show the text ``missing``."""
+    y = np.arange(len(labels))[::-1]
+    present = [i for i in intervals if i is not None]
+    for yi, kind, interval in zip(y, kinds, intervals):
+        if interval is None:
+            ax.text(0.0, yi, f" {missing}", va="center", ha="left", fontsize=8)
+            continue
+        shown = max(interval.mean, floor)
+        cut = interval.mean < floor
+        error = None if cut else [[max(0.0, interval.mean - max(interval.low, floor))], [max(0.0, interval.high - interval.mean)]]
+        ax.barh([yi], [shown], xerr=error, color=_KIND_COLOURS.get(kind, "#888"), capsize=3)
+        if cut:
+            ax.text(floor, yi, f" {interval.mean:,.3g} (cut)", va="center", ha="left", fontsize=8)
+    if reference is not None:
+        ax.axvline(reference, color="black", linewidth=0.8, linestyle="--")
+    ax.axvline(0.0, color="grey", linewidth=0.6)
+    ax.set_yticks(y, labels)
+    ax.set_xlabel(xlabel)
+    ax.set_title(title, fontsize=10)
+    if present:
+        high = max([reference or 0.0] + [i.high for i in present])
+        low = min(0.0, max(floor, min(i.low for i in present)))
+        pad = 0.04 * max(high - low, 1e-9)
+        ax.set_xlim(low - pad, high + pad)
 
-    matplotlib.use("Agg")
+
+def _png(fig: Any) -> bytes:
     from matplotlib import pyplot as plt
 
-    height = 1.0 + 0.45 * len(labels)
-    fig, ax = plt.subplots(figsize=(7.5, height))
     try:
-        y = np.arange(len(labels))[::-1]
-        means = np.array([i.mean for i in intervals])
-        shown = np.maximum(means, floor)
-        errors = np.array([[max(0.0, i.mean - max(i.low, floor)) for i in intervals],
-                           [max(0.0, i.high - i.mean) for i in intervals]])
-        errors[:, means < floor] = 0.0
-        ax.barh(y, shown, xerr=errors, color=[_KIND_COLOURS.get(k, "#888") for k in kinds], capsize=3)
-        for yi, mean in zip(y, means):
-            if mean < floor:
-                ax.text(floor, yi, f" {mean:,.3g} (cut)", va="center", ha="left", fontsize=8)
-        ax.axvline(reference, color="black", linewidth=0.8, linestyle="--")
-        ax.axvline(0.0, color="grey", linewidth=0.6)
-        ax.set_yticks(y, labels)
-        ax.set_xlabel(xlabel)
-        ax.set_title(title)
-        high = max([reference] + [i.high for i in intervals])
-        ax.set_xlim(min(0.0, max(floor, min(i.low for i in intervals))) - 0.02 * abs(high), high * 1.05)
         fig.tight_layout()
         buffer = io.BytesIO()
         fig.savefig(buffer, format="png", dpi=110, metadata={"Software": None})
@@ -214,22 +219,38 @@ def _bar_plot(labels: list[str], kinds: list[str], intervals: list[Interval], *,
     return buffer.getvalue()
 
 
+def _figure(panels: int, rows: int) -> tuple[Any, Any]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot as plt
+
+    return plt.subplots(1, panels, figsize=(6.5 * panels, 1.2 + 0.45 * rows), squeeze=False)
+
+
 def family_plot(family: str, rows: Sequence[FamilyRow], board: Leaderboard) -> bytes:
+    """Left: % of the LP bound with its interval. Right: the paired difference to the best
+    heuristic in percentage points of the bound (the comparison common customers make sharp)."""
+    fig, axes = _figure(2, len(rows))
+    labels, kinds = [r.policy for r in rows], [r.kind for r in rows]
     n = rows[0].n_instances if rows else 0
-    return _bar_plot(
-        [r.policy for r in rows], [r.kind for r in rows], [r.percent_of_bound for r in rows],
-        title=f"{family}: % of fluid LP bound ({n} instances × {board.seasons:,} seasons, "
-              f"{round(100 * board.level)}% CI)",
-        xlabel="mean profit, % of the LP bound (dashed: the bound)", reference=100.0, floor=-50.0,
-    )
+    level = round(100 * board.level)
+    _bars(axes[0, 0], labels, kinds, [r.percent_of_bound for r in rows],
+          title=f"{family}: % of LP bound ({n} instances × {board.seasons:,} seasons, {level}% CI)",
+          xlabel="mean profit, % of the fluid LP bound (dashed: the bound)", reference=100.0, floor=-50.0)
+    diffs = [None if r.is_best_heuristic else r.diff_percent_of_bound for r in rows]
+    _bars(axes[0, 1], labels, kinds, diffs, title=f"paired difference to the best heuristic ({level}% CI)",
+          xlabel="percentage points of the bound", reference=None, floor=-50.0, missing="reference")
+    return _png(fig)
 
 
 def aggregate_plot(rows: Sequence[AggregateRow], board: Leaderboard) -> bytes:
-    return _bar_plot(
-        [r.policy for r in rows], [r.kind for r in rows], [r.iqm for r in rows],
-        title=f"All families: IQM normalized score ({round(100 * board.level)}% bootstrap CI)",
-        xlabel="normalized score (0 = stock nothing, 1 = LP bound)", reference=1.0, floor=-0.5,
-    )
+    """IQM of normalized scores with bootstrap intervals."""
+    fig, axes = _figure(1, len(rows))
+    _bars(axes[0, 0], [r.policy for r in rows], [r.kind for r in rows], [r.iqm for r in rows],
+          title=f"All families: IQM normalized score ({round(100 * board.level)}% bootstrap CI)",
+          xlabel="normalized score (0 = stock nothing, 1 = LP bound)", reference=1.0, floor=-0.5)
+    return _png(fig)
 
 
 def _html_table(columns: Sequence[str], rows: Sequence[Sequence[str]], best: Sequence[bool]) -> str:

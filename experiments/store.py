@@ -41,7 +41,7 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
-from envs.instance import Instance, instance_to_dict
+from envs.instance import Instance
 
 STORE_FORMAT = 1
 
@@ -142,11 +142,17 @@ def fingerprint(obj: Any) -> str:
 
 
 def instance_hash(instance: Instance) -> str:
-    """Fingerprint of the instance definition: its JSON fields and, when set, the ground-truth
-    ``shopper`` (whose public attributes are hashed). ``metadata`` is not part of it."""
+    """Fingerprint of what defines the instance's customers and economics: prices, costs,
+    salvage, arrival, substitution (as canonical CSR, so dense and sparse storage agree),
+    customers, arrivals and, when set, the ground-truth ``shopper`` (its public attributes).
+    ``name`` and ``metadata`` are not part of it."""
     if not isinstance(instance, Instance):
         raise TypeError(f"`instance` must be an envs.instance.Instance; got {type(instance).__name__}")
-    return fingerprint({"instance": instance_to_dict(instance), "shopper": instance.shopper})
+    return fingerprint({
+        "prices": instance.prices, "costs": instance.costs, "salvage": instance.salvage,
+        "arrival": instance.arrival, "substitution": instance.substitution_csr,
+        "customers": instance.customers, "arrivals": instance.arrivals, "shopper": instance.shopper,
+    })
 
 
 def stock_hash(stock: np.ndarray) -> str:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
 
 import experiments.store as store_module
 from envs.instance import make_instance
@@ -73,7 +74,13 @@ def test_lookup_with_another_fingerprint_misses(tmp_path: Path) -> None:
 def test_instance_and_stock_hashes() -> None:
     assert instance_hash(_instance()) == instance_hash(_instance())
     assert instance_hash(_instance(metadata={"family": "x"})) == instance_hash(_instance())
+    assert instance_hash(_instance(name="renamed")) == instance_hash(_instance())
     assert instance_hash(_instance(price=2.0 + 1e-12)) != instance_hash(_instance())
+    dense = _instance()
+    sparse = make_instance(name="two", prices=dense.prices, costs=dense.costs, arrival=dense.arrival,
+                           substitution=sp.csr_array(dense.substitution), customers=10)
+    assert sparse.is_sparse and instance_hash(sparse) == instance_hash(dense)
+    assert instance_hash(dense.with_customers(11)) != instance_hash(dense)
     assert stock_hash(np.array([1.0, 2.0])) == stock_hash([1, 2])
     assert stock_hash([1, 2]) != stock_hash([2, 1])
     assert fingerprint({"a": 1, "b": [1, 2]}) == fingerprint({"b": [1, 2], "a": 1})
