@@ -537,6 +537,7 @@ class Leaderboard:
     bootstrap_reps: int
     counts: Counts
     descriptions: dict[str, str]
+    code_tag: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -547,7 +548,7 @@ class Leaderboard:
                        "instance_hash": s.hash} for s in self.suite],
             "families": {f: [r.to_dict() for r in rows] for f, rows in self.families.items()},
             "aggregate": [r.to_dict() for r in self.aggregate],
-            "counts": dict(self.counts.__dict__), "descriptions": self.descriptions,
+            "counts": dict(self.counts.__dict__), "descriptions": self.descriptions, "code_tag": self.code_tag,
         }
 
 
@@ -647,7 +648,7 @@ def run_leaderboard(
     return Leaderboard(
         families=tables, aggregate=aggregate, suite=tuple(suite), seasons=int(seasons), seed=int(seed),
         level=level, bootstrap_reps=int(bootstrap_reps), counts=counts,
-        descriptions={c.name: c.description for c in contenders},
+        descriptions={c.name: c.description for c in contenders}, code_tag=store.code_tag,
     )
 
 

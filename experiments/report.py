@@ -296,6 +296,11 @@ def html_page(board: Leaderboard, plots: dict[str, bytes], *, title: str, descri
         parts.append("<h2>Policy settings</h2><ul>")
         parts.extend(f"<li>{html.escape(name)}: {html.escape(text)}</li>" for name, text in knobs)
         parts.append("</ul>")
+    counts = board.counts
+    parts.append(
+        f'<p class="note">This report: {counts.evaluations_computed} evaluations computed, '
+        f"{counts.evaluations_reused} reused from the result store; code tag {html.escape(board.code_tag)}.</p>"
+    )
     parts.append("</body></html>")
     return "\n".join(parts) + "\n"
 
