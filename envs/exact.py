@@ -10,12 +10,17 @@ walk of DESIGN.md 2 does with dynamic substitution. With margin m_i = r_i - s_i,
 
 and the expected profit is V_T(x) + sum_i (s_i - c_i) x_i. The same recursion with the unit
 vector e_i in place of m_i gives the expected sales vector E_t(y); the code runs that one and
-reports profit = m . E_T(x) + (s - c) . x, which equals V_T(x) by linearity.
+reports profit = m . E_T(x) + (s - c) . x, which equals V_T(x) by linearity. The variance of
+the season profit comes from the second moment of the revenue R still to come,
+
+    W_t(y) = sum_{i in S(y)} pi_i(S(y)) (m_i^2 + 2 m_i V_{t-1}(y - e_i) + W_{t-1}(y - e_i)) + (1 - sum) W_{t-1}(y),
+
+as Var = W_T(x) - V_T(x)^2 (for Poisson T: the pmf-weighted W and V, then the same formula).
 
 Poisson season lengths: E[.] = sum_t P(T = t) E_t(x), summed for t = 0 .. t_max where t_max is
 the smallest count whose upper tail P(T > t_max) is below ``POISSON_TAIL`` (1e-12); that tail
 is dropped (not renormalized), so the result is low by at most 1e-12 times the largest
-possible sales, sum_i x_i.
+possible sales, sum_i x_i (and the second moment by 1e-12 times the largest squared revenue).
 
 pi is computed once per distinct offer set (at most 2^N of them, cached).
 """
@@ -37,14 +42,15 @@ MAX_WORK = 400_000_000
 
 @dataclass(frozen=True)
 class ExactResult:
-    """Expected season profit and expected sales per product (float64[N])."""
+    """Expected season profit, expected sales per product (float64[N]) and profit variance."""
 
     profit: float
     sales: np.ndarray
+    variance: float
 
 
 def exact_expected_profit(instance: Instance, stock) -> ExactResult:
-    """Expected profit and sales of ``stock`` by the DP in the module docstring.
+    """Expected profit, sales and profit variance of ``stock`` by the DP in the module docstring.
 
     Refuses (``ValueError`` naming the limit) when the number of inventory states
     prod_i (x_i + 1) exceeds ``MAX_STATES`` or the work states x customers x N exceeds
@@ -100,15 +106,28 @@ def exact_expected_profit(instance: Instance, stock) -> ExactResult:
         probability[state] = cache[key]
     neighbour = np.where(offered, index[:, None] - stride[None, :], index[:, None])
     stay = 1.0 - probability.sum(axis=1)
+    margin = instance.prices - instance.salvage
     expected = np.zeros((n_states, n))
+    revenue = np.zeros(n_states)
+    square = np.zeros(n_states)
     start = n_states - 1
     sales = weights[0] * expected[start]
+    first_moment = 0.0
+    second_moment = 0.0
     for t in range(1, t_max + 1):
         updated = probability + stay[:, None] * expected
+        updated_revenue = stay * revenue
+        updated_square = stay * square
         for i in range(n):
-            updated += probability[:, i, None] * expected[neighbour[:, i]]
-        expected = updated
+            p = probability[:, i]
+            after = neighbour[:, i]
+            updated += p[:, None] * expected[after]
+            updated_revenue += p * (margin[i] + revenue[after])
+            updated_square += p * (margin[i] ** 2 + 2.0 * margin[i] * revenue[after] + square[after])
+        expected, revenue, square = updated, updated_revenue, updated_square
         sales = sales + weights[t] * expected[start]
-    margin = instance.prices - instance.salvage
+        first_moment += weights[t] * revenue[start]
+        second_moment += weights[t] * square[start]
     profit = float(margin @ sales + (instance.salvage - instance.costs) @ x)
-    return ExactResult(profit=profit, sales=sales)
+    variance = max(0.0, second_moment - first_moment**2)
+    return ExactResult(profit=profit, sales=sales, variance=variance)

@@ -1,18 +1,31 @@
 """Season simulation with dynamic stock-out substitution and common random numbers.
 
 ``simulate(instance, stock, seasons, seed)`` returns per-season results; ``evaluate`` streams
-seasons in batches and keeps only running sums, so its memory does not grow with ``seasons``.
-Season ``k`` of seed ``seed`` meets the same customers whatever the stock vector (see
-:mod:`envs.streams`), so differences between stock vectors are paired comparisons.
+seasons in batches and keeps only running sums, so its memory depends neither on ``seasons``
+nor (for Markov chain customers) on seasons x N. Season ``k`` of seed ``seed`` meets the same
+customers whatever the stock vector (see :mod:`envs.streams`), so differences between stock
+vectors are paired comparisons.
 
 Per season and customer (Markov chain customers; DESIGN.md 2): the first choice i ~ lambda
 (or no purchase); while i is out of stock she moves to j ~ rho_i. (or leaves); if nothing is in
 stock she leaves at once. Key performance indicators per season:
 
-* ``sales[i]``: units of product i sold; ``profit`` = r.sales + s.(x - sales) - c.x;
+* ``sales[i]``: units of product i sold; ``profit`` = r.sales + s.(x - sales) - c.x, summed
+  as (s - c).x + sum_i (r_i - s_i) sales_i over the products in the order of their first sale;
 * ``customers``: arrivals; ``purchases``: customers who bought;
 * ``lost``: customers whose first choice was a product but who bought nothing;
-* ``substitutions``: purchases of a product other than the first choice.
+* ``substitutions``: purchases of a product other than the first choice;
+* so ``customers = purchases + lost + no-purchase customers``.
+
+When ``instance.shopper`` is set (a customer process that is not a Markov chain), both
+functions call ``instance.shopper.run_seasons(stock, seed, first_season, customers, poisson,
+sales, kpis)`` (contract in :mod:`envs.multistep`) instead of the Markov chain kernel.
+
+Speed: one numba kernel; seasons are split into contiguous chunks run in parallel with
+``prange`` (a lone season runs serially, without thread start-up). Each chunk keeps one
+``remaining`` inventory vector and restores it after each season from the list of products
+sold, so a season costs O(customers + products sold), not O(N). Every season's result is a
+pure function of (seed, season), so results are bit-identical for any number of threads.
 """
 
 from __future__ import annotations
@@ -20,14 +33,17 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+import numba
 import numpy as np
 from numba import njit, prange
 
 from envs.instance import Instance, profit_of, stock_iv
-from envs.streams import POISSON_CUSTOMER, alias_sample, customer_key, draw, season_key
+from envs.streams import POISSON_CUSTOMER, customer_key, draw, season_key, table_sample
 from envs.tables import ChoiceTables, poisson_count
 
-DEFAULT_BATCH_SEASONS = 256
+DEFAULT_BATCH_SEASONS = 4096
+MAX_BATCH_ENTRIES = 1 << 22
+CHUNKS_PER_THREAD = 4
 
 
 @dataclass(frozen=True)
@@ -83,10 +99,58 @@ def _seed_iv(seed) -> int:
     return int(seed)
 
 
-def _seasons_iv(seasons, label: str = "seasons") -> int:
-    if isinstance(seasons, bool) or not isinstance(seasons, (int, np.integer)) or seasons < 1:
-        raise ValueError(f"`{label}` must be a positive integer; got {seasons!r}")
-    return int(seasons)
+def _count_iv(value, label: str, minimum: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
+        kind = "positive" if minimum == 1 else "non-negative"
+        raise ValueError(f"`{label}` must be a {kind} integer; got {value!r}")
+    return int(value)
+
+
+def _tables_iv(instance: Instance, tables) -> ChoiceTables:
+    if tables is None:
+        return ChoiceTables.for_instance(instance)
+    if not isinstance(tables, ChoiceTables):
+        raise TypeError(f"`tables` must be a ChoiceTables or None; got {type(tables).__name__}")
+    if tables.n_products != instance.n_products:
+        raise ValueError(
+            f"`tables` were built for {tables.n_products} products; `instance` has {instance.n_products}"
+        )
+    return tables
+
+
+def _run(instance: Instance, tables: ChoiceTables | None, x: np.ndarray, seed: int, first_season: int,
+         seasons: int, full: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(profit[K], kpis[K, 3], sales) of K seasons: sales[K, N] if ``full``, else its column sums."""
+    n = instance.n_products
+    poisson = instance.arrivals == "poisson"
+    kpis = np.zeros((seasons, 3), dtype=np.int64)
+    if instance.shopper is not None:
+        sales = np.zeros((seasons, n), dtype=np.int64)
+        instance.shopper.run_seasons(x, seed, first_season, instance.customers, poisson, sales, kpis)
+        profit = np.asarray(profit_of(instance, x, sales), dtype=np.float64).reshape(seasons)
+        return profit, kpis, sales if full else sales.sum(axis=0)
+    tables = _tables_iv(instance, tables)
+    profit = np.empty(seasons)
+    args = (
+        x, np.uint64(seed), np.int64(first_season), np.int64(instance.customers), poisson,
+        np.float64(instance.customers), tables.row_start, tables.threshold, tables.target,
+        instance.prices, instance.costs, instance.salvage,
+    )
+    if full:
+        sales = np.zeros((seasons, n), dtype=np.int64)
+        sums = np.zeros((1, 1), dtype=np.int64)
+    else:
+        sales = np.zeros((1, 1), dtype=np.int64)
+    if seasons == 1:
+        if not full:
+            sums = np.zeros((1, n), dtype=np.int64)
+        _simulate_serial(*args, full, sales, sums, profit, kpis)
+    else:
+        chunks = min(seasons, CHUNKS_PER_THREAD * numba.get_num_threads())
+        if not full:
+            sums = np.zeros((chunks, n), dtype=np.int64)
+        _simulate_parallel(chunks, *args, full, sales, sums, profit, kpis)
+    return profit, kpis, sales if full else sums.sum(axis=0)
 
 
 def simulate(
@@ -98,21 +162,16 @@ def simulate(
     first_season: int = 0,
     tables: ChoiceTables | None = None,
 ) -> SeasonResults:
-    """Simulate seasons ``first_season .. first_season + seasons - 1`` of stock vector ``stock``."""
+    """Simulate seasons ``first_season .. first_season + seasons - 1`` of stock vector ``stock``.
+
+    ``tables`` (optional) are the instance's :class:`ChoiceTables`; by default they are built
+    once per instance and cached (:meth:`ChoiceTables.for_instance`).
+    """
     x = stock_iv(stock, instance.n_products)
     seed = _seed_iv(seed)
-    seasons = _seasons_iv(seasons)
-    if isinstance(first_season, bool) or not isinstance(first_season, (int, np.integer)) or first_season < 0:
-        raise ValueError(f"`first_season` must be a non-negative integer; got {first_season!r}")
-    tables = tables or ChoiceTables.from_instance(instance)
-    sales = np.zeros((seasons, instance.n_products), dtype=np.int64)
-    kpis = np.zeros((seasons, 3), dtype=np.int64)
-    _simulate_markov_chain(
-        x, np.uint64(seed), np.int64(first_season), instance.customers, instance.arrivals == "poisson",
-        tables.first_threshold, tables.first_alias, tables.row_start, tables.row_threshold,
-        tables.row_alias, tables.row_target, sales, kpis,
-    )
-    profit = np.asarray(profit_of(instance, x, sales), dtype=np.float64)
+    seasons = _count_iv(seasons, "seasons", 1)
+    first_season = _count_iv(first_season, "first_season", 0)
+    profit, kpis, sales = _run(instance, tables, x, seed, first_season, seasons, full=True)
     return SeasonResults(
         first_season=first_season, profit=profit, sales=sales, customers=kpis[:, 0],
         purchases=sales.sum(axis=1), lost=kpis[:, 1], substitutions=kpis[:, 2],
@@ -126,65 +185,86 @@ def evaluate(
     seed: int = 0,
     *,
     batch_seasons: int = DEFAULT_BATCH_SEASONS,
+    tables: ChoiceTables | None = None,
 ) -> Evaluation:
-    """Mean profit (with its standard error) and KPIs over ``seasons`` seasons, streamed."""
+    """Mean profit (with its standard error) and KPIs over seasons 0 .. ``seasons`` - 1, streamed.
+
+    Seasons run in batches of ``batch_seasons`` (fewer for a ``shopper``, so that a batch's
+    sales matrix holds at most ``MAX_BATCH_ENTRIES`` numbers); only running sums are kept. The
+    mean and the sum of squared deviations are combined across batches by Chan et al.'s update.
+    """
     x = stock_iv(stock, instance.n_products)
-    seasons = _seasons_iv(seasons)
-    batch_seasons = _seasons_iv(batch_seasons, "batch_seasons")
-    tables = ChoiceTables.from_instance(instance)
+    seed = _seed_iv(seed)
+    seasons = _count_iv(seasons, "seasons", 1)
+    batch_seasons = _count_iv(batch_seasons, "batch_seasons", 1)
+    if instance.shopper is not None:
+        batch_seasons = max(1, min(batch_seasons, MAX_BATCH_ENTRIES // instance.n_products))
+    else:
+        tables = _tables_iv(instance, tables)
     count = 0
     mean = 0.0
     m2 = 0.0
     sales_sum = np.zeros(instance.n_products, dtype=np.int64)
-    totals = np.zeros(4, dtype=np.int64)
+    totals = np.zeros(3, dtype=np.int64)
     for start in range(0, seasons, batch_seasons):
-        batch = simulate(instance, x, min(batch_seasons, seasons - start), seed, first_season=start, tables=tables)
-        # Chan et al. parallel update of the running mean and sum of squared deviations.
-        b_count = batch.seasons
-        b_mean = float(batch.profit.mean())
-        b_m2 = float(((batch.profit - b_mean) ** 2).sum())
+        size = min(batch_seasons, seasons - start)
+        profit, kpis, batch_sales = _run(instance, tables, x, seed, start, size, full=False)
+        b_mean = float(profit.mean())
+        b_m2 = float(((profit - b_mean) ** 2).sum())
         delta = b_mean - mean
-        total = count + b_count
-        mean += delta * b_count / total
-        m2 += b_m2 + delta * delta * count * b_count / total
+        total = count + size
+        mean += delta * size / total
+        m2 += b_m2 + delta * delta * count * size / total
         count = total
-        sales_sum += batch.sales.sum(axis=0)
-        totals += [batch.customers.sum(), batch.purchases.sum(), batch.lost.sum(), batch.substitutions.sum()]
+        sales_sum += batch_sales
+        totals += kpis.sum(axis=0)
     std_error = math.sqrt(m2 / (count - 1) / count) if count > 1 else float("nan")
-    wanting = totals[1] + totals[2]
+    purchases = int(sales_sum.sum())
+    wanting = purchases + int(totals[1])
     return Evaluation(
         seasons=count,
         mean_profit=mean,
         std_error=std_error,
         mean_sales=sales_sum / count,
-        mean_customers=totals[0] / count,
-        mean_purchases=totals[1] / count,
-        mean_lost=totals[2] / count,
-        mean_substitutions=totals[3] / count,
-        mean_leftover=float(x.sum() - totals[1] / count),
-        fill_rate=float(totals[1] / wanting) if wanting else 1.0,
+        mean_customers=float(totals[0] / count),
+        mean_purchases=purchases / count,
+        mean_lost=float(totals[1] / count),
+        mean_substitutions=float(totals[2] / count),
+        mean_leftover=float(x.sum() - purchases / count),
+        fill_rate=purchases / wanting if wanting else 1.0,
     )
 
 
-@njit(parallel=True, cache=True)
-def _simulate_markov_chain(
-    stock, seed, first_season, customers, poisson, first_threshold, first_alias,
-    row_start, row_threshold, row_alias, row_target, sales, kpis,
+# ------------------------------------------------------------------------------ kernels
+
+
+@njit(cache=True)
+def _run_chunk(
+    k0, k1, chunk, stock, seed, first_season, customers, poisson, mean, row_start, threshold, target,
+    prices, costs, salvage, full, sales, sums, profit, kpis,
 ):
+    """Seasons k0 .. k1 - 1 (the whole kernel; the drivers below only split seasons)."""
     n = stock.shape[0]
-    for k in prange(sales.shape[0]):
+    remaining = stock.astype(np.int32)
+    touched = np.empty(n, dtype=np.int32)
+    in_stock_start = 0
+    fixed = 0.0
+    for i in range(n):
+        if stock[i] > 0:
+            in_stock_start += 1
+            fixed += (salvage[i] - costs[i]) * stock[i]
+    for k in range(k0, k1):
         skey = season_key(seed, first_season + k)
-        n_customers = poisson_count(customer_key(skey, POISSON_CUSTOMER), customers) if poisson else customers
-        remaining = stock.copy()
-        in_stock = 0
-        for i in range(n):
-            if remaining[i] > 0:
-                in_stock += 1
+        n_customers = customers
+        if poisson:
+            n_customers = poisson_count(customer_key(skey, POISSON_CUSTOMER), mean)
+        in_stock = in_stock_start
+        n_touched = 0
         lost = 0
         substitutions = 0
         for t in range(n_customers):
             ckey = customer_key(skey, t)
-            first = alias_sample(draw(ckey, 0), 0, n + 1, first_threshold, first_alias)
+            first = table_sample(draw(ckey, 0), 0, n + 1, threshold, target)
             if first == n:
                 continue
             if in_stock == 0:
@@ -192,20 +272,59 @@ def _simulate_markov_chain(
                 continue
             i = first
             step = 1
-            while i < n and remaining[i] == 0:
+            while remaining[i] == 0:
                 start = row_start[i]
-                slot = alias_sample(draw(ckey, step), start, row_start[i + 1] - start, row_threshold, row_alias)
-                i = row_target[start + slot]
+                i = table_sample(draw(ckey, step), start, row_start[i + 1] - start, threshold, target)
+                if i == n:
+                    break
                 step += 1
             if i == n:
                 lost += 1
                 continue
             if i != first:
                 substitutions += 1
+            if remaining[i] == stock[i]:
+                touched[n_touched] = i
+                n_touched += 1
             remaining[i] -= 1
-            sales[k, i] += 1
             if remaining[i] == 0:
                 in_stock -= 1
+        value = 0.0
+        for m in range(n_touched):
+            i = touched[m]
+            sold = stock[i] - remaining[i]
+            value += (prices[i] - salvage[i]) * sold
+            if full:
+                sales[k, i] = sold
+            else:
+                sums[chunk, i] += sold
+            remaining[i] = stock[i]
+        profit[k] = value + fixed
         kpis[k, 0] = n_customers
         kpis[k, 1] = lost
         kpis[k, 2] = substitutions
+
+
+@njit(cache=True)
+def _simulate_serial(
+    stock, seed, first_season, customers, poisson, mean, row_start, threshold, target, prices, costs,
+    salvage, full, sales, sums, profit, kpis,
+):
+    _run_chunk(
+        0, profit.shape[0], 0, stock, seed, first_season, customers, poisson, mean, row_start, threshold,
+        target, prices, costs, salvage, full, sales, sums, profit, kpis,
+    )
+
+
+@njit(parallel=True, cache=True)
+def _simulate_parallel(
+    chunks, stock, seed, first_season, customers, poisson, mean, row_start, threshold, target, prices,
+    costs, salvage, full, sales, sums, profit, kpis,
+):
+    seasons = profit.shape[0]
+    for c in prange(chunks):
+        _run_chunk(
+            c * seasons // chunks, (c + 1) * seasons // chunks, c, stock, seed, first_season, customers,
+            poisson, mean, row_start, threshold, target, prices, costs, salvage, full, sales, sums, profit,
+            kpis,
+        )

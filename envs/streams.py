@@ -15,7 +15,9 @@ which seasons are computed or how many threads compute them.
 A 64-bit draw ``u`` gives a uniform on [0, 1) as ``(u >> 11) * 2^-53`` and an alias-table
 sample as: column ``((u >> 32) * K) >> 32`` (K columns), accepted when
 ``(u & 0xFFFFFFFF) < threshold[column]`` (thresholds are probabilities scaled by 2^32),
-otherwise its alias. Both the numba kernels and the plain-Python reference follow this spec,
+otherwise its alias (:func:`alias_sample`; :func:`table_sample` reads the packed tables of
+:class:`envs.tables.ChoiceTables`, which store the outcomes of a column and of its alias in
+one word). Both the numba kernels and the plain-Python reference follow this spec,
 so they produce identical sales.
 """
 
@@ -69,6 +71,20 @@ def alias_sample(u, start, n_columns, threshold, alias):
     return alias[start + column]
 
 
+@njit(inline="always", cache=True)
+def table_sample(u, start, n_columns, threshold, target):
+    """Sample a packed table (:class:`envs.tables.ChoiceTables`) at ``[start, start + n_columns)``.
+
+    Same column and acceptance rule as :func:`alias_sample`; returns the outcome directly:
+    the low 32 bits of ``target[slot]`` when kept, else its high 32 bits.
+    """
+    slot = start + np.int64(((u >> uint64(32)) * uint64(n_columns)) >> uint64(32))
+    word = target[slot]
+    if (u & MASK32) < threshold[slot]:
+        return np.int64(word & MASK32)
+    return np.int64(word >> uint64(32))
+
+
 # ------------------------------------------------------- the same spec in plain Python
 
 
@@ -99,6 +115,14 @@ def py_alias_sample(u: int, start: int, n_columns: int, threshold, alias) -> int
     if (u & 0xFFFFFFFF) < threshold[start + column]:
         return column
     return int(alias[start + column])
+
+
+def py_table_sample(u: int, start: int, n_columns: int, threshold, target) -> int:
+    slot = start + (((u >> 32) * n_columns) >> 32)
+    word = target[slot]
+    if (u & 0xFFFFFFFF) < threshold[slot]:
+        return word & 0xFFFFFFFF
+    return word >> 32
 
 
 # ------------------------------------------------------------------------- alias tables

@@ -1,62 +1,155 @@
 """Sampling tables of a Markov chain choice model, and the Poisson season length.
 
-:class:`ChoiceTables` stores one alias table for the first choice (N + 1 outcomes, the last
-is "no purchase") and one per row of rho over that row's non-zero entries plus a final
-"leave" outcome, packed CSR-style: row i's table lives at ``[row_start[i], row_start[i+1])``
-and ``row_target`` maps each slot to a product (or N for "leave").
+:class:`ChoiceTables` stores Walker alias tables (spec in :mod:`envs.streams`) in one packed
+layout: one table for the first choice (N + 1 outcomes, outcome N is "no purchase") and one
+per row i of rho over that row's non-zero entries plus a final "leave" outcome (also coded
+N). Tables are packed CSR-style: the first-choice table occupies slots ``[0, N + 1)``, row
+i's table slots ``[row_start[i], row_start[i + 1])`` (``row_start[0] = N + 1``). Each slot
+``s`` holds
+
+* ``threshold[s]``: the kept probability of the column times 2^32 (uint64, at most 2^32);
+* ``target[s]``: the product reached, ``kept | (alias << 32)`` (uint64): the low 32 bits are
+  the column's own outcome, the high 32 bits its alias's outcome.
+
+So one sample touches one threshold and one target word, and yields a product id directly
+(no second look-up). Tables are built by a numba loop (Vose's method, the same pairing order
+as :func:`envs.streams.alias_table`, so both give identical tables), in time linear in the
+number of non-zeros: N = 100,000 with 20 substitutes per row builds in a few tens of ms.
 """
 
 from __future__ import annotations
 
 import math
+import weakref
 from dataclasses import dataclass
 
 import numpy as np
 from numba import njit
 
 from envs.instance import Instance
-from envs.streams import alias_table, draw, to_uniform
+from envs.streams import draw, to_uniform
 
 POISSON_INVERSION_LIMIT = 10.0
+TWO_32 = 2.0**32
+
+_CACHE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class ChoiceTables:
-    first_threshold: np.ndarray
-    first_alias: np.ndarray
+    """Packed alias tables of an instance's first choice and substitution rows."""
+
+    n_products: int
     row_start: np.ndarray
-    row_threshold: np.ndarray
-    row_alias: np.ndarray
-    row_target: np.ndarray
+    threshold: np.ndarray
+    target: np.ndarray
 
     @classmethod
     def from_instance(cls, instance: Instance) -> ChoiceTables:
+        """Build the tables (use :meth:`for_instance` to reuse one build per instance)."""
         n = instance.n_products
-        first = np.append(instance.arrival, instance.no_purchase_probability)
-        if first.sum() <= 0:
-            first[-1] = 1.0
-        first_threshold, first_alias = alias_table(first)
         rho = instance.substitution_csr
-        leave = instance.leave_probability
-        counts = np.diff(rho.indptr) + 1
-        row_start = np.zeros(n + 1, dtype=np.int64)
-        np.cumsum(counts, out=row_start[1:])
+        indptr = rho.indptr.astype(np.int64)
+        # Slots: first-choice table (N + 1), then row i = its non-zeros followed by "leave".
+        row_start = np.empty(n + 1, dtype=np.int64)
+        row_start[:] = indptr + np.arange(n + 1) + (n + 1)
         size = int(row_start[-1])
-        row_threshold = np.empty(size, dtype=np.uint64)
-        row_alias = np.empty(size, dtype=np.int64)
-        row_target = np.empty(size, dtype=np.int64)
-        for i in range(n):
-            lo, hi = rho.indptr[i], rho.indptr[i + 1]
-            probabilities = np.append(rho.data[lo:hi], leave[i])
-            if probabilities.sum() <= 0:
-                probabilities[-1] = 1.0
-            threshold, alias = alias_table(probabilities)
-            s, e = row_start[i], row_start[i + 1]
-            row_threshold[s:e] = threshold
-            row_alias[s:e] = alias
-            row_target[s:e - 1] = rho.indices[lo:hi]
-            row_target[e - 1] = n
-        return cls(first_threshold, first_alias, row_start, row_threshold, row_alias, row_target)
+        starts = np.empty(n + 2, dtype=np.int64)
+        starts[0] = 0
+        starts[1:] = row_start
+        probabilities = np.empty(size)
+        targets = np.empty(size, dtype=np.int64)
+        probabilities[:n] = instance.arrival
+        probabilities[n] = instance.no_purchase_probability
+        targets[: n + 1] = np.arange(n + 1)
+        rows = np.repeat(np.arange(n, dtype=np.int64), np.diff(indptr))
+        slot = np.arange(rho.nnz, dtype=np.int64) + rows + (n + 1)
+        probabilities[slot] = rho.data
+        targets[slot] = rho.indices
+        leave_slot = row_start[1:] - 1
+        probabilities[leave_slot] = instance.leave_probability
+        targets[leave_slot] = n
+        keep, alias = _alias_rows(starts, probabilities)
+        threshold = np.minimum(np.round(keep * TWO_32), TWO_32).astype(np.uint64)
+        target = targets.astype(np.uint64) | (targets[alias].astype(np.uint64) << np.uint64(32))
+        for arr in (row_start, threshold, target):
+            arr.setflags(write=False)
+        return cls(n_products=n, row_start=row_start, threshold=threshold, target=target)
+
+    @classmethod
+    def for_instance(cls, instance: Instance) -> ChoiceTables:
+        """The tables of ``instance``, built once and cached for the instance's lifetime."""
+        tables = _CACHE.get(instance)
+        if tables is None:
+            tables = cls.from_instance(instance)
+            _CACHE[instance] = tables
+        return tables
+
+    def outcome_probabilities(self, row: int | None = None) -> np.ndarray:
+        """The distribution over outcomes 0..N that a table encodes (exactly, from its slots).
+
+        ``row=None`` is the first-choice table (outcome N: no purchase); ``row=i`` is row i of
+        rho (outcome N: leave).
+        """
+        n = self.n_products
+        start, stop = (0, n + 1) if row is None else (int(self.row_start[row]), int(self.row_start[row + 1]))
+        kept = self.threshold[start:stop].astype(np.float64) / TWO_32
+        low = (self.target[start:stop] & np.uint64(0xFFFFFFFF)).astype(np.int64)
+        high = (self.target[start:stop] >> np.uint64(32)).astype(np.int64)
+        p = np.zeros(n + 1)
+        np.add.at(p, low, kept)
+        np.add.at(p, high, 1.0 - kept)
+        return p / (stop - start)
+
+
+@njit(cache=True)
+def _alias_rows(starts, probabilities):
+    """Vose alias tables for the rows ``[starts[r], starts[r + 1])`` of ``probabilities``.
+
+    Returns (keep, alias): keep[s] the kept fraction of slot s, alias[s] the *global* slot of
+    its alias. Pairing order as in :func:`envs.streams.alias_table` (small and large stacks
+    filled in index order, popped from the end). A row summing to 0 becomes "last outcome".
+    """
+    size = probabilities.shape[0]
+    keep = np.ones(size)
+    alias = np.arange(size)
+    longest = 0
+    for r in range(starts.shape[0] - 1):
+        longest = max(longest, starts[r + 1] - starts[r])
+    scaled = np.empty(longest)
+    small = np.empty(longest, dtype=np.int64)
+    large = np.empty(longest, dtype=np.int64)
+    for r in range(starts.shape[0] - 1):
+        s0 = starts[r]
+        m = starts[r + 1] - s0
+        total = 0.0
+        for c in range(m):
+            total += probabilities[s0 + c]
+        n_small = 0
+        n_large = 0
+        for c in range(m):
+            if total > 0.0:
+                scaled[c] = probabilities[s0 + c] * (m / total)
+            else:
+                scaled[c] = float(m) if c == m - 1 else 0.0
+            if scaled[c] < 1.0:
+                small[n_small] = c
+                n_small += 1
+            else:
+                large[n_large] = c
+                n_large += 1
+        while n_small > 0 and n_large > 0:
+            n_small -= 1
+            s = small[n_small]
+            g = large[n_large - 1]
+            keep[s0 + s] = scaled[s]
+            alias[s0 + s] = s0 + g
+            scaled[g] = (scaled[g] + scaled[s]) - 1.0
+            if scaled[g] < 1.0:
+                n_large -= 1
+                small[n_small] = g
+                n_small += 1
+    return keep, alias
 
 
 @njit(cache=True)

@@ -19,9 +19,11 @@ def test_single_product_fixed_is_expected_binomial_minimum() -> None:
     inst = make_instance(prices=[5.0], costs=[2.0], salvage=[0.5], arrival=[p], substitution=[[0.0]], customers=t)
     k = np.arange(t + 1)
     sales = float(np.sum(np.minimum(k, x) * binom.pmf(k, t, p)))
+    second = float(np.sum(np.minimum(k, x) ** 2 * binom.pmf(k, t, p)))
     result = exact_expected_profit(inst, [x])
     assert result.sales[0] == pytest.approx(sales, abs=1e-12)
     assert result.profit == pytest.approx(5.0 * sales + 0.5 * (x - sales) - 2.0 * x, abs=1e-12)
+    assert result.variance == pytest.approx(4.5**2 * (second - sales**2), abs=1e-11)
 
 
 def test_single_product_poisson_is_expected_poisson_minimum() -> None:
@@ -32,8 +34,10 @@ def test_single_product_poisson_is_expected_poisson_minimum() -> None:
     )
     k = np.arange(200)
     sales = float(np.sum(np.minimum(k, x) * poisson.pmf(k, t * p)))
+    second = float(np.sum(np.minimum(k, x) ** 2 * poisson.pmf(k, t * p)))
     result = exact_expected_profit(inst, [x])
     assert result.sales[0] == pytest.approx(sales, abs=1e-10)
+    assert result.variance == pytest.approx(9.0 * (second - sales**2), abs=1e-9)
 
 
 def _walk_choice(arrival: np.ndarray, rho: np.ndarray, offered: np.ndarray) -> np.ndarray:
@@ -47,10 +51,11 @@ def _walk_choice(arrival: np.ndarray, rho: np.ndarray, offered: np.ndarray) -> n
     return bought
 
 
-def _brute_force_sales(arrival, rho, stock, customers) -> np.ndarray:
-    """E[sales] by enumerating every sequence of customer outcomes (N products + no sale)."""
+def _brute_force_sales(arrival, rho, stock, customers, margin) -> tuple[np.ndarray, float]:
+    """E[sales] and E[(margin . sales)^2] by enumerating every sequence of customer outcomes."""
     n = len(stock)
     total = np.zeros(n)
+    square = 0.0
     for outcomes in itertools.product(range(n + 1), repeat=customers):
         y = np.array(stock)
         probability = 1.0
@@ -65,7 +70,8 @@ def _brute_force_sales(arrival, rho, stock, customers) -> np.ndarray:
                 probability *= 1.0 - pi.sum()
         if probability > 0.0:
             total += probability * (np.array(stock) - y)
-    return total
+            square += probability * float(np.dot(margin, np.array(stock) - y)) ** 2
+    return total, square
 
 
 @pytest.mark.parametrize("stock", [[1, 1, 0], [2, 0, 1], [1, 2, 2]])
@@ -73,10 +79,12 @@ def test_three_products_match_brute_force_enumeration(stock: list[int]) -> None:
     arrival = np.array([0.3, 0.25, 0.2])
     rho = np.array([[0.0, 0.4, 0.3], [0.5, 0.0, 0.1], [0.2, 0.6, 0.0]])
     inst = make_instance(prices=[4.0, 3.0, 2.0], costs=[1.0, 1.0, 1.0], arrival=arrival, substitution=rho, customers=4)
-    expected = _brute_force_sales(arrival, rho, stock, 4)
+    expected, square = _brute_force_sales(arrival, rho, stock, 4, np.array([4.0, 3.0, 2.0]))
     result = exact_expected_profit(inst, stock)
     np.testing.assert_allclose(result.sales, expected, rtol=0, atol=1e-12)
-    assert result.profit == pytest.approx(float(np.dot([4.0, 3.0, 2.0], expected) - sum(stock)), abs=1e-12)
+    revenue = float(np.dot([4.0, 3.0, 2.0], expected))
+    assert result.profit == pytest.approx(revenue - sum(stock), abs=1e-12)
+    assert result.variance == pytest.approx(square - revenue**2, abs=1e-11)
 
 
 def test_mnl_without_outside_option_sells_everything_demanded() -> None:
