@@ -107,16 +107,16 @@ def feature_bounds(features: tuple[tuple[str, float, float], ...]) -> tuple[np.n
     return low, high
 
 
-def first_choice_inflow(instance: Instance, weights: np.ndarray) -> np.ndarray:
-    """(weights rho)_i = sum_j weights_j rho_ji: mass sent to i by one substitution step."""
-    return np.asarray(instance.substitution_csr.T @ weights, dtype=np.float64)
+def substitution_inflow(instance: Instance, weights: np.ndarray) -> np.ndarray:
+    """(weights rho)_i = sum_j weights_j rho_ji: the mass one substitution step sends to i."""
+    return np.asarray(weights @ instance.substitution_csr, dtype=np.float64)
 
 
 def visit_probability(instance: Instance) -> np.ndarray:
     """p_i = min(1, (lambda (I + rho + rho^2))_i), see the module docstring."""
     lam = np.asarray(instance.arrival, dtype=np.float64)
-    one = first_choice_inflow(instance, lam)
-    two = first_choice_inflow(instance, one)
+    one = substitution_inflow(instance, lam)
+    two = substitution_inflow(instance, one)
     return np.minimum(1.0, lam + one + two)
 
 
@@ -132,13 +132,23 @@ def demand_cap(instance: Instance) -> np.ndarray:
     return np.maximum(1, quantile).astype(np.int64)
 
 
+def largest_cap(instance: Instance) -> float:
+    """The cap of a product every customer asks for (p_i = 1): T, or the Poisson quantile."""
+    if instance.arrivals == "poisson":
+        return float(max(1.0, poisson.ppf(CAP_QUANTILE, instance.customers)))
+    return float(instance.customers)
+
+
 def _log_share(values: np.ndarray, scale: float) -> np.ndarray:
     """log(1 + values) / log(1 + scale), for 0 <= values <= scale."""
     return np.log1p(values) / math.log1p(scale)
 
 
-def product_features(instance: Instance) -> np.ndarray:
-    """float32[N, F]: the per-product feature table of the module docstring."""
+def product_features(instance: Instance, *, cap: np.ndarray | None = None) -> np.ndarray:
+    """float32[N, F]: the per-product feature table of the module docstring.
+
+    ``cap`` is :func:`demand_cap` of the instance, when the caller already has it.
+    """
     r = instance.prices
     c = instance.costs
     s = instance.salvage
@@ -150,10 +160,9 @@ def product_features(instance: Instance) -> np.ndarray:
     positive = span > 0
     critical[positive] = (r - c)[positive] / span[positive]
     out = np.clip(1.0 - instance.leave_probability, 0.0, 1.0)
-    in_mass = first_choice_inflow(instance, np.ones(instance.n_products))
-    inflow = np.minimum(first_choice_inflow(instance, lam), 1.0)
-    cap = demand_cap(instance)
-    cap_max = float(max(1.0, _count_quantile(instance, np.ones(1))[0]))
+    in_mass = substitution_inflow(instance, np.ones(instance.n_products))
+    inflow = np.minimum(substitution_inflow(instance, lam), 1.0)
+    cap = demand_cap(instance) if cap is None else cap
     top = float(lam.max())
     columns = (
         r / money,
@@ -168,7 +177,7 @@ def product_features(instance: Instance) -> np.ndarray:
         1.0 - out,
         in_mass / (1.0 + in_mass),
         _log_share(t * inflow, t),
-        _log_share(cap.astype(np.float64), cap_max),
+        _log_share(cap.astype(np.float64), largest_cap(instance)),
     )
     # Rounding to float32 is monotone and the bounds are exact in float32: the box holds.
     return np.stack(columns, axis=1).astype(np.float32)

@@ -201,9 +201,10 @@ class PreparedInstance:
             divisor = auto_reward_scale(instance)
         else:
             divisor = float(reward_scale)
+        cap = demand_cap(instance)
         return cls(
-            instance=instance, features=product_features(instance), catalog=catalog_features(instance),
-            cap=demand_cap(instance), reward_divisor=divisor,
+            instance=instance, features=product_features(instance, cap=cap),
+            catalog=catalog_features(instance), cap=cap, reward_divisor=divisor,
         )
 
     def play(self, stock: np.ndarray, scenario_seed: int) -> tuple[float, dict[str, Any]]:

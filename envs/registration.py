@@ -9,6 +9,7 @@ from gymnasium.envs.registration import register
 
 ONE_SHOT = "envs.one_shot:OneShotStockingEnv"
 
+register(id="Assort/OneShotTiny-v0", entry_point=ONE_SHOT, kwargs={"family": "tiny", "instance_seed": 0})
 register(id="Assort/OneShotSmall-v0", entry_point=ONE_SHOT, kwargs={"family": "small", "instance_seed": 0})
 register(
     id="Assort/OneShotSmallFamily-v0", entry_point=ONE_SHOT,

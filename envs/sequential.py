@@ -14,7 +14,7 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
-from envs.features import CATALOG_FEATURES, FEATURES, N_FEATURES, feature_bounds
+from envs.features import CATALOG_FEATURES, FEATURES, N_FEATURES, feature_bounds, substitution_inflow
 from envs.instance import Instance
 from envs.one_shot import (
     RENDER_MODES,
@@ -93,7 +93,10 @@ class SequentialStockingEnv(gym.Env[np.ndarray, np.ndarray]):
 
     Per-feature bounds of the product columns are those of ``envs.features.FEATURES`` (margin
     and critical ratio lie in [-1, 1], the others in [0, 1]). After the last step the batch is
-    all padding.
+    all padding. The product features are normalized with catalog-wide scales (the largest
+    price, the largest lambda, T), which the agent therefore knows from the start: what arrives
+    in batches is the decision, not the price list. The clip of column F + 1 absorbs the
+    instance tolerance (rows of rho may sum to 1 + 1e-9).
 
     ## Rewards
 
@@ -183,12 +186,11 @@ class SequentialStockingEnv(gym.Env[np.ndarray, np.ndarray]):
         dropped[:committed] = 1.0 - stocked[:committed]
         rows = np.zeros((self.batch_size, N_FEATURES + len(BATCH_FEATURES)), dtype=np.float32)
         if hi > lo:
-            rho = instance.substitution_csr
             t = float(instance.customers)
-            inflow = np.asarray(rho[:, lo:hi].T @ (instance.arrival * dropped), dtype=np.float64)
+            inflow = substitution_inflow(instance, instance.arrival * dropped)[lo:hi]
             rows[: hi - lo, :N_FEATURES] = prepared.features[lo:hi]
             rows[: hi - lo, N_FEATURES] = 1.0
-            rows[: hi - lo, N_FEATURES + 1] = np.clip(rho[lo:hi] @ stocked, 0.0, 1.0)
+            rows[: hi - lo, N_FEATURES + 1] = np.clip(instance.substitution_csr[lo:hi] @ stocked, 0.0, 1.0)
             rows[: hi - lo, N_FEATURES + 2] = np.log1p(t * np.minimum(inflow, 1.0)) / math.log1p(t)
         x = self._stock[:committed]
         cap = prepared.cap

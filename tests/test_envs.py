@@ -20,6 +20,7 @@ from stable_baselines3.common.env_util import make_vec_env
 from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv
 
 import envs  # noqa: F401  (registers the ids)
+from baselines.bound import fluid_lp
 from envs.choice import mnl_instance
 from envs.families import FAMILIES, make_family_instance
 from envs.features import (
@@ -259,6 +260,14 @@ def test_action_to_stock_and_back_round_trip():
     assert np.array_equal(action_to_stock(instance, np.full(n, 3.0)), cap)
 
 
+@pytest.mark.parametrize("family", ["small", "medium", "heavy-tail", "mnl", "multistep"])
+def test_fluid_solution_fits_under_the_demand_cap(family):
+    # The action scale can express the fluid LP policy (DESIGN.md 5) on every family.
+    for seed in range(2):
+        instance = make_family_instance(family, seed)
+        assert np.all(fluid_lp(instance).sales <= demand_cap(instance))
+
+
 def test_demand_cap_of_hand_instances():
     # p_0 = 1 and T = 3 -> the 99.9 % quantile of Binomial(3, 1) is 3.
     assert demand_cap(two_product_instance(substitution=0.0)).tolist() == [3, 1]
@@ -284,9 +293,12 @@ def _feature_instances():
         yield make_family_instance(family, 3, **overrides)
     weights = [0.5, 1.0, 2.0, 4.0]
     yield mnl_instance(weights, 0.0, prices=[1.0, 2.0, 3.0, 4.0], costs=[0.5, 2.5, 1.0, 4.0], customers=1)
+    # Cost above price (critical ratio -4 before the clip; salvage above price), no demand at
+    # all, Poisson customers.
     yield make_instance(
-        prices=[1.0, 2.0, 3.0], costs=[3.0, 2.0, 0.0], salvage=[3.0, 1.0, 0.0], arrival=[0.0, 0.0, 0.0],
-        substitution=[[0.0, 1.0, 0.0], [0.0, 0.0, 0.5], [0.5, 0.5, 0.0]], customers=5, arrivals="poisson",
+        prices=[1.0, 2.0, 3.0, 2.0], costs=[3.0, 2.0, 0.0, 2.5], salvage=[0.5, 1.0, 0.0, 2.2],
+        arrival=[0.0, 0.0, 0.0, 0.0], customers=5, arrivals="poisson",
+        substitution=[[0, 1.0, 0, 0], [0, 0, 0.5, 0], [0.5, 0.5, 0, 0], [0, 0, 0, 0]], name="odd",
     )
 
 
