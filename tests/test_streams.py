@@ -1,0 +1,148 @@
+"""Counter-based streams (numba = plain Python), alias tables and the packed ChoiceTables."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from numba import njit
+
+from envs.choice import mnl_instance
+from envs.instance import make_instance
+from envs.streams import (
+    alias_sample,
+    alias_table,
+    customer_key,
+    draw,
+    mix,
+    py_alias_sample,
+    py_customer_key,
+    py_draw,
+    py_mix,
+    py_season_key,
+    py_table_sample,
+    py_to_uniform,
+    season_key,
+    table_sample,
+    to_uniform,
+)
+from envs.tables import ChoiceTables, _alias_rows
+
+
+@njit
+def _numba_stream(seed, season, customer, step):
+    ckey = customer_key(season_key(seed, season), customer)
+    u = draw(ckey, step)
+    return mix(seed), ckey, u, to_uniform(u)
+
+
+def test_numba_streams_equal_plain_python() -> None:
+    rng = np.random.default_rng(0)
+    for _ in range(200):
+        seed, season, customer, step = (int(v) for v in rng.integers(0, 2**63, 4, dtype=np.uint64))
+        mixed, ckey, u, uniform = _numba_stream(np.uint64(seed), np.uint64(season), np.uint64(customer), np.uint64(step))
+        py_ckey = py_customer_key(py_season_key(seed, season), customer)
+        assert int(mixed) == py_mix(seed)
+        assert int(ckey) == py_ckey
+        assert int(u) == py_draw(py_ckey, step)
+        assert uniform == py_to_uniform(int(u))
+
+
+def test_splitmix_known_value() -> None:
+    # SplitMix64 with state 0: first output is mix(0x9E3779B97F4A7C15) = 0xE220A8397B1DCDAF.
+    assert py_mix(0x9E3779B97F4A7C15) == 0xE220A8397B1DCDAF
+
+
+def test_alias_table_encodes_the_distribution() -> None:
+    rng = np.random.default_rng(1)
+    for k in (1, 2, 5, 17):
+        p = rng.dirichlet(np.ones(k))
+        threshold, alias = alias_table(p)
+        encoded = threshold.astype(np.float64) / 2**32
+        np.add.at(encoded, alias, 1.0 - threshold.astype(np.float64) / 2**32)
+        np.testing.assert_allclose(encoded / k, p, atol=k * 2.0**-32)
+
+
+def test_vectorized_alias_rows_equal_alias_table() -> None:
+    rng = np.random.default_rng(2)
+    lengths = rng.integers(1, 12, 50)
+    starts = np.concatenate([[0], np.cumsum(lengths)])
+    probabilities = rng.random(starts[-1]) * (rng.random(starts[-1]) < 0.8)
+    probabilities[starts[1:] - 1] += 0.01  # no all-zero row
+    keep, alias = _alias_rows(starts, probabilities)
+    for r in range(50):
+        lo, hi = starts[r], starts[r + 1]
+        threshold, row_alias = alias_table(probabilities[lo:hi])
+        np.testing.assert_array_equal(np.minimum(np.round(keep[lo:hi] * 2.0**32), 2.0**32), threshold)
+        np.testing.assert_array_equal(alias[lo:hi] - lo, row_alias)
+
+
+@njit
+def _sample_both(u, start, n_columns, threshold, alias, packed_threshold, target):
+    return alias_sample(u, start, n_columns, threshold, alias), table_sample(u, 0, n_columns, packed_threshold, target)
+
+
+@pytest.mark.parametrize("sparse", [False, True])
+def test_choice_tables_encode_the_instance(sparse: bool) -> None:
+    rng = np.random.default_rng(3)
+    n = 12
+    rho = rng.random((n, n)) * (rng.random((n, n)) < 0.4)
+    np.fill_diagonal(rho, 0.0)
+    rho *= 0.8 / np.maximum(rho.sum(axis=1, keepdims=True), 1e-9)
+    arrival = rng.dirichlet(np.ones(n + 1))[:n]
+    inst = make_instance(
+        prices=np.full(n, 2.0), costs=np.ones(n), arrival=arrival,
+        substitution=sp.csr_array(rho) if sparse else rho, customers=10,
+    )
+    tables = ChoiceTables.from_instance(inst)
+    np.testing.assert_allclose(
+        tables.outcome_probabilities(), np.append(arrival, inst.no_purchase_probability), atol=(n + 1) * 2.0**-32
+    )
+    for i in range(n):
+        expected = np.append(rho[i], inst.leave_probability[i])
+        np.testing.assert_allclose(tables.outcome_probabilities(i), expected, atol=(n + 1) * 2.0**-32)
+    # The packed first-choice table samples exactly like alias_table + alias_sample.
+    threshold, alias = alias_table(np.append(arrival, inst.no_purchase_probability))
+    for u in rng.integers(0, 2**63, 300, dtype=np.uint64) * np.uint64(2) + np.uint64(1):
+        classic, packed = _sample_both(u, 0, n + 1, threshold, alias, tables.threshold, tables.target)
+        assert classic == packed == py_table_sample(int(u), 0, n + 1, tables.threshold.tolist(), tables.target.tolist())
+        assert classic == py_alias_sample(int(u), 0, n + 1, threshold.tolist(), alias.tolist())
+
+
+def test_tables_of_mnl_without_outside_option_never_leave() -> None:
+    inst = mnl_instance([1.0, 2.0, 3.0], 0.0, prices=[1.0] * 3, costs=[0.0] * 3, customers=4)
+    tables = ChoiceTables.from_instance(inst)
+    assert tables.outcome_probabilities()[-1] == 0.0
+    for i in range(3):
+        assert tables.outcome_probabilities(i)[-1] == 0.0
+
+
+def test_tables_are_cached_per_instance_and_read_only() -> None:
+    inst = mnl_instance([1.0, 2.0], 1.0, prices=[1.0] * 2, costs=[0.0] * 2, customers=4)
+    first = ChoiceTables.for_instance(inst)
+    assert ChoiceTables.for_instance(inst) is first
+    assert ChoiceTables.from_instance(inst) is not first
+    with pytest.raises(ValueError, match="read-only"):
+        first.threshold[0] = 0
+
+
+def test_large_sparse_tables_build_fast() -> None:
+    """N = 100,000 with 20 substitutes per row: well under a second (a Python loop took ~3 s)."""
+    n, k = 100_000, 20
+    rng = np.random.default_rng(4)
+    rows = np.repeat(np.arange(n), k)
+    cols = (rows + 1 + np.tile(np.arange(k), n) * 997) % n
+    values = rng.uniform(0.01, 0.03, n * k)
+    inst = make_instance(
+        prices=np.full(n, 2.0), costs=np.ones(n), arrival=np.full(n, 0.9 / n),
+        substitution=sp.csr_array((values, (rows, cols)), shape=(n, n)), customers=1000,
+    )
+    inst.substitution_csr, inst.leave_probability  # noqa: B018 (instance-side caches, not timed)
+    ChoiceTables.from_instance(mnl_instance([1.0], 1.0, prices=[1.0], costs=[0.0], customers=1))
+    start = time.perf_counter()
+    tables = ChoiceTables.from_instance(inst)
+    seconds = time.perf_counter() - start
+    assert tables.threshold.shape == (n + 1 + n * (k + 1),)
+    assert seconds < 1.0, f"building the tables took {seconds:.2f} s"
