@@ -2,9 +2,12 @@
 
 A checkpoint is a folder ``checkpoints/step-<timesteps>/`` holding ``model.zip``, and when they
 exist ``vecnormalize.pkl`` (normalization statistics) and ``replay_buffer.pkl`` (off-policy
-algorithms). It is written into a temporary folder and renamed into place with
-:func:`os.replace`, so a kill at any moment leaves either the complete new checkpoint or none:
-a killed run loses at most ``checkpoint_every`` timesteps.
+algorithms). Checkpoints are taken at rollout starts, where the model, the normalization
+statistics and the replay buffer agree with ``num_timesteps``; a killed run therefore loses at
+most ``checkpoint_every`` timesteps plus one rollout (``n_steps * n_envs`` for PPO/A2C,
+``train_freq`` for SAC/TD3). A checkpoint is written into a temporary folder and renamed into
+place with :func:`os.replace`, so a kill at any moment leaves either the complete new
+checkpoint or none.
 """
 
 from __future__ import annotations
@@ -69,7 +72,7 @@ class ProgressBarCallback(BaseCallback):
 
 
 class CheckpointCallback(BaseCallback):
-    """Every ``every`` timesteps, save a checkpoint into ``directory`` (see the module
+    """At the first rollout start after every ``every`` timesteps, save a checkpoint into ``directory`` (see the module
     docstring) and delete all but the ``keep`` most recent ones. ``wall_seconds()`` gives the
     run's training time so far, recorded with the timesteps in the checkpoint's meta.json."""
 
@@ -90,11 +93,16 @@ class CheckpointCallback(BaseCallback):
     def _on_training_start(self) -> None:
         self.next_save = (self.model.num_timesteps // self.every + 1) * self.every
 
-    def _on_step(self) -> bool:
+    def _on_rollout_start(self) -> None:
+        # At the start of a rollout, the model has been trained on every transition counted in
+        # num_timesteps and (off-policy) every such transition is in the replay buffer, so a
+        # resumed run continues exactly where the checkpoint stands.
         if self.model.num_timesteps >= self.next_save:
             save_checkpoint(self.model, self.directory, wall_seconds=self.wall_seconds())
             prune_checkpoints(self.directory, self.keep)
             self.next_save = (self.model.num_timesteps // self.every + 1) * self.every
+
+    def _on_step(self) -> bool:
         return True
 
 
