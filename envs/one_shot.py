@@ -238,6 +238,8 @@ class InstanceSource:
         self.reward_scale = reward_scale_iv(reward_scale)
         self.resample = bool(resample_instance)
         self.family = family
+        if family_kwargs is not None and not isinstance(family_kwargs, dict):
+            raise TypeError(f"`family_kwargs` must be a dict of family overrides; got {type(family_kwargs).__name__}")
         self.family_kwargs = dict(family_kwargs or {})
         self.instance_seed: int | None = None
         if instance is not None:

@@ -6,6 +6,7 @@ Every test that is about "all environments" iterates ``gymnasium.registry`` over
 
 from __future__ import annotations
 
+import math
 import subprocess
 import sys
 import warnings
@@ -162,8 +163,8 @@ def test_final_info_matches_the_simulator_and_its_arithmetic(env_id):
     assert np.array_equal(info["sales"], sales)
     assert info["revenue"] == pytest.approx(float(np.dot(instance.prices, sales)))
     assert info["cost"] == pytest.approx(float(np.dot(instance.costs, stock)))
-    salvage = float(np.dot(instance.salvage, stock - sales))
-    assert info["revenue"] + salvage - info["cost"] == pytest.approx(info["profit"], abs=1e-9)
+    assert info["salvage_value"] == pytest.approx(float(np.dot(instance.salvage, stock - sales)))
+    assert info["revenue"] + info["salvage_value"] - info["cost"] == pytest.approx(info["profit"], abs=1e-9)
     assert info["units_sold"] == int(sales.sum())
     assert info["leftover_units"] == int(stock.sum() - sales.sum())
     assert info["products_offered"] == int(np.count_nonzero(stock))
@@ -187,7 +188,7 @@ def test_kpis_of_a_hand_solved_season(substitution, sales, lost, swaps):
     assert info["sales"].tolist() == sales
     revenue = 5.0 * sales[0] + 4.0 * sales[1]
     salvage = 0.5 * (2 - sales[0]) + 1.0 * (1 - sales[1])
-    assert info["revenue"] == revenue
+    assert info["revenue"] == revenue and info["salvage_value"] == salvage
     assert info["cost"] == 2.0 * 2 + 1.5 * 1
     assert reward == pytest.approx(revenue + salvage - 5.5)
     assert (info["lost_customers"], info["substitutions"]) == (lost, swaps)
@@ -233,12 +234,35 @@ def test_sequential_observation_reports_commitments():
     f = len(FEATURES)
     obs, _ = env.reset(seed=0)
     assert obs[f] == 1.0 and obs[f + 1] == 0.0 and obs[f + 2] == 0.0
+    progress = slice(f + 3, f + 8)
+    assert obs[progress].tolist() == [0.0] * 5
     obs, *_ = env.step(np.array([-1.0], np.float32))  # drop product 0: its demand flows to 1
     assert obs[f + 2] == pytest.approx(np.log1p(3.0) / np.log1p(3.0))
-    assert obs[f + 3] == 1.0 / 2.0 and obs[f + 4] == 0.0
+    assert obs[progress].tolist() == [0.5, 0.0, 0.0, 0.0, 0.0]
     env.reset(seed=0)
-    obs, *_ = env.step(np.array([1.0], np.float32))  # stock product 0
-    assert obs[f + 2] == 0.0 and obs[f + 4] == 1.0 / 2.0
+    obs, *_ = env.step(np.array([1.0], np.float32))  # stock product 0: x_0 = cap_0 = 3
+    assert obs[f + 2] == 0.0
+    # committed 1/2, stocked 1/2, first choices covered 1, stock 3 / (3 + 3), cost 6 / (6 + 4.5)
+    assert obs[progress].tolist() == pytest.approx([0.5, 0.5, 1.0, 0.5, 6.0 / 10.5])
+    assert obs[f + 1] == 0.0  # product 1 never substitutes
+    obs, *_ = env.step(np.array([0.0], np.float32))  # x_1 = round(1.5) = 2; all padding now
+    assert obs[: f + 3].tolist() == [0.0] * (f + 3)
+    assert obs[progress].tolist() == pytest.approx([1.0, 1.0, 1.0, 5.0 / 6.0, 9.0 / 10.5])
+
+
+def test_sequential_observation_reports_substitutes_already_stocked():
+    instance = make_instance(
+        prices=[2.0, 2.0], costs=[1.0, 1.0], arrival=[0.5, 0.5], customers=10,
+        substitution=[[0.0, 0.5], [0.25, 0.0]],
+    )
+    env = SequentialStockingEnv(instance=instance, batch_size=1)
+    f = len(FEATURES)
+    env.reset(seed=0)
+    obs, *_ = env.step(np.array([0.5], np.float32))
+    assert obs[f + 1] == 0.25 and obs[f + 2] == 0.0
+    env.reset(seed=0)
+    obs, *_ = env.step(np.array([-1.0], np.float32))
+    assert obs[f + 1] == 0.0 and obs[f + 2] == pytest.approx(np.log1p(10 * 0.25) / np.log1p(10))
 
 
 # --------------------------------------------------------------------- action scale
@@ -272,6 +296,23 @@ def test_demand_cap_of_hand_instances():
     # p_0 = 1 and T = 3 -> the 99.9 % quantile of Binomial(3, 1) is 3.
     assert demand_cap(two_product_instance(substitution=0.0)).tolist() == [3, 1]
     assert demand_cap(two_product_instance(substitution=1.0)).tolist() == [3, 3]
+
+
+def test_demand_cap_with_poisson_customers():
+    # Every customer (mean 5 of them) asks for product 0: cap_0 is the smallest k with
+    # P(Poisson(5) <= k) >= 0.999, computed here from the probability mass function.
+    instance = make_instance(
+        prices=[2.0, 2.0], costs=[1.0, 1.0], arrival=[1.0, 0.0], customers=5, arrivals="poisson",
+        substitution=[[0.0, 0.0], [0.0, 0.0]],
+    )
+    cdf, k = 0.0, 0
+    while True:
+        cdf += math.exp(-5.0) * 5.0**k / math.factorial(k)
+        if cdf >= 0.999:
+            break
+        k += 1
+    assert demand_cap(instance).tolist() == [k, 1]
+    assert product_features(instance)[0, -1] == 1.0
 
 
 def test_action_errors_are_pinned():
@@ -376,6 +417,7 @@ def test_reset_option_errors_are_pinned():
     ({"reward_scale": float("nan")}, ValueError, "positive finite number; got nan"),
     ({"reward_scale": True}, ValueError, "positive finite number; got True"),
     ({"resample_instance": "yes"}, TypeError, "`resample_instance` must be True or False; got 'yes'"),
+    ({"family_kwargs": [("customers", 5)]}, TypeError, "`family_kwargs` must be a dict of family overrides; got list"),
     ({"instance": "small"}, TypeError, "`instance` must be an envs.instance.Instance; got str"),
     ({"render_mode": "human"}, ValueError, r"`render_mode` must be None or one of \['rgb_array'\]; got 'human'"),
 ])
@@ -383,6 +425,13 @@ def test_reset_option_errors_are_pinned():
 def test_bad_constructor_arguments_are_pinned(env_cls, kwargs, error, message):
     with pytest.raises(error, match=message):
         env_cls(**kwargs)
+
+
+def test_family_kwargs_reach_the_family():
+    env = OneShotStockingEnv("small", 2, family_kwargs={"n_products": 6, "customers": 50})
+    assert env.action_space.shape == (6,)
+    assert env.instance.customers == 50
+    assert np.array_equal(env.instance.prices, make_family_instance("small", 2, n_products=6, customers=50).prices)
 
 
 def test_fixed_instance_cannot_be_resampled():
