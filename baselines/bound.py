@@ -24,12 +24,17 @@ non-decreasing (g_1 >= g_0 because rho g_0 >= 0) and bounded by max(m, 0), so it
 the least fixed point. When every row of rho sums to at most beta < 1 the map is a
 beta-contraction in the sup norm and |g_k - g| <= beta / (1 - beta) |g_k - g_(k-1)|, which is
 the certified stopping rule. Rows summing to 1 (beta = 1) can make value iteration slow
-(MNL without outside option contracts like 1 - 1/N), so the iteration is finished by policy
-iteration: for the buy set S = {i : g_i = m_i > 0} solve g_S = m_S, (I - rho_UU) g_U =
-rho_US m_S exactly (sparse or dense LU while |U| <= ``DIRECT_LIMIT``, otherwise the fixed-policy
-iteration with the same certified rule), improve S to {i : m_i > 0, m_i >= (rho g)_i}, repeat
-until S is stable. A valid chain (DESIGN.md 2) makes I - rho_UU invertible whenever S is not
-empty. Non-convergence within ``max_iterations`` is reported as ``status="iteration_limit"``.
+(MNL without outside option contracts like 1 - 1/N), so for beta > ``NEUMANN_BETA`` value
+iteration only warms up (``VALUE_ITERATION_WARMUP`` mat-vecs), and in every case it is
+finished by policy iteration: for the buy set S = {i : g_i = m_i > 0} solve g_S = m_S,
+(I - rho_UU) g_U = rho_US m_S (sparse or dense LU while |U| <= ``DIRECT_LIMIT``; otherwise the
+fixed-policy iteration with the same certified rule when beta <= ``NEUMANN_BETA``, BiCGSTAB
+when not), improve S to {i : m_i > 0, m_i >= (rho g)_i} (a product switches only when that gains more
+than ``IMPROVEMENT_SLACK`` max(m), so round-off in nearly singular solves cannot make it cycle;
+a product of the largest margin always stays, as g <= max(m)), repeat until S is stable and
+check the Bellman residual: ``status="optimal"`` needs |max(m, rho g, 0) - g| <=
+``RESIDUAL_TOLERANCE`` max(m). A valid chain (DESIGN.md 2) makes I - rho_UU invertible
+whenever S is not empty. Non-convergence within ``max_iterations`` is reported as ``status="iteration_limit"``.
 
 **Primal from the dual.** Offering S to T fluid customers is primal feasible and
 complementary slack with g: z = T pi_S (zero off S), w_U = T y with
@@ -58,6 +63,11 @@ from envs.instance import SUM_TOLERANCE, Instance
 
 METHODS = ("auto", "fixed-point", "highs")
 DIRECT_LIMIT = 2_000
+NEUMANN_BETA = 0.99
+VALUE_ITERATION_WARMUP = 200
+KRYLOV_MAX_ITERATIONS = 1_000
+IMPROVEMENT_SLACK = 1e-10
+RESIDUAL_TOLERANCE = 1e-9
 HIGHS_LIMIT = 20_000
 DEFAULT_TOLERANCE = 1e-12
 DEFAULT_MAX_ITERATIONS = 10_000
@@ -256,7 +266,7 @@ def _dual_fixed_point(
         return np.zeros(n), np.zeros(n, bool), "optimal", 0
     beta = _contraction(instance)
     slack = tolerance * scale
-    g, used, certified = _value_iteration(rho, m, beta, slack, max_iterations)
+    g, used = _value_iteration(rho, m, beta, slack, max_iterations)
     buy = (g <= m) & (m > 0)
     while True:
         g, used_eval, ok = _evaluate_policy(rho, m, buy, g, beta, slack, max_iterations - used)
@@ -264,29 +274,31 @@ def _dual_fixed_point(
         if not ok or used >= max_iterations:
             return g, buy, "iteration_limit", min(used, max_iterations)
         q = rho @ g
-        improved = np.where(buy, m >= q - slack, m > q + slack) & (m > 0)
+        switch = IMPROVEMENT_SLACK * scale
+        improved = np.where(buy, m >= q - switch, m > q + switch) & (m > 0)
+        improved |= m == scale  # g <= max(m) always, so a top-margin product is always in S
         if np.array_equal(improved, buy):
             break
         buy = improved
     residual = float(np.abs(np.maximum(m, np.maximum(rho @ g, 0.0)) - g).max())
-    status = "optimal" if residual <= 10 * slack or certified else "not_converged"
+    status = "optimal" if residual <= max(10 * slack, RESIDUAL_TOLERANCE * scale) else "not_converged"
     return g, buy, status, used
 
 
 def _value_iteration(
     rho, m: np.ndarray, beta: float, tol: float, budget: int
-) -> tuple[np.ndarray, int, bool]:
-    """g <- max(m, rho g) from max(m, 0) until certified (beta < 1) or ``budget`` mat-vecs."""
+) -> tuple[np.ndarray, int]:
+    """g <- max(m, rho g) from max(m, 0) until certified (beta < 1) or out of mat-vecs."""
     g = np.maximum(m, 0.0)
     factor = beta / (1.0 - beta) if beta < 1.0 else np.inf
-    limit = budget if beta < 1.0 else min(budget, 200)
+    limit = budget if beta <= NEUMANN_BETA else min(budget, VALUE_ITERATION_WARMUP)
     for k in range(1, limit + 1):
         new = np.maximum(m, rho @ g)
         change = float(np.abs(new - g).max())
         g = new
         if factor * change <= tol or change == 0.0:
-            return g, k, True
-    return g, limit, False
+            return g, k
+    return g, limit
 
 
 def _evaluate_policy(
@@ -304,8 +316,10 @@ def _evaluate_policy(
         b = _submatrix(rho, u, np.flatnonzero(buy)) @ m[buy]
         g[u] = _solve_transient(_submatrix(rho, u, u), b, transpose=False)
         return g, 1, True
-    if beta >= 1.0:
-        return g0, 0, False
+    if beta > NEUMANN_BETA:
+        b = _submatrix(rho, u, np.flatnonzero(buy)) @ m[buy]
+        g[u], used, ok = _krylov_transient(_submatrix(rho, u, u), b, g0[u], tol, budget, transpose=False)
+        return g, used, ok
     factor = beta / (1.0 - beta)
     g = np.where(buy, m, g0)
     for k in range(1, budget + 1):
@@ -335,6 +349,31 @@ def _solve_transient(a, b: np.ndarray, *, transpose: bool) -> np.ndarray:
     return np.linalg.solve(lhs.T if transpose else lhs, b)
 
 
+def _krylov_transient(
+    a, b: np.ndarray, x0: np.ndarray, tol: float, budget: int, *, transpose: bool
+) -> tuple[np.ndarray, int, bool]:
+    """x with (I - a) x = b (or (I - a)^T x = b) by BiCGSTAB, for large U when the Neumann
+    series contracts too slowly (beta > ``NEUMANN_BETA``), falling back to sparse LU when it
+    stalls. Converged means the residual is below 10 ``tol`` in the max norm."""
+    lhs = sp.identity(a.shape[0], format="csr") - sp.csr_array(a)
+    if transpose:
+        lhs = lhs.T.tocsr()
+    count = [0]
+
+    def note(_: np.ndarray) -> None:
+        count[0] += 1
+
+    x, info = spla.bicgstab(lhs, b, x0=x0, rtol=0.0, atol=tol, maxiter=min(budget, KRYLOV_MAX_ITERATIONS),
+                            callback=note)
+    residual = float(np.abs(lhs @ x - b).max()) if b.size else 0.0
+    if info != 0 or residual > 10 * tol:
+        # Nearly singular I - rho_UU (a chain that almost never leaves U) can stall BiCGSTAB;
+        # fall back to sparse LU.
+        x = np.atleast_1d(spla.spsolve(lhs.tocsc(), b))
+        residual = float(np.abs(lhs @ x - b).max())
+    return x, count[0] + 1, bool(np.all(np.isfinite(x))) and residual <= 10 * tol
+
+
 # ------------------------------------------------------------------------------ primal side
 
 
@@ -358,8 +397,11 @@ def _absorption(
         pi[buy] += _submatrix(rho, u, np.flatnonzero(buy)).T @ y[u]
         return pi, y, True
     beta = _contraction(instance)
-    if beta >= 1.0:
-        return pi, y, False
+    if beta > NEUMANN_BETA:
+        y[u], _, ok = _krylov_transient(_submatrix(rho, u, u), lam[u], lam[u], tol * float(lam[u].sum()),
+                                         budget, transpose=True)
+        pi[buy] += _submatrix(rho, u, np.flatnonzero(buy)).T @ y[u]
+        return pi, y, ok
     factor = beta / (1.0 - beta)
     rho_t = rho.T
     keep = ~buy

@@ -9,7 +9,13 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from baselines.bound import fluid_lp, fluid_lp_matrices
+from baselines.bound import (
+    DIRECT_LIMIT,
+    fluid_lp,
+    fluid_lp_matrices,
+    offer_probabilities,
+    single_customer_values,
+)
 from envs.choice import markov_chain_choice_probabilities, mnl_instance
 from envs.instance import make_instance
 
@@ -152,6 +158,72 @@ def test_input_validation():
         fluid_lp(instance, tolerance=2.0)
     with pytest.raises(ValueError, match="`max_iterations` must be a positive integer; got 0"):
         fluid_lp(instance, max_iterations=0)
+
+
+def assert_optimality_certificate(instance, solution, rtol=1e-9):
+    """Primal feasible, dual feasible (g >= m, g >= rho g) and equal objectives: optimal."""
+    assert_primal_feasible(instance, solution, rtol=rtol)
+    g = solution.dual
+    m = instance.prices - instance.costs
+    slack = rtol * max(float(m.max()), 1.0)
+    assert np.all(g >= m - slack) and np.all(g >= instance.substitution @ g - slack)
+    dual_value = instance.customers * float(instance.arrival @ g)
+    assert solution.value == pytest.approx(dual_value, rel=rtol)
+
+
+def sparse_chain(n, leak, seed, degree=5):
+    """A strongly connected sparse chain (i -> i + 1 plus random arcs), row sums 1 - leak * U."""
+    rng = np.random.default_rng(seed)
+    offsets = np.concatenate([np.ones((n, 1), int), rng.integers(2, n, size=(n, degree - 1))], axis=1)
+    cols = (np.arange(n)[:, None] + offsets) % n
+    rho = sp.csr_array((rng.random(n * degree), (np.repeat(np.arange(n), degree), cols.ravel())), shape=(n, n))
+    rho.sum_duplicates()
+    sums = np.asarray(rho.sum(axis=1)).ravel()
+    rho = sp.csr_array(sp.diags((1.0 - leak * rng.random(n)) / sums) @ rho)
+    lam = rng.random(n)
+    prices = rng.uniform(1, 10, n)
+    return make_instance(prices=prices, costs=prices * rng.uniform(0.2, 1.5, n), arrival=lam / lam.sum(),
+                         substitution=rho, customers=1000)
+
+
+def test_no_leak_chain_above_direct_limit_sells_everything_at_top_margin():
+    # Without leaks every customer walks until she finds a stocked product, so the best is to
+    # offer only the top-margin product: bound = T * max(m) (lambda sums to 1).
+    instance = sparse_chain(DIRECT_LIMIT + 500, 0.0, seed=1)
+    solution = fluid_lp(instance, method="fixed-point")
+    assert solution.status == "optimal"
+    m = instance.prices - instance.costs
+    assert solution.value == pytest.approx(instance.customers * m.max(), rel=1e-9)
+    assert_optimality_certificate(instance, solution)
+
+
+def test_weakly_leaking_chain_above_direct_limit_is_certified_optimal():
+    instance = sparse_chain(DIRECT_LIMIT + 500, 0.003, seed=2)
+    solution = fluid_lp(instance, method="fixed-point")
+    assert solution.status == "optimal"
+    assert_optimality_certificate(instance, solution)
+
+
+def test_auto_falls_back_to_highs_when_the_fixed_point_stops_early():
+    instance = random_instance(30, np.random.default_rng(4))
+    assert fluid_lp(instance, method="fixed-point", max_iterations=1).status == "iteration_limit"
+    solution = fluid_lp(instance, method="auto", max_iterations=1)
+    assert solution.method == "highs" and solution.status == "optimal"
+    assert solution.value == pytest.approx(fluid_lp(instance).value, rel=1e-9)
+
+
+def test_single_customer_values_and_offer_probabilities():
+    instance = make_instance(prices=[3.0, 2.0], costs=[1.0, 1.5], arrival=[0.5, 0.3],
+                             substitution=[[0.0, 0.5], [0.4, 0.0]], customers=10)
+    g, offered, status = single_customer_values(instance)
+    np.testing.assert_allclose(g, [2.0, 0.8])
+    assert offered.tolist() == [True, False] and status == "optimal"
+    np.testing.assert_allclose(offer_probabilities(instance, offered), [0.62, 0.0])
+    np.testing.assert_allclose(offer_probabilities(instance, np.array([False, True])), [0.0, 0.55])
+    with pytest.raises(ValueError, match=r"`offered` must be a boolean mask of shape \(2,\); got dtype int64, shape \(2,\)"):
+        offer_probabilities(instance, np.array([1, 0]))
+    with pytest.raises(ValueError, match=r"`margins` must be 2 finite numbers, one per product; got shape \(1,\)"):
+        single_customer_values(instance, np.array([1.0]))
 
 
 def test_iteration_limit_is_a_status():
