@@ -34,7 +34,7 @@ from envs.features import (
     product_features,
 )
 from envs.instance import make_instance
-from envs.one_shot import OneShotStockingEnv, action_to_stock, stock_to_action
+from envs.one_shot import OneShotStockingEnv, action_to_stock, stock_image, stock_to_action
 from envs.sequential import SequentialStockingEnv
 from envs.simulate import simulate
 
@@ -323,6 +323,22 @@ def test_action_errors_are_pinned():
         action_to_stock(instance, [0.0, np.nan])
     with pytest.raises(ValueError, match="`stock` entry 0 is -1.0; stock must be non-negative"):
         stock_to_action(instance, [-1, 2])
+
+
+def test_rgb_array_rendering_draws_stock_against_demand():
+    # Columns: stock at the cap, nothing stocked, half the cap; red marks demand / cap.
+    image = stock_image(np.array([4, 0, 2]), np.array([4, 4, 4]), np.array([0.0, 4.0, 0.0]))
+    assert image.shape == (64, 3, 3) and image.dtype == np.uint8
+    blue, red, white = [40, 90, 200], [220, 30, 30], [255, 255, 255]
+    assert all(image[y, 0].tolist() == blue for y in range(63)) and image[63, 0].tolist() == red
+    assert image[0, 1].tolist() == red and all(image[y, 1].tolist() == white for y in range(1, 64))
+    assert image[31, 2].tolist() == white and image[32, 2].tolist() == blue  # a 32-pixel bar
+    env = gym.make("Assort/OneShotSmall-v0", render_mode="rgb_array")
+    env.reset(seed=0)
+    assert (env.render() == np.array(blue, np.uint8)).all(axis=2).sum() == 0
+    env.step(np.ones(10, np.float32))
+    # Full bars, each with one red demand pixel inside.
+    assert (env.render() == np.array(blue, np.uint8)).all(axis=2).sum() == 63 * 10
 
 
 # ----------------------------------------------------------------------- observations
