@@ -1,0 +1,167 @@
+"""SAA LP: hand-solved LPs, builder entries, the newsvendor special case, determinism, errors."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from baselines.saa import (
+    flow_ascent, round_stock, saa_policy, saa_program, solve_saa_program,
+)
+from baselines.scenarios import first_choice_counts
+from envs.instance import make_instance
+
+
+def two_product(customers: int = 14) -> object:
+    """Product 0 earns 1 per unit (10 - 9), product 1 earns 3 (6 - 3); half of 0's spill goes to 1."""
+    return make_instance(
+        prices=[10.0, 6.0], costs=[9.0, 3.0], arrival=[10 / 14, 4 / 14],
+        substitution=[[0.0, 0.5], [0.0, 0.0]], customers=customers,
+    )
+
+
+def test_one_scenario_two_products_hand_solved() -> None:
+    # Stocking product 0 earns 1 per customer; sending her on earns 0.5 * 3 = 1.5: drop 0 and
+    # stock 1 for its 4 own customers plus 5 spilled ones: x = (0, 9), value 3 * 9 = 27.
+    program = saa_program(two_product(), np.array([[10, 4]]))
+    solution = solve_saa_program(program)
+    assert solution.status == 0
+    np.testing.assert_allclose(solution.stock, [0.0, 9.0], atol=1e-7)
+    assert solution.value == pytest.approx(27.0)
+
+
+def test_builder_entries_two_scenarios() -> None:
+    program = saa_program(two_product(), np.array([[10, 4], [7, 5]]))
+    assert program.cost.shape == (10,)
+    np.testing.assert_allclose(program.cost, [9, 3, -5, -3, -5, -3, 0, 0, 0, 0])
+    # rows (k, i): z^k_i + w^k_i - sum_j rho_ji w^k_j = d^k_i; only rho_01 = 0.5 is non-zero.
+    expected_eq = np.array([
+        [0, 0, 1, 0, 0, 0, 1, 0, 0, 0],
+        [0, 0, 0, 1, 0, 0, -0.5, 1, 0, 0],
+        [0, 0, 0, 0, 1, 0, 0, 0, 1, 0],
+        [0, 0, 0, 0, 0, 1, 0, 0, -0.5, 1],
+    ])
+    np.testing.assert_allclose(program.a_eq.toarray(), expected_eq)
+    np.testing.assert_allclose(program.b_eq, [10, 4, 7, 5])
+    expected_ub = np.array([
+        [-1, 0, 1, 0, 0, 0, 0, 0, 0, 0],
+        [0, -1, 0, 1, 0, 0, 0, 0, 0, 0],
+        [-1, 0, 0, 0, 1, 0, 0, 0, 0, 0],
+        [0, -1, 0, 0, 0, 1, 0, 0, 0, 0],
+    ])
+    np.testing.assert_allclose(program.a_ub.toarray(), expected_ub)
+    np.testing.assert_allclose(program.b_ub, 0.0)
+    np.testing.assert_allclose(program.upper[:2], [14.0, 14.0])
+    assert np.all(np.isinf(program.upper[2:]))
+
+
+def test_offer_set_caps_stock_at_zero() -> None:
+    program = saa_program(two_product(), np.array([[10, 4]]), offered=np.array([False, True]))
+    np.testing.assert_allclose(program.upper[:2], [0.0, 14.0])
+
+
+def no_substitution(customers: int = 60, arrivals: str = "fixed") -> object:
+    return make_instance(
+        prices=[10.0, 8.0, 5.0], costs=[3.0, 6.0, 1.0], salvage=[1.0, 0.0, 0.5],
+        arrival=[0.3, 0.2, 0.35], substitution=np.zeros((3, 3)), customers=customers, arrivals=arrivals,
+    )
+
+
+def empirical_quantiles(instance, demands: np.ndarray) -> np.ndarray:
+    """Smallest x with F_K(x) >= (r - c) / (r - s): the scenario newsvendor optimum."""
+    ratio = (instance.prices - instance.costs) / (instance.prices - instance.salvage)
+    out = []
+    for i in range(demands.shape[1]):
+        values = np.sort(demands[:, i])
+        cdf = np.arange(1, values.size + 1) / values.size
+        out.append(values[np.flatnonzero(cdf >= ratio[i] - 1e-12)[0]])
+    return np.array(out)
+
+
+@pytest.mark.parametrize("arrivals", ["fixed", "poisson"])
+def test_no_substitution_lp_is_the_scenario_newsvendor(arrivals: str) -> None:
+    instance = no_substitution(arrivals=arrivals)
+    # ratios 7/9, 2/8, 4/4.5: with K = 199 no fraction k/199 equals a ratio, so the optimum is unique.
+    result = saa_policy(instance, rng=3, scenarios=199, solver="lp")
+    demands = first_choice_counts(instance, 199, 3)
+    np.testing.assert_array_equal(result.stock, empirical_quantiles(instance, demands))
+    assert result.info["status"] == 0 and result.info["solver"] == "lp"
+
+
+def test_no_substitution_flow_ascent_reaches_the_newsvendor() -> None:
+    instance = no_substitution()
+    result = saa_policy(instance, rng=3, scenarios=199, solver="flow-ascent", iterations=600)
+    expected = empirical_quantiles(instance, first_choice_counts(instance, 199, 3))
+    assert np.all(np.abs(result.stock - expected) <= 1), (result.stock, expected)
+
+
+def test_flow_ascent_value_never_exceeds_the_lp() -> None:
+    # Greedy sales restrict the LP, so the flow-ascent in-sample value is at most the LP optimum,
+    # and on this instance within 2 percent of it.
+    rng = np.random.default_rng(5)
+    n = 6
+    rho = rng.random((n, n)) * (rng.random((n, n)) < 0.5)
+    np.fill_diagonal(rho, 0.0)
+    rho *= 0.7 / np.maximum(rho.sum(axis=1, keepdims=True), 1e-9)
+    instance = make_instance(
+        prices=rng.uniform(5, 10, n), costs=rng.uniform(1, 4, n), arrival=np.full(n, 0.12),
+        substitution=rho, customers=200,
+    )
+    demands = first_choice_counts(instance, 20, 1).astype(float)
+    lp = solve_saa_program(saa_program(instance, demands))
+    flow = flow_ascent(instance, demands, np.ones(n, dtype=bool), iterations=400)
+    assert flow.value <= lp.value + 1e-6
+    assert flow.value >= 0.98 * lp.value
+
+
+def test_same_seed_same_stock_and_scenarios() -> None:
+    instance = two_product(customers=40)
+    np.testing.assert_array_equal(first_choice_counts(instance, 5, 9), first_choice_counts(instance, 5, 9))
+    for solver in ("lp", "flow-ascent"):
+        a = saa_policy(instance, rng=11, scenarios=8, solver=solver)
+        b = saa_policy(instance, rng=np.random.default_rng(11), scenarios=8, solver=solver)
+        np.testing.assert_array_equal(a.stock, b.stock)
+        assert a.solve_seconds >= 0 and a.policy == "saa"
+
+
+def test_first_choice_counts_sum_to_buyers() -> None:
+    instance = no_substitution(customers=100)
+    counts = first_choice_counts(instance, 400, 0)
+    assert counts.shape == (400, 3) and counts.dtype == np.int64
+    assert np.all(counts.sum(axis=1) <= 100)
+    np.testing.assert_allclose(counts.mean(axis=0), 100 * instance.arrival, rtol=0.05)
+
+
+def test_rounding_rules() -> None:
+    x = np.array([0.5, 1.4999, 2.0000001, 2.9999999, 3.2])
+    np.testing.assert_array_equal(round_stock(x, "nearest"), [1, 1, 2, 3, 3])
+    np.testing.assert_array_equal(round_stock(x, "floor"), [0, 1, 2, 3, 3])
+    np.testing.assert_array_equal(round_stock(x, "ceil"), [1, 2, 2, 3, 4])
+
+
+@pytest.mark.parametrize(
+    ("knobs", "error", "match"),
+    [
+        ({"scenarios": 0}, ValueError, r"`scenarios` must be a positive integer; got 0"),
+        ({"rounding": "up"}, ValueError, r"`rounding` must be one of .*; got 'up'"),
+        ({"solver": "cplex"}, ValueError, r"`solver` must be one of .*; got 'cplex'"),
+        ({"iterations": 0}, ValueError, r"`iterations` must be a positive integer; got 0"),
+        ({"scenario_kind": "walks"}, ValueError, r"`scenario_kind` must be one of .*; got 'walks'"),
+        ({"method": "simplex", "solver": "lp"}, ValueError, r"`method` must be one of .*; got 'simplex'"),
+        ({"time_limit": -1.0, "solver": "lp"}, ValueError, r"`time_limit` must be positive seconds or None; got -1.0"),
+        ({"offered": [1, 0]}, TypeError, r"`offered` must be a boolean mask over the products; got dtype int"),
+        ({"offered": np.array([True])}, ValueError, r"`offered` must have shape \(2,\)"),
+    ],
+)
+def test_bad_knobs_raise(knobs: dict, error: type, match: str) -> None:
+    with pytest.raises(error, match=match):
+        saa_policy(two_product(), rng=0, **knobs)
+
+
+def test_bad_demands_raise() -> None:
+    with pytest.raises(ValueError, match=r"`demands` must have shape \(K, 2\)"):
+        saa_program(two_product(), np.zeros((3, 4)))
+    with pytest.raises(ValueError, match=r"`demands` entry \(0, 1\) is -1.0; demands must be finite and non-negative"):
+        saa_program(two_product(), np.array([[1.0, -1.0]]))
+    with pytest.raises(TypeError, match=r"`demands` must hold numbers; got dtype bool"):
+        saa_program(two_product(), np.array([[True, False]]))
