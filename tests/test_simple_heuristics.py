@@ -137,6 +137,18 @@ def test_newsvendor_equals_brute_force_fractile(seed, arrivals):
     assert stock.tolist() == expected
 
 
+def test_newsvendor_fractile_at_an_exact_tie():
+    # r = 4, c = 1, s = 0: q = 3/4. D ~ Binomial(2, 1/2): F(0) = 1/4, F(1) = 3/4 = q, so x = 1.
+    instance = make_instance(prices=[4.0], costs=[1.0], arrival=[0.5], substitution=[[0.0]], customers=2)
+    assert solve("newsvendor", instance).stock.tolist() == [1]
+
+
+@pytest.mark.parametrize("name", SIMPLE + ("exact",))
+def test_direct_calls_report_their_solve_time(name):
+    result = load_policy(name)(hand_instance(customers=3), rng=0)
+    assert result.policy == name and result.solve_seconds > 0
+
+
 def test_newsvendor_skips_nonpositive_margins_and_zero_demand():
     instance = make_instance(prices=[2.0, 2.0, 2.0], costs=[2.0, 3.0, 1.0], arrival=[0.3, 0.3, 0.0],
                              substitution=np.zeros((3, 3)), customers=10)
