@@ -263,6 +263,8 @@ def test_one_million_products_under_ten_seconds():
     instance = big_sparse_instance(1_000_000)
     start = time.perf_counter()
     solution = fluid_lp(instance)
-    assert time.perf_counter() - start < 10.0
+    seconds = time.perf_counter() - start
+    print(f"fluid_lp, N = 1,000,000, 20 substitutes each: {seconds:.2f} s, {solution.iterations} dual iterations")
+    assert seconds < 10.0
     assert solution.status == "optimal"
     assert_primal_feasible(instance, solution, rtol=1e-8)
