@@ -18,8 +18,10 @@ benchmark suite::
 validates: unknown keys fail with their dotted path and a did-you-mean, wrong types with the
 path, the expected type and the value, algorithm names against :data:`agents.ALGORITHMS`,
 hyperparameters against the algorithm's constructor signature, the env id against the
-Gymnasium registry (after ``import envs``). ``ExperimentConfig.from_dict(c.to_dict()) == c``
-and the same through :meth:`ExperimentConfig.to_yaml`.
+Gymnasium registry (after ``import envs``), evaluation families against
+``envs.families.FAMILIES`` and heuristics against ``baselines.registry.POLICIES``.
+``ExperimentConfig.from_dict(c.to_dict()) == c`` and the same through
+:meth:`ExperimentConfig.to_yaml`.
 
 PyYAML follows YAML 1.1, which reads ``1e6`` (no dot) as a *string*. Such strings are accepted
 for float fields, and for integer fields only when they denote an exact integer
@@ -30,6 +32,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import importlib
 import inspect
 import math
 import re
@@ -363,8 +366,23 @@ def _check_experiment(config: ExperimentConfig) -> None:
         raise ValueError(
             f"`train.keep_checkpoints` must be at least 1, got {config.train.keep_checkpoints}"
         )
+    _check_names(config.evaluation.families, "evaluation.families", "envs.families", "FAMILIES")
+    _check_names(
+        config.evaluation.heuristics, "evaluation.heuristics", "baselines.registry", "POLICIES"
+    )
     if config.evaluation.seasons < 1:
         raise ValueError(f"`evaluation.seasons` must be at least 1, got {config.evaluation.seasons}")
+
+
+def _check_names(names: tuple[str, ...], path: str, module: str, catalogue: str) -> None:
+    """Every entry of ``names`` must be a key of ``<module>.<catalogue>``."""
+    known = getattr(importlib.import_module(module), catalogue)
+    for index, name in enumerate(names):
+        if name not in known:
+            raise ValueError(
+                f"`{path}.{index}` {name!r} is not in {module}.{catalogue}"
+                f"{_did_you_mean(name, known)}"
+            )
 
 
 def _check_env_id(env_id: str) -> None:

@@ -167,6 +167,8 @@ def test_bad_overrides(override: str, message: str) -> None:
         ("name", "a b", ValueError, r"`name` must be a folder name of letters, digits, '_', '-' and '\.', got 'a b'"),
         ("train.checkpoint_every", 0, ValueError, r"`train\.checkpoint_every` must be at least 1, got 0"),
         ("train.keep_checkpoints", 0, ValueError, r"`train\.keep_checkpoints` must be at least 1, got 0"),
+        ("evaluation.families", ["small", "medum"], ValueError, r"`evaluation\.families\.1` 'medum' is not in envs\.families\.FAMILIES; did you mean `medium`\?"),
+        ("evaluation.heuristics", ["fluid", "newsvender"], ValueError, r"`evaluation\.heuristics\.1` 'newsvender' is not in baselines\.registry\.POLICIES; did you mean `newsvendor`\?"),
         ("evaluation.seasons", 0, ValueError, r"`evaluation\.seasons` must be at least 1, got 0"),
         ("evaluation.seed", 1.5, TypeError, r"`evaluation\.seed` must be an integer, got 1\.5; write integers"),
         ("evaluation.seed", float("nan"), TypeError, r"`evaluation\.seed` must be a finite number, got float nan"),
