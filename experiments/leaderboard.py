@@ -266,6 +266,11 @@ def heuristic_contender(entry: str | Mapping[str, Any] | Any) -> Contender:
         name, knobs = entry.name, dict(getattr(entry, "knobs", {}) or {})
     else:
         raise TypeError(f"a heuristic entry must be a name or {{name, knobs}}; got {type(entry).__name__}")
+    if "rng" in knobs:
+        raise ValueError(
+            f"heuristic {name!r} sets the knob 'rng'; the leaderboard seeds every heuristic itself "
+            "(a planning seed per instance, independent of the evaluation customers)"
+        )
     HeuristicPolicy(name, **knobs)  # checks the name and the knobs now, not mid-leaderboard
 
     def decide(instance: Instance, planning_seed: int) -> Decided:

@@ -321,6 +321,8 @@ def test_heuristic_entries_are_checked_up_front() -> None:
         heuristic_contender({"name": "saa", "knobs": {"scenarioz": 5}})
     with pytest.raises(ValueError, match=r"a heuristic entry must be a name or \{name, knobs\}; got \{'nme': 'saa'\}"):
         heuristic_contender({"nme": "saa"})
+    with pytest.raises(ValueError, match="heuristic 'saa' sets the knob 'rng'; the leaderboard seeds every heuristic"):
+        heuristic_contender({"name": "saa", "knobs": {"rng": 1}})
     with pytest.raises(TypeError, match=r"a heuristic entry must be a name or \{name, knobs\}; got int"):
         heuristic_contender(3)
 
