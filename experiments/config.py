@@ -36,6 +36,7 @@ import importlib
 import inspect
 import math
 import re
+import types
 import typing
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -83,12 +84,17 @@ class NormalizeConfig:
     """Scale rewards by the running standard deviation of the discounted return."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class AgentConfig:
     """One learned agent: an algorithm, its hyperparameters and the seeds to train it with."""
 
     algo: str
     """Algorithm name, a key of :data:`agents.ALGORITHMS` (``ppo``, ``sac``, ``td3``, ``a2c``)."""
+    label: str = ""
+    """Run-folder stem and leaderboard name (``<label>-seed<S>``); empty means ``algo``. Needed
+    only when two agents share an algorithm (e.g. one per environment)."""
+    env: EnvConfig | None = None
+    """This agent's environment, when it differs from the experiment's ``env``."""
     total_timesteps: int
     """Environment steps per training run (summed over the ``n_envs`` copies)."""
     n_envs: int = 1
@@ -170,6 +176,15 @@ class ExperimentConfig:
             if agent.algo == algo:
                 return agent
         raise KeyError(f"no agent with algo {algo!r}; the config has {[a.algo for a in self.agents]}")
+
+    def agent_env(self, agent: AgentConfig) -> EnvConfig:
+        """The environment ``agent`` trains on: its own ``env`` or the experiment's."""
+        return agent.env if agent.env is not None else self.env
+
+
+def run_name(agent: AgentConfig, seed: int) -> str:
+    """The run folder's name ``<label or algo>-seed<seed>``."""
+    return f"{agent.label or agent.algo}-seed{seed}"
 
 
 def load_config(path: str | Path, overrides: Sequence[str] = ()) -> ExperimentConfig:
@@ -277,6 +292,9 @@ def _convert(hint: Any, value: Any, path: str) -> Any:
     """Check ``value`` against the type hint ``hint``, coercing YAML 1.1 number strings."""
     if dataclasses.is_dataclass(hint):
         return _build(hint, value, path)
+    if typing.get_origin(hint) is types.UnionType:  # ``X | None``: null or an X
+        (inner,) = [arg for arg in typing.get_args(hint) if arg is not type(None)]
+        return None if value is None else _convert(inner, value, path)
     origin = typing.get_origin(hint)
     if origin is tuple:
         if not isinstance(value, list | tuple):
@@ -348,16 +366,24 @@ def _check_experiment(config: ExperimentConfig) -> None:
         raise ValueError(
             f"`name` must be a folder name of letters, digits, '_', '-' and '.', got {config.name!r}"
         )
-    _check_env_id(config.env.id)
-    runs: set[tuple[str, int]] = set()
+    _check_env_id(config.env.id, "env.id")
+    runs: set[str] = set()
     for index, agent in enumerate(config.agents):
+        if agent.env is not None:
+            _check_env_id(agent.env.id, f"agents.{index}.env.id")
+        if agent.label and not _NAME.match(agent.label):
+            raise ValueError(
+                f"`agents.{index}.label` must be a folder name of letters, digits, '_', '-' "
+                f"and '.', got {agent.label!r}"
+            )
         for seed in agent.seeds:
-            if (agent.algo, seed) in runs:
+            run = run_name(agent, seed)
+            if run in runs:
                 raise ValueError(
-                    f"`agents.{index}` repeats the run {agent.algo}-seed{seed}; "
-                    "each (algo, seed) pair names one run folder"
+                    f"`agents.{index}` repeats the run {run}; each (label, seed) pair names "
+                    "one run folder (give agents that share an algorithm different labels)"
                 )
-            runs.add((agent.algo, seed))
+            runs.add(run)
     if config.train.checkpoint_every < 1:
         raise ValueError(
             f"`train.checkpoint_every` must be at least 1, got {config.train.checkpoint_every}"
@@ -385,14 +411,14 @@ def _check_names(names: tuple[str, ...], path: str, module: str, catalogue: str)
             )
 
 
-def _check_env_id(env_id: str) -> None:
+def _check_env_id(env_id: str, path: str) -> None:
     import gymnasium
 
     import envs  # noqa: F401  (registers the Assort/* ids)
 
     if env_id not in gymnasium.registry:
         raise ValueError(
-            f"`env.id` {env_id!r} is not a registered Gymnasium id"
+            f"`{path}` {env_id!r} is not a registered Gymnasium id"
             f"{_did_you_mean(env_id, gymnasium.registry)}"
         )
 

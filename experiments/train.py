@@ -1,6 +1,6 @@
 """Training runs: one stable-baselines3 model per (agent, seed) of an experiment config.
 
-A run folder ``<runs_dir>/<name>/<algo>-seed<S>/`` (rl-baselines3-zoo's layout) holds::
+A run folder ``<runs_dir>/<name>/<algo>-seed<S>/`` (``<label>-seed<S>`` for labelled agents) (rl-baselines3-zoo's layout) holds::
 
     config.yaml        the resolved experiment config of this run alone (one agent, one seed);
                        ``assort train config.yaml`` would redo the run
@@ -52,7 +52,7 @@ from agents.callbacks import (
     save_artifacts,
 )
 from agents.factory import TORCH_THREADS, load_model, make_model
-from experiments.config import AgentConfig, EnvConfig, ExperimentConfig, load_config
+from experiments.config import AgentConfig, EnvConfig, ExperimentConfig, load_config, run_name
 
 PACKAGES = (
     "assort-testbed",
@@ -67,14 +67,18 @@ PACKAGES = (
 """Packages whose versions go into ``versions.json``."""
 
 
-def run_dir(config: ExperimentConfig, algo: str, seed: int) -> Path:
-    """``<train.runs_dir>/<name>/<algo>-seed<seed>``."""
-    return Path(config.train.runs_dir) / config.name / f"{algo}-seed{seed}"
+def run_dir(config: ExperimentConfig, agent: AgentConfig | str, seed: int) -> Path:
+    """``<train.runs_dir>/<name>/<label or algo>-seed<seed>``; ``agent`` is the agent or its
+    run-folder stem (``label or algo``)."""
+    name = f"{agent}-seed{seed}" if isinstance(agent, str) else run_name(agent, seed)
+    return Path(config.train.runs_dir) / config.name / name
 
 
 def run_config(config: ExperimentConfig, agent: AgentConfig, seed: int) -> ExperimentConfig:
-    """``config`` reduced to the single run (``agent`` with ``seeds: [seed]``)."""
-    return dataclasses.replace(config, agents=(dataclasses.replace(agent, seeds=(seed,)),))
+    """``config`` reduced to the single run: ``agent`` with ``seeds: [seed]``, its environment
+    as the experiment's ``env``."""
+    single = dataclasses.replace(agent, seeds=(seed,), env=None)
+    return dataclasses.replace(config, env=config.agent_env(agent), agents=(single,))
 
 
 def train_experiment(
@@ -95,7 +99,7 @@ def train_experiment(
     ]
     if not force:
         for agent, s in runs:
-            _refuse_existing(run_dir(config, agent.algo, s))
+            _refuse_existing(run_dir(config, agent, s))
     return [
         train_run(run_config(config, agent, s), command=command, force=force, progress=progress)
         for agent, s in runs
@@ -116,8 +120,9 @@ def train_run(
             f"train_run needs a config with one agent and one seed, got "
             f"{[(a.algo, list(a.seeds)) for a in config.agents]}; use train_experiment"
         )
+    config = run_config(config, config.agents[0], config.agents[0].seeds[0])
     agent, seed = config.agents[0], config.agents[0].seeds[0]
-    folder = run_dir(config, agent.algo, seed)
+    folder = run_dir(config, agent, seed)
     if force and folder.exists():
         shutil.rmtree(folder)
     _refuse_existing(folder)

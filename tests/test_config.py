@@ -15,6 +15,7 @@ from experiments.config import (
     apply_overrides,
     load_config,
     parse_config,
+    run_name,
 )
 
 CONFIGS = sorted((Path(__file__).resolve().parents[1] / "experiments" / "configs").glob("*.yaml"))
@@ -155,11 +156,14 @@ def test_bad_overrides(override: str, message: str) -> None:
         ("agents.0.seeds", 3, TypeError, r"`agents\.0\.seeds` must be a list, got int 3"),
         ("agents.0.seeds", [], ValueError, r"`agents\.0\.seeds` must name at least one seed, got \[\]"),
         ("agents.0.seeds", [0, -1], ValueError, r"`agents\.0\.seeds\.1` must be a non-negative integer, got -1"),
-        ("agents.0.seeds", [0, 0], ValueError, r"`agents\.0` repeats the run ppo-seed0; each \(algo, seed\) pair names one run folder"),
+        ("agents.0.seeds", [0, 0], ValueError, r"`agents\.0` repeats the run ppo-seed0; each \(label, seed\) pair names one run folder"),
         ("agents.0.algo", "ppo2", ValueError, r"`agents\.0\.algo` 'ppo2' is not one of \['a2c', 'ppo', 'sac', 'td3'\]; did you mean `ppo`\?"),
         ("agents.0.hyperparams", {"n_step": 64}, ValueError, r"`agents\.0\.hyperparams\.n_step` is not an argument of PPO; did you mean `n_steps`\?"),
         ("agents.0.hyperparams", {"seed": 3}, ValueError, r"`agents\.0\.hyperparams\.seed` cannot be set here: seeds come from the agent's `seeds` list"),
         ("agents.0.hyperparams", [1], TypeError, r"`agents\.0\.hyperparams` must be a mapping with string keys, got list \[1\]"),
+        ("agents.0.label", "a/b", ValueError, r"`agents\.0\.label` must be a folder name of letters, digits, '_', '-' and '\.', got 'a/b'"),
+        ("agents.0.env", {"id": "Assort/OneShotMediumFamly-v0"}, ValueError, r"`agents\.0\.env\.id` 'Assort/OneShotMediumFamly-v0' is not a registered Gymnasium id; did you mean `Assort/OneShotMediumFamily-v0`\?"),
+        ("agents.0.env", "medium", TypeError, r"`agents\.0\.env` must be a mapping, got str 'medium'"),
         ("agents.0.policy", 3, TypeError, r"`agents\.0\.policy` must be a string, got int 3"),
         ("agents", [{"algo": "ppo"}], ValueError, r"`agents\.0` is missing the required key `agents\.0\.total_timesteps`"),
         ("agents", [5], TypeError, r"`agents\.0` must be a mapping, got int 5"),
@@ -190,6 +194,21 @@ def test_missing_and_malformed_files(tmp_path: Path) -> None:
     del data["env"]
     with pytest.raises(ValueError, match=r"`config` is missing the required key `env`"):
         parse_config(data)
+
+
+def test_agents_sharing_an_algorithm_need_labels_and_may_have_their_own_env() -> None:
+    data = base()
+    medium = {"algo": "sac", "total_timesteps": 10, "env": {"id": "Assort/OneShotMediumFamily-v0"}}
+    data["agents"].append(medium)
+    with pytest.raises(ValueError, match=r"`agents\.2` repeats the run sac-seed0; .*different labels"):
+        parse_config(data)
+    data["agents"][2] = {**medium, "label": "sac-medium"}
+    config = parse_config(data)
+    assert run_name(config.agents[2], 0) == "sac-medium-seed0"
+    assert run_name(config.agents[1], 4) == "sac-seed4"
+    assert config.agent_env(config.agents[2]).id == "Assort/OneShotMediumFamily-v0"
+    assert config.agent_env(config.agents[1]) == config.env
+    assert parse_config(config.to_dict()) == config
 
 
 def test_config_is_frozen() -> None:

@@ -18,7 +18,7 @@ from agents.policy import LearnedPolicy
 from envs.families import make_family_instance
 from experiments.cli import main
 from experiments.config import ExperimentConfig, load_config, parse_config
-from experiments.train import resume_run, run_dir, train_experiment, train_run
+from experiments.train import resume_run, run_config, run_dir, train_experiment, train_run
 
 ENV = {"id": "Assort/OneShotSmall-v0", "kwargs": {"reward_scale": "auto"}}
 PPO = {
@@ -93,7 +93,7 @@ def test_finished_or_existing_runs_are_never_overwritten(ppo_run: Path) -> None:
     with pytest.raises(ValueError, match=r"already finished \(DONE exists\); nothing to resume"):
         resume_run(ppo_run, progress=False)
     assert (ppo_run / "model.zip").read_bytes() == before
-    unfinished = run_dir(config, "ppo", 4)
+    unfinished = run_dir(config, config.agents[0], 4)
     unfinished.mkdir(parents=True)
     with pytest.raises(ValueError, match=r"already exists \(an unfinished run\); continue it with `assort train --resume"):
         train_experiment(config, seed=4, progress=False)
@@ -155,6 +155,30 @@ def test_learned_policy_is_a_deterministic_stocking_policy(ppo_run: Path) -> Non
     too_big = make_family_instance("small", 1_000_000, n_products=instance.n_products + 1)
     with pytest.raises(ValueError, match="products"):
         policy.stock_for(too_big)
+
+
+def test_learned_policy_plays_the_sequential_environment(tmp_path: Path) -> None:
+    sequential = {"id": "Assort/SequentialSmall-v0", "kwargs": {}}
+    agent = {**PPO, "total_timesteps": 64, "label": "ppo-seq", "env": sequential}
+    config = experiment(tmp_path, agent)
+    (folder,) = train_experiment(config, progress=False)
+    assert folder.name == "ppo-seq-seed3"
+    assert load_config(folder / "config.yaml").env.id == "Assort/SequentialSmall-v0"
+    policy = LearnedPolicy(folder)
+    instance = make_family_instance("small", 1_000_002)
+    stock = policy.stock_for(instance)
+    assert stock.shape == (instance.n_products,) and (stock >= 0).all()
+    assert np.array_equal(stock, policy.stock_for(instance))
+
+
+def test_run_config_is_one_agent_one_seed_with_its_own_env(tmp_path: Path) -> None:
+    medium = {"id": "Assort/OneShotMediumFamily-v0", "kwargs": {"reward_scale": 2.0}}
+    config = experiment(tmp_path, PPO, {**PPO, "label": "ppo-medium", "env": medium, "seeds": [1, 2]})
+    single = run_config(config, config.agents[1], 2)
+    assert single.env.id == "Assort/OneShotMediumFamily-v0" and single.env.kwargs == {"reward_scale": 2.0}
+    assert [(a.label, a.seeds, a.env) for a in single.agents] == [("ppo-medium", (2,), None)]
+    assert run_dir(config, config.agents[1], 2) == tmp_path / "tiny" / "ppo-medium-seed2"
+    assert parse_config(single.to_dict()) == single
 
 
 def test_learned_policy_needs_a_finished_run(tmp_path: Path) -> None:
