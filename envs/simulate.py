@@ -133,7 +133,7 @@ def _run(instance: Instance, tables: ChoiceTables | None, x: np.ndarray, seed: i
     profit = np.empty(seasons)
     args = (
         x, np.uint64(seed), np.int64(first_season), np.int64(instance.customers), poisson,
-        np.float64(instance.customers), tables.row_start, tables.threshold, tables.target,
+        np.float64(instance.customers), tables.row_start, tables.slots,
         instance.prices, instance.costs, instance.salvage,
     )
     if full:
@@ -240,19 +240,29 @@ def evaluate(
 
 @njit(cache=True)
 def _run_chunk(
-    k0, k1, chunk, stock, seed, first_season, customers, poisson, mean, row_start, threshold, target,
+    k0, k1, chunk, stock, seed, first_season, customers, poisson, mean, row_start, slots,
     prices, costs, salvage, full, sales, sums, profit, kpis,
 ):
-    """Seasons k0 .. k1 - 1 (the whole kernel; the drivers below only split seasons)."""
+    """Seasons k0 .. k1 - 1 (the whole kernel; the drivers below only split seasons).
+
+    ``empty`` is a bitset of the products out of stock (bit i of word i >> 6): the walk tests
+    it at every step, and at 1 bit per product it stays in the fastest cache even for large N;
+    ``remaining`` is touched only on a purchase.
+    """
     n = stock.shape[0]
     remaining = stock.astype(np.int32)
     touched = np.empty(n, dtype=np.int32)
+    empty_start = np.zeros((n >> 6) + 1, dtype=np.uint64)
     in_stock_start = 0
     fixed = 0.0
     for i in range(n):
         if stock[i] > 0:
             in_stock_start += 1
             fixed += (salvage[i] - costs[i]) * stock[i]
+        else:
+            empty_start[i >> 6] |= np.uint64(1) << np.uint64(i & 63)
+    empty = empty_start.copy()
+    one = np.uint64(1)
     for k in range(k0, k1):
         skey = season_key(seed, first_season + k)
         n_customers = customers
@@ -264,7 +274,7 @@ def _run_chunk(
         substitutions = 0
         for t in range(n_customers):
             ckey = customer_key(skey, t)
-            first = table_sample(draw(ckey, 0), 0, n + 1, threshold, target)
+            first = table_sample(draw(ckey, 0), 0, n + 1, slots)
             if first == n:
                 continue
             if in_stock == 0:
@@ -272,9 +282,9 @@ def _run_chunk(
                 continue
             i = first
             step = 1
-            while remaining[i] == 0:
+            while (empty[i >> 6] >> np.uint64(i & 63)) & one:
                 start = row_start[i]
-                i = table_sample(draw(ckey, step), start, row_start[i + 1] - start, threshold, target)
+                i = table_sample(draw(ckey, step), start, row_start[i + 1] - start, slots)
                 if i == n:
                     break
                 step += 1
@@ -289,6 +299,7 @@ def _run_chunk(
             remaining[i] -= 1
             if remaining[i] == 0:
                 in_stock -= 1
+                empty[i >> 6] |= one << np.uint64(i & 63)
         value = 0.0
         for m in range(n_touched):
             i = touched[m]
@@ -299,6 +310,7 @@ def _run_chunk(
             else:
                 sums[chunk, i] += sold
             remaining[i] = stock[i]
+            empty[i >> 6] = empty_start[i >> 6]
         profit[k] = value + fixed
         kpis[k, 0] = n_customers
         kpis[k, 1] = lost
@@ -307,24 +319,24 @@ def _run_chunk(
 
 @njit(cache=True)
 def _simulate_serial(
-    stock, seed, first_season, customers, poisson, mean, row_start, threshold, target, prices, costs,
+    stock, seed, first_season, customers, poisson, mean, row_start, slots, prices, costs,
     salvage, full, sales, sums, profit, kpis,
 ):
     _run_chunk(
-        0, profit.shape[0], 0, stock, seed, first_season, customers, poisson, mean, row_start, threshold,
-        target, prices, costs, salvage, full, sales, sums, profit, kpis,
+        0, profit.shape[0], 0, stock, seed, first_season, customers, poisson, mean, row_start, slots,
+        prices, costs, salvage, full, sales, sums, profit, kpis,
     )
 
 
 @njit(parallel=True, cache=True)
 def _simulate_parallel(
-    chunks, stock, seed, first_season, customers, poisson, mean, row_start, threshold, target, prices,
+    chunks, stock, seed, first_season, customers, poisson, mean, row_start, slots, prices,
     costs, salvage, full, sales, sums, profit, kpis,
 ):
     seasons = profit.shape[0]
     for c in prange(chunks):
         _run_chunk(
             c * seasons // chunks, (c + 1) * seasons // chunks, c, stock, seed, first_season, customers,
-            poisson, mean, row_start, threshold, target, prices, costs, salvage, full, sales, sums, profit,
+            poisson, mean, row_start, slots, prices, costs, salvage, full, sales, sums, profit,
             kpis,
         )

@@ -15,9 +15,9 @@ which seasons are computed or how many threads compute them.
 A 64-bit draw ``u`` gives a uniform on [0, 1) as ``(u >> 11) * 2^-53`` and an alias-table
 sample as: column ``((u >> 32) * K) >> 32`` (K columns), accepted when
 ``(u & 0xFFFFFFFF) < threshold[column]`` (thresholds are probabilities scaled by 2^32),
-otherwise its alias (:func:`alias_sample`; :func:`table_sample` reads the packed tables of
-:class:`envs.tables.ChoiceTables`, which store the outcomes of a column and of its alias in
-one word). Both the numba kernels and the plain-Python reference follow this spec,
+otherwise its alias (:func:`alias_sample`). The simulator's packed tables
+(:class:`envs.tables.ChoiceTables`, sampled by :func:`table_sample`) use the same column and
+24-bit thresholds compared with ``(u >> 8) & 0xFFFFFF``. Both the numba kernels and the plain-Python reference follow this spec,
 so they produce identical sales.
 """
 
@@ -32,6 +32,8 @@ CUSTOMER_MULTIPLIER = np.uint64(0x9E6C63D0676A9A99)
 POISSON_CUSTOMER = np.uint64(0xFFFFFFFFFFFFFFFF)
 MASK64 = (1 << 64) - 1
 MASK32 = np.uint64(0xFFFFFFFF)
+MASK24 = np.uint64(0xFFFFFF)
+MASK20 = np.uint64(0xFFFFF)
 
 
 @njit(inline="always", cache=True)
@@ -72,17 +74,18 @@ def alias_sample(u, start, n_columns, threshold, alias):
 
 
 @njit(inline="always", cache=True)
-def table_sample(u, start, n_columns, threshold, target):
+def table_sample(u, start, n_columns, slots):
     """Sample a packed table (:class:`envs.tables.ChoiceTables`) at ``[start, start + n_columns)``.
 
-    Same column and acceptance rule as :func:`alias_sample`; returns the outcome directly:
-    the low 32 bits of ``target[slot]`` when kept, else its high 32 bits.
+    Column ``((u >> 32) * K) >> 32`` as in :func:`alias_sample`; its word is
+    ``threshold | kept << 24 | alias << 44``; kept when ``(u >> 8) & 0xFFFFFF < threshold``
+    (24 bits of u disjoint from the column's), and the outcome is returned directly.
     """
     slot = start + np.int64(((u >> uint64(32)) * uint64(n_columns)) >> uint64(32))
-    word = target[slot]
-    if (u & MASK32) < threshold[slot]:
-        return np.int64(word & MASK32)
-    return np.int64(word >> uint64(32))
+    word = slots[slot]
+    if ((u >> uint64(8)) & MASK24) < (word & MASK24):
+        return np.int64((word >> uint64(24)) & MASK20)
+    return np.int64(word >> uint64(44))
 
 
 # ------------------------------------------------------- the same spec in plain Python
@@ -117,12 +120,11 @@ def py_alias_sample(u: int, start: int, n_columns: int, threshold, alias) -> int
     return int(alias[start + column])
 
 
-def py_table_sample(u: int, start: int, n_columns: int, threshold, target) -> int:
-    slot = start + (((u >> 32) * n_columns) >> 32)
-    word = target[slot]
-    if (u & 0xFFFFFFFF) < threshold[slot]:
-        return word & 0xFFFFFFFF
-    return word >> 32
+def py_table_sample(u: int, start: int, n_columns: int, slots) -> int:
+    word = slots[start + (((u >> 32) * n_columns) >> 32)]
+    if ((u >> 8) & 0xFFFFFF) < (word & 0xFFFFFF):
+        return (word >> 24) & 0xFFFFF
+    return word >> 44
 
 
 # ------------------------------------------------------------------------- alias tables

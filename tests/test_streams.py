@@ -12,12 +12,10 @@ from numba import njit
 from envs.choice import mnl_instance
 from envs.instance import make_instance
 from envs.streams import (
-    alias_sample,
     alias_table,
     customer_key,
     draw,
     mix,
-    py_alias_sample,
     py_customer_key,
     py_draw,
     py_mix,
@@ -28,6 +26,7 @@ from envs.streams import (
     table_sample,
     to_uniform,
 )
+from envs import tables as tables_module
 from envs.tables import ChoiceTables, _alias_rows
 
 
@@ -80,8 +79,8 @@ def test_vectorized_alias_rows_equal_alias_table() -> None:
 
 
 @njit
-def _sample_both(u, start, n_columns, threshold, alias, packed_threshold, target):
-    return alias_sample(u, start, n_columns, threshold, alias), table_sample(u, 0, n_columns, packed_threshold, target)
+def _table_sample(u, start, n_columns, slots):
+    return table_sample(u, start, n_columns, slots)
 
 
 @pytest.mark.parametrize("sparse", [False, True])
@@ -98,17 +97,35 @@ def test_choice_tables_encode_the_instance(sparse: bool) -> None:
     )
     tables = ChoiceTables.from_instance(inst)
     np.testing.assert_allclose(
-        tables.outcome_probabilities(), np.append(arrival, inst.no_purchase_probability), atol=(n + 1) * 2.0**-32
+        tables.outcome_probabilities(), np.append(arrival, inst.no_purchase_probability), atol=2.0**-24
     )
     for i in range(n):
         expected = np.append(rho[i], inst.leave_probability[i])
-        np.testing.assert_allclose(tables.outcome_probabilities(i), expected, atol=(n + 1) * 2.0**-32)
-    # The packed first-choice table samples exactly like alias_table + alias_sample.
-    threshold, alias = alias_table(np.append(arrival, inst.no_purchase_probability))
+        np.testing.assert_allclose(tables.outcome_probabilities(i), expected, atol=2.0**-24)
+    # The numba sampler equals the plain-Python one, and both follow the spec by hand.
+    slots = tables.slots.tolist()
     for u in rng.integers(0, 2**63, 300, dtype=np.uint64) * np.uint64(2) + np.uint64(1):
-        classic, packed = _sample_both(u, 0, n + 1, threshold, alias, tables.threshold, tables.target)
-        assert classic == packed == py_table_sample(int(u), 0, n + 1, tables.threshold.tolist(), tables.target.tolist())
-        assert classic == py_alias_sample(int(u), 0, n + 1, threshold.tolist(), alias.tolist())
+        start, stop = int(tables.row_start[3]), int(tables.row_start[4])
+        for lo, m in ((0, n + 1), (start, stop - start)):
+            column = lo + ((int(u) >> 32) * m >> 32)
+            kept = ((int(u) >> 8) & 0xFFFFFF) < int(tables.threshold[column])
+            by_hand = int(tables.kept[column] if kept else tables.alias[column])
+            assert _table_sample(u, lo, m, tables.slots) == py_table_sample(int(u), lo, m, slots) == by_hand
+
+
+def test_certain_columns_never_move() -> None:
+    # A two-outcome table (0.5, 0.5) keeps both columns with certainty.
+    inst = make_instance(prices=[1.0], costs=[0.0], arrival=[0.5], substitution=[[0.0]], customers=1)
+    tables = ChoiceTables.from_instance(inst)
+    np.testing.assert_array_equal(tables.threshold[:2], [2**24 - 1, 2**24 - 1])
+    np.testing.assert_array_equal(tables.kept[:2], tables.alias[:2])
+
+
+def test_too_many_products_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(tables_module, "MAX_PRODUCTS", 1)
+    inst = mnl_instance([1.0, 2.0], 1.0, prices=[1.0] * 2, costs=[0.0] * 2, customers=4)
+    with pytest.raises(ValueError, match=r"`instance` has 2 products; the simulator's tables hold at most 1"):
+        ChoiceTables.from_instance(inst)
 
 
 def test_tables_of_mnl_without_outside_option_never_leave() -> None:
@@ -125,7 +142,7 @@ def test_tables_are_cached_per_instance_and_read_only() -> None:
     assert ChoiceTables.for_instance(inst) is first
     assert ChoiceTables.from_instance(inst) is not first
     with pytest.raises(ValueError, match="read-only"):
-        first.threshold[0] = 0
+        first.slots[0] = 0
 
 
 def test_large_sparse_tables_build_fast() -> None:
@@ -144,5 +161,5 @@ def test_large_sparse_tables_build_fast() -> None:
     start = time.perf_counter()
     tables = ChoiceTables.from_instance(inst)
     seconds = time.perf_counter() - start
-    assert tables.threshold.shape == (n + 1 + n * (k + 1),)
+    assert tables.slots.shape == (n + 1 + n * (k + 1),)
     assert seconds < 1.0, f"building the tables took {seconds:.2f} s"
