@@ -53,7 +53,7 @@ LP_METHODS = ("highs", "highs-ipm", "highs-ds")
 SCENARIO_KINDS = ("first-choice",)
 ROUNDING_TOLERANCE = 1e-6
 SOLVERS = ("auto", "lp", "flow-ascent")
-LP_VARIABLE_LIMIT = 20_000
+LP_VARIABLE_LIMIT = 10_000
 FIXED_POINT_TOLERANCE = 1e-9
 FIXED_POINT_MAX_STEPS = 10_000
 
@@ -269,7 +269,7 @@ def saa_policy(
     solver: str = "auto",
     method: str = "highs-ipm",
     iterations: int = 300,
-    time_limit: float | None = 100.0,
+    time_limit: float | None = 60.0,
     offered: object = None,
 ) -> PolicyResult:
     """Whole-catalog SAA (``offered=None``) or SAA restricted to an offer set.

@@ -165,3 +165,61 @@ def test_bad_demands_raise() -> None:
         saa_program(two_product(), np.array([[1.0, -1.0]]))
     with pytest.raises(TypeError, match=r"`demands` must hold numbers; got dtype bool"):
         saa_program(two_product(), np.array([[True, False]]))
+
+
+# ------------------------------------------------------------------ pooled-assortment SAA
+
+from baselines.pooled import customer_values, pooled_assortment, pooled_saa_policy, poisson_newsvendor_value  # noqa: E402
+
+
+def test_poisson_newsvendor_value_matches_direct_sum() -> None:
+    from scipy.stats import poisson
+
+    instance = no_substitution()
+    demand = np.array([0.4, 7.0, 31.0])
+    got = poisson_newsvendor_value(instance, demand)
+    ratio = (instance.prices - instance.costs) / (instance.prices - instance.salvage)
+    for i in range(3):
+        x = int(poisson.ppf(ratio[i], demand[i]))
+        k = np.arange(0, 400)
+        sold = float((np.minimum(k, x) * poisson.pmf(k, demand[i])).sum())
+        m, h = instance.prices[i] - instance.salvage[i], instance.costs[i] - instance.salvage[i]
+        assert got[i] == pytest.approx(m * sold - h * x, rel=1e-9)
+
+
+def pooling_instance() -> object:
+    """Product 1 has 0.3 expected customers and sends all of them on to product 0 (same margin);
+    product 2 is as rare but has no substitute. Pooling 1 into 0 beats stocking 1 unit for 0.3
+    customers; product 2 is kept (passing its customers on earns nothing)."""
+    return make_instance(
+        prices=[10.0, 10.0, 10.0], costs=[4.0, 4.0, 4.0], arrival=[0.5, 0.003, 0.003],
+        substitution=[[0.0, 0.0, 0.0], [1.0, 0.0, 0.0], [0.0, 0.0, 0.0]], customers=100,
+    )
+
+
+def test_customer_values_follow_the_chain() -> None:
+    values = customer_values(pooling_instance(), np.array([True, False, False]))
+    np.testing.assert_allclose(values, [6.0, 6.0, 0.0])
+
+
+def test_pruning_pools_the_tail_product_into_its_substitute() -> None:
+    offered, rounds = pooled_assortment(pooling_instance())
+    np.testing.assert_array_equal(offered, [True, False, True])
+    assert rounds == 1
+    result = pooled_saa_policy(pooling_instance(), rng=0, scenarios=16)
+    assert result.stock[1] == 0 and result.info["assortment_size"] == 2
+    assert result.policy == "pooled-saa"
+    again = pooled_saa_policy(pooling_instance(), rng=0, scenarios=16)
+    np.testing.assert_array_equal(result.stock, again.stock)
+
+
+@pytest.mark.parametrize(
+    ("knobs", "match"),
+    [
+        ({"drop_fraction": 0.0}, r"`drop_fraction` must lie in \(0, 1\]; got 0.0"),
+        ({"max_rounds": -1}, r"`max_rounds` must be a non-negative integer; got -1"),
+    ],
+)
+def test_bad_pruning_knobs_raise(knobs: dict, match: str) -> None:
+    with pytest.raises(ValueError, match=match):
+        pooled_saa_policy(pooling_instance(), rng=0, **knobs)
