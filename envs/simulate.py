@@ -21,11 +21,13 @@ When ``instance.shopper`` is set (a customer process that is not a Markov chain)
 functions call ``instance.shopper.run_seasons(stock, seed, first_season, customers, poisson,
 sales, kpis)`` (contract in :mod:`envs.multistep`) instead of the Markov chain kernel.
 
-Speed: one numba kernel; seasons are split into contiguous chunks run in parallel with
-``prange`` (a lone season runs serially, without thread start-up). Each chunk keeps one
-``remaining`` inventory vector and restores it after each season from the list of products
-sold, so a season costs O(customers + products sold), not O(N). Every season's result is a
-pure function of (seed, season), so results are bit-identical for any number of threads.
+Speed: one numba kernel (fastmath off); seasons are split into contiguous chunks run in
+parallel with ``prange`` (a lone season runs serially, without thread start-up). Each chunk
+keeps one ``remaining`` inventory vector and an out-of-stock bitset and restores them after
+each season from the list of products sold, so a season costs O(customers + products sold),
+not O(N). Every season's result is a pure function of (seed, season) and the per-chunk sales
+sums are integers, so results are bit-identical for any number of threads. Measured speed:
+``benchmarks/results_simulator.md``.
 """
 
 from __future__ import annotations
@@ -136,19 +138,14 @@ def _run(instance: Instance, tables: ChoiceTables | None, x: np.ndarray, seed: i
         np.float64(instance.customers), tables.row_start, tables.slots,
         instance.prices, instance.costs, instance.salvage,
     )
-    if full:
-        sales = np.zeros((seasons, n), dtype=np.int64)
-        sums = np.zeros((1, 1), dtype=np.int64)
-    else:
-        sales = np.zeros((1, 1), dtype=np.int64)
-    if seasons == 1:
-        if not full:
-            sums = np.zeros((1, n), dtype=np.int64)
+    # A lone season runs serially (no thread start-up); otherwise seasons are split in chunks.
+    chunks = 1 if seasons == 1 else min(seasons, CHUNKS_PER_THREAD * numba.get_num_threads())
+    # Per-season sales (full) or one row of sales sums per chunk; the unused one is a 1 x 1 dummy.
+    sales = np.zeros((seasons, n) if full else (1, 1), dtype=np.int64)
+    sums = np.zeros((1, 1) if full else (chunks, n), dtype=np.int64)
+    if chunks == 1:
         _simulate_serial(*args, full, sales, sums, profit, kpis)
     else:
-        chunks = min(seasons, CHUNKS_PER_THREAD * numba.get_num_threads())
-        if not full:
-            sums = np.zeros((chunks, n), dtype=np.int64)
         _simulate_parallel(chunks, *args, full, sales, sums, profit, kpis)
     return profit, kpis, sales if full else sums.sum(axis=0)
 

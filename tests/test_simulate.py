@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import tracemalloc
 from typing import Any
 
 import numba
@@ -220,6 +221,25 @@ def test_evaluate_equals_mean_of_simulate() -> None:
     assert set(ev.to_dict()) >= {"mean_profit", "std_error", "seasons", "fill_rate", "mean_sales"}
     single = evaluate(inst, stock, 1, seed=21)
     assert single.mean_profit == results.profit[0] and np.isnan(single.std_error)
+
+
+def test_evaluate_memory_does_not_grow_with_seasons_or_seasons_times_n() -> None:
+    n = 5000
+    rho = sp.csr_array((np.full(n, 0.5), (np.arange(n), (np.arange(n) + 1) % n)), shape=(n, n))
+    inst = make_instance(
+        prices=np.full(n, 2.0), costs=np.ones(n), arrival=np.full(n, 0.9 / n), substitution=rho, customers=20
+    )
+    stock = np.ones(n, dtype=np.int64)
+    evaluate(inst, stock, 2, seed=0)
+    peaks = []
+    for seasons in (200, 20_000):
+        tracemalloc.start()
+        evaluate(inst, stock, seasons, seed=0)
+        peaks.append(tracemalloc.get_traced_memory()[1])
+        tracemalloc.stop()
+    # A seasons x N sales matrix would take 20,000 x 5,000 x 8 bytes = 800 MB.
+    assert peaks[1] < 8_000_000, peaks
+    assert peaks[1] < 2 * peaks[0] + 1_000_000, peaks
 
 
 def test_kpis_are_consistent() -> None:
