@@ -1,0 +1,116 @@
+"""Sample-path gradient and simulation local search: known answers, determinism, bad input."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy.stats import binom
+
+from baselines.gradient import WalkTables, displacement_table, sample_path_gradient_policy, unit_values
+from baselines.local_search import bank_objective, local_search_policy
+from envs.instance import make_instance
+
+
+def test_unit_values_follow_the_displacement_cascade() -> None:
+    margin = np.array([5.0, 3.0, 2.0])
+    displaced = np.array([[1, 3, -1]])  # 0's first late visitor bought 1; 1's left; nobody reached 2
+    np.testing.assert_allclose(unit_values(margin, displaced, 1), [[2.0, 3.0, 0.0]])
+    np.testing.assert_allclose(unit_values(margin, displaced, 2), [[5.0, 3.0, 0.0]])
+
+
+def test_displacement_kernel_records_the_first_late_visitor() -> None:
+    # Every customer wants product 0 first (lambda = (1, 0)) and moves on to 1 when 0 is out.
+    instance = make_instance(
+        prices=[4.0, 3.0], costs=[1.0, 1.0], arrival=[1.0, 0.0],
+        substitution=[[0.0, 1.0], [0.0, 0.0]], customers=3,
+    )
+    tables = WalkTables.from_instance(instance)
+    sales, displaced = displacement_table(instance, np.array([1, 5]), 2, 7, tables, np.random.default_rng(0))
+    np.testing.assert_array_equal(sales, [[1, 2], [1, 2]])
+    np.testing.assert_array_equal(displaced, [[1, -1], [1, -1]])
+    # Nothing in stock: the first customer who wanted 0 leaves.
+    _, displaced = displacement_table(instance, np.array([0, 0]), 1, 7, tables, np.random.default_rng(0))
+    np.testing.assert_array_equal(displaced, [[2, -1]])
+
+
+def newsvendor_instance() -> object:
+    return make_instance(
+        prices=[10.0, 6.0], costs=[3.0, 4.0], arrival=[0.4, 0.3], substitution=np.zeros((2, 2)),
+        customers=100,
+    )
+
+
+def test_gradient_without_substitution_finds_the_newsvendor() -> None:
+    instance = newsvendor_instance()
+    result = sample_path_gradient_policy(instance, rng=4, iterations=400, seasons=8, start="newsvendor")
+    ratio = (instance.prices - instance.costs) / instance.prices
+    expected = binom.ppf(ratio, 100, instance.arrival)
+    assert np.all(np.abs(result.stock - expected) <= 2), (result.stock, expected)
+    # Started far away, it still climbs to the newsvendor region.
+    result = sample_path_gradient_policy(instance, rng=4, iterations=400, seasons=8, start="fluid", step=2.0)
+    assert np.all(np.abs(result.stock - expected) <= 3), (result.stock, expected)
+
+
+def test_gradient_is_deterministic_given_the_seed() -> None:
+    instance = newsvendor_instance()
+    a = sample_path_gradient_policy(instance, rng=9, iterations=30)
+    b = sample_path_gradient_policy(instance, rng=np.random.default_rng(9), iterations=30)
+    np.testing.assert_array_equal(a.stock, b.stock)
+    assert a.info["iterations"] == 30 and a.policy == "sample-path-gradient"
+
+
+def substitution_instance() -> object:
+    return make_instance(
+        prices=[10.0, 8.0, 6.0], costs=[4.0, 5.0, 2.0], arrival=[0.3, 0.25, 0.2],
+        substitution=[[0.0, 0.5, 0.2], [0.4, 0.0, 0.3], [0.3, 0.3, 0.0]], customers=40,
+    )
+
+
+def test_local_search_ends_in_a_bank_local_optimum() -> None:
+    instance = substitution_instance()
+    result = local_search_policy(instance, rng=2, seasons=64, time_limit=None)
+    assert result.info["stopped"] == "local optimum"
+    assert result.info["bank_profit"] >= result.info["start_profit"]
+    seed = int(np.random.default_rng(2).integers(2**62))
+    objective = bank_objective(instance, 64, seed)
+    best = objective(result.stock)
+    assert best == pytest.approx(result.info["bank_profit"])
+    for i in range(3):
+        for delta in (1, -1):
+            neighbour = result.stock.copy()
+            neighbour[i] += delta
+            if neighbour[i] >= 0:
+                assert objective(neighbour) <= best
+    again = local_search_policy(instance, rng=2, seasons=64, time_limit=None)
+    np.testing.assert_array_equal(result.stock, again.stock)
+
+
+@pytest.mark.parametrize(
+    ("knobs", "match"),
+    [
+        ({"iterations": 0}, r"`iterations` must be a positive integer; got 0"),
+        ({"seasons": 0}, r"`seasons` must be a positive integer; got 0"),
+        ({"cascade_depth": 0}, r"`cascade_depth` must be a positive integer; got 0"),
+        ({"step": 0.0}, r"`step` must be positive; got 0.0"),
+        ({"start": "zero"}, r"`start` must be one of .*; got 'zero'"),
+        ({"rounding": "up"}, r"`rounding` must be one of .*; got 'up'"),
+        ({"time_limit": 0.0}, r"`time_limit` must be positive seconds or None; got 0.0"),
+    ],
+)
+def test_gradient_bad_knobs_raise(knobs: dict, match: str) -> None:
+    with pytest.raises(ValueError, match=match):
+        sample_path_gradient_policy(newsvendor_instance(), rng=0, **knobs)
+
+
+@pytest.mark.parametrize(
+    ("knobs", "match"),
+    [
+        ({"seasons": 0}, r"`seasons` must be a positive integer; got 0"),
+        ({"max_passes": 0}, r"`max_passes` must be a positive integer; got 0"),
+        ({"start": "zero"}, r"`start` must be one of .*; got 'zero'"),
+        ({"time_limit": -2.0}, r"`time_limit` must be positive seconds or None; got -2.0"),
+    ],
+)
+def test_local_search_bad_knobs_raise(knobs: dict, match: str) -> None:
+    with pytest.raises(ValueError, match=match):
+        local_search_policy(substitution_instance(), rng=0, **knobs)
