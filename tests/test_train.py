@@ -123,6 +123,19 @@ def test_kill_after_a_checkpoint_then_resume(tmp_path: Path) -> None:
     assert model.replay_buffer.size() == 250
 
 
+def test_resume_without_a_checkpoint_starts_over_in_place(tmp_path: Path) -> None:
+    agent = {**PPO, "total_timesteps": 64, "normalize": {"observation": False, "reward": False}}
+    (folder,) = train_experiment(experiment(tmp_path, agent, checkpoint_every=1000), progress=False)
+    reference = parameters(folder, "ppo")
+    for name in ("DONE", "model.zip"):
+        (folder / name).unlink()
+    shutil.rmtree(folder / "checkpoints", ignore_errors=True)
+    resume_run(folder, progress=False)
+    assert json.loads((folder / "DONE").read_text())["timesteps"] == 64
+    again = parameters(folder, "ppo")
+    assert all(torch.equal(reference[k], again[k]) for k in reference)  # same seed, same start
+
+
 def test_resume_refuses_a_folder_that_is_not_a_run(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError, match=r"is not a run folder: it has no config\.yaml"):
         resume_run(tmp_path, progress=False)
