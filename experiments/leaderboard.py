@@ -352,7 +352,7 @@ def config_contenders(
     else:
         from experiments.train import run_dir
 
-        named = [run_dir(config, agent.algo, seed) for agent in config.agents for seed in agent.seeds]
+        named = [run_dir(config, agent, seed) for agent in config.agents for seed in agent.seeds]
         folders = [folder for folder in named if (folder / "DONE").is_file()]
         for folder in named:
             if folder not in folders:

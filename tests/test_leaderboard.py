@@ -355,7 +355,7 @@ def test_leaderboard_command_writes_and_reuses(tmp_path: Path, capsys: pytest.Ca
     assert "2 evaluations computed, 4 reused" in capsys.readouterr().err
     assert main(["leaderboard", "--config", str(config), "--out", str(out), "--override",
                  "evaluation.heuristics=[fluidd]"]) == 2
-    assert "unknown policy 'fluidd'" in capsys.readouterr().err
+    assert "'fluidd' is not in baselines.registry.POLICIES" in capsys.readouterr().err
 
 
 def test_run_command_trains_then_resumes_without_retraining(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:

@@ -48,7 +48,7 @@ def train_all(config: ExperimentConfig, *, progress: bool = True) -> list[Path]:
     folders = []
     pairs = [(agent, seed) for agent in config.agents for seed in agent.seeds]
     for index, (agent, seed) in enumerate(pairs, start=1):
-        folder = run_dir(config, agent.algo, seed)
+        folder = run_dir(config, agent, seed)
         start = time.perf_counter()
         if (folder / "DONE").is_file():
             say(f"[{index}/{len(pairs)}] {folder}: finished earlier (DONE), skipped")
