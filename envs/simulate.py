@@ -25,7 +25,8 @@ Speed: one numba kernel (fastmath off); seasons are split into contiguous chunks
 parallel with ``prange`` (a lone season runs serially, without thread start-up). Each chunk
 keeps one ``remaining`` inventory vector and an out-of-stock bitset and restores them after
 each season from the list of products sold, so a season costs O(customers + products sold),
-not O(N). Every season's result is a pure function of (seed, season) and the per-chunk sales
+not O(N). Customers are served in blocks whose substitution walks advance in lockstep, so
+that their memory accesses overlap (see ``_run_chunk``). Every season's result is a pure function of (seed, season) and the per-chunk sales
 sums are integers, so results are bit-identical for any number of threads. Measured speed:
 ``benchmarks/results_simulator.md``.
 """
@@ -46,6 +47,7 @@ from envs.tables import ChoiceTables, poisson_count
 DEFAULT_BATCH_SEASONS = 4096
 MAX_BATCH_ENTRIES = 1 << 22
 CHUNKS_PER_THREAD = 4
+BLOCK = 64
 
 
 @dataclass(frozen=True)
@@ -245,6 +247,15 @@ def _run_chunk(
     ``empty`` is a bitset of the products out of stock (bit i of word i >> 6): the walk tests
     it at every step, and at 1 bit per product it stays in the fastest cache even for large N;
     ``remaining`` is touched only on a purchase.
+
+    Customers are served in blocks of ``BLOCK``. Pass 1 draws the block's first choices and
+    walks every customer whose choice is out of stock, all customers one step per round
+    (lockstep), against the stock at the block's start: the rounds' table reads are
+    independent, so their cache misses overlap (1.5-2x faster for large N, where every
+    substitution step is a miss). Pass 2 serves the customers in order, resuming a walk whose
+    product sold out earlier in the block. Stock only falls within a season, so a product out
+    of stock at the block's start is still out of stock later, and the outcome equals serving
+    one customer at a time (the plain-Python reference does exactly that).
     """
     n = stock.shape[0]
     remaining = stock.astype(np.int32)
@@ -260,6 +271,11 @@ def _run_chunk(
             empty_start[i >> 6] |= np.uint64(1) << np.uint64(i & 63)
     empty = empty_start.copy()
     one = np.uint64(1)
+    keys = np.empty(BLOCK, dtype=np.uint64)
+    firsts = np.empty(BLOCK, dtype=np.int64)
+    found = np.empty(BLOCK, dtype=np.int64)
+    steps = np.empty(BLOCK, dtype=np.int64)
+    active = np.empty(BLOCK, dtype=np.int64)
     for k in range(k0, k1):
         skey = season_key(seed, first_season + k)
         n_customers = customers
@@ -269,34 +285,57 @@ def _run_chunk(
         n_touched = 0
         lost = 0
         substitutions = 0
-        for t in range(n_customers):
-            ckey = customer_key(skey, t)
-            first = table_sample(draw(ckey, 0), 0, n + 1, slots)
-            if first == n:
-                continue
-            if in_stock == 0:
-                lost += 1
-                continue
-            i = first
-            step = 1
-            while (empty[i >> 6] >> np.uint64(i & 63)) & one:
-                start = row_start[i]
-                i = table_sample(draw(ckey, step), start, row_start[i + 1] - start, slots)
+        for t0 in range(0, n_customers, BLOCK):
+            size = min(BLOCK, n_customers - t0)
+            walking = 0
+            for b in range(size):
+                ckey = customer_key(skey, t0 + b)
+                first = table_sample(draw(ckey, 0), 0, n + 1, slots)
+                keys[b] = ckey
+                firsts[b] = first
+                found[b] = first
+                steps[b] = 1
+                out = first != n and in_stock > 0 and (empty[first >> 6] >> np.uint64(first & 63)) & one != 0
+                active[walking] = b
+                walking += out
+            while walking > 0:
+                still = 0
+                for a in range(walking):
+                    b = active[a]
+                    i = found[b]
+                    start = row_start[i]
+                    j = table_sample(draw(keys[b], steps[b]), start, row_start[i + 1] - start, slots)
+                    found[b] = j
+                    steps[b] += 1
+                    out = j != n and (empty[j >> 6] >> np.uint64(j & 63)) & one != 0
+                    active[still] = b
+                    still += out
+                walking = still
+            for b in range(size):
+                first = firsts[b]
+                if first == n:
+                    continue
+                if in_stock == 0:
+                    lost += 1
+                    continue
+                i = found[b]
+                step = steps[b]
+                while i != n and (empty[i >> 6] >> np.uint64(i & 63)) & one:
+                    start = row_start[i]
+                    i = table_sample(draw(keys[b], step), start, row_start[i + 1] - start, slots)
+                    step += 1
                 if i == n:
-                    break
-                step += 1
-            if i == n:
-                lost += 1
-                continue
-            if i != first:
-                substitutions += 1
-            if remaining[i] == stock[i]:
-                touched[n_touched] = i
-                n_touched += 1
-            remaining[i] -= 1
-            if remaining[i] == 0:
-                in_stock -= 1
-                empty[i >> 6] |= one << np.uint64(i & 63)
+                    lost += 1
+                    continue
+                if i != first:
+                    substitutions += 1
+                if remaining[i] == stock[i]:
+                    touched[n_touched] = i
+                    n_touched += 1
+                remaining[i] -= 1
+                if remaining[i] == 0:
+                    in_stock -= 1
+                    empty[i >> 6] |= one << np.uint64(i & 63)
         value = 0.0
         for m in range(n_touched):
             i = touched[m]
