@@ -4,35 +4,35 @@
 The paper first chooses an assortment that drops long-tail products whose demand is better
 pooled into substitutes than stocked, then plans inventory on that assortment only. Its exact
 selection rule was not available to us; the rule below is **ours**, named
-*newsvendor-versus-pooling pruning*:
+*expected-demand threshold pooling*:
 
 1. Start from the best single-customer assortment S on margins r - c (Feldman & Topaloglu
    2017; :func:`baselines.assortment.best_assortment`): the fluid-optimal offer set.
 2. For S, compute the expected demands D_i = T pi_i(S) (:func:`baselines.bound.offer_probabilities`)
-   and the value of a customer standing at each product, v = (r - c) on S and v = rho v off S
-   (the fluid margin she finally earns when the products outside S are missing).
-3. Stocking product i alone is worth the Poisson newsvendor profit
-   NV_i(D_i) = (r_i - s_i) E[min(D, x*)] - (c_i - s_i) x*, D ~ Poisson(D_i), x* the critical
-   fractile; not stocking it passes its customers on, worth P_i = D_i sum_j rho_ij v_j (the
-   substitutes already carry stock, so an extra pooled customer earns about their margin).
-   Product i is a *violator* when NV_i(D_i) < P_i.
+   and the value of one more expected customer standing at each product: on S the marginal
+   newsvendor value u_j = (r_j - s_j) P(Poisson(D_j) <= x*_j - 1) (the derivative of the
+   Poisson newsvendor profit in its mean demand at the critical fractile x*_j, by the envelope
+   theorem; below r_j - c_j because part of extra demand meets an empty shelf), and v = rho v
+   off S (she walks on). A customer who finds i missing is worth p_i = sum_j rho_ij v_j.
+3. Stocking x units of i sells min(D, x) and passes the other customers on:
+   (r_i - s_i - p_i) E[min(D, x)] - (c_i - s_i) x + p_i D_i, against p_i D_i for not stocking
+   it (D ~ Poisson(D_i)). The bracket is concave in x, so i is worth stocking iff one unit pays:
+   (r_i - s_i - p_i) P(D >= 1) > c_i - s_i, i.e. iff D_i exceeds the threshold
+   theta_i = -log(1 - (c_i - s_i) / (r_i - s_i - p_i)) (infinite when r_i - c_i <= p_i).
+   Products of S with D_i <= theta_i are *violators*.
 4. Drop the ``drop_fraction`` share (at least one) of the violators with the smallest D_i,
-   recompute pi_S (the dropped demand now flows to the substitutes) and repeat until no violator
-   is left or ``max_rounds`` rounds have run.
+   recompute pi_S (the dropped demand now flows to the substitutes, raising their D_j) and
+   repeat until no violator is left or ``max_rounds`` rounds have run.
 5. Run the SAA of :mod:`baselines.saa` on the final S only (products outside S get x = 0).
-
-Since NV_i(D) = (r_i - c_i) D - Theta(sqrt(D)) while P_i is linear in D, the rule is a demand
-threshold: i is dropped when D_i < theta_i ~ (C_i / (r_i - c_i - sum_j rho_ij v_j))^2, a product
-whose own-safety-stock loss exceeds what pooling gives up.
 
 Why the gap to the fluid bound should be O(sqrt(N T)): every stocked product loses O(sqrt(D_i))
 against its fluid sales (safety stock and stock-outs), and by Cauchy-Schwarz
-sum_{i in S} sqrt(D_i) <= sqrt(|S| sum_i D_i) <= sqrt(N T). A dropped product gives up at most
-its own newsvendor loss O(sqrt(D_i)) relative to the fluid value of its demand (that is what it
-lost to pooling, by the drop rule), so the same sum bounds it. Stocking every tail product
-instead, as the fluid policy and the whole-catalog SAA do, pays a constant per tail product
-(whole units of stock against demands below one unit), N in total, which is linear in T when N
-grows like T. This is a heuristic argument for our rule, not the paper's proof.
+sum_{i in S} sqrt(D_i) <= sqrt(|S| sum_i D_i) <= sqrt(N T). A dropped product has D_i below a
+constant threshold, so it gives up O(1) = O(sqrt(D_i) + 1) of fluid value, and only products
+whose single unit would not pay are dropped. Stocking every tail product with fractional fluid
+sales instead, as the fluid policy does, pays a constant per tail product (a whole unit against
+a demand below one), of order N in total, which is linear in T when N grows like T. This is a
+heuristic argument for our rule, not the paper's proof.
 """
 
 from __future__ import annotations
@@ -53,21 +53,25 @@ VALUE_TOLERANCE = 1e-10
 VALUE_MAX_STEPS = 10_000
 
 
-def poisson_newsvendor_value(instance: Instance, demand: np.ndarray) -> np.ndarray:
-    """NV_i = (r_i - s_i) E[min(D, x*)] - (c_i - s_i) x* for D ~ Poisson(demand_i), x* the smallest
-    x with P(D <= x) >= (r_i - c_i) / (r_i - s_i). Uses E[(D - x)^+] = mu P(D >= x - 1) - x P(D >= x)."""
+def marginal_newsvendor_values(instance: Instance, demand: np.ndarray) -> np.ndarray:
+    """u_j = (r_j - s_j) P(D <= x*_j - 1), D ~ Poisson(demand_j): d NV_j / d demand_j at fixed x*."""
     mu = np.asarray(demand, dtype=np.float64)
-    x = np.where(mu > 0, poisson.ppf(critical_ratios(instance), mu), 0.0)
-    x = np.maximum(np.nan_to_num(x), 0.0)
-    excess = mu * poisson.sf(x - 2, mu) - x * poisson.sf(x - 1, mu)
-    sold = mu - np.maximum(excess, 0.0)
-    return (instance.prices - instance.salvage) * sold - (instance.costs - instance.salvage) * x
+    x = np.maximum(np.nan_to_num(np.where(mu > 0, poisson.ppf(critical_ratios(instance), mu), 0.0)), 0.0)
+    return (instance.prices - instance.salvage) * poisson.cdf(x - 1, mu)
 
 
-def customer_values(instance: Instance, offered: np.ndarray) -> np.ndarray:
-    """v with v_i = r_i - c_i on the offer set and v = rho v off it (fixed-point iteration)."""
+def stocking_pays(instance: Instance, demand: np.ndarray, pass_on: np.ndarray) -> np.ndarray:
+    """(r - s - p) P(Poisson(D) >= 1) > c - s: one unit of i earns more than passing its
+    customers on (p = ``pass_on``, the value of a customer who finds i missing)."""
+    keep = (instance.prices - instance.salvage - pass_on) * -np.expm1(-np.asarray(demand, dtype=np.float64))
+    return keep > instance.costs - instance.salvage
+
+
+def customer_values(instance: Instance, offered: np.ndarray, margin: np.ndarray | None = None) -> np.ndarray:
+    """v with v_i = margin_i on the offer set and v = rho v off it (fixed-point iteration);
+    ``margin`` defaults to r - c."""
     rho = instance.substitution_csr
-    margin = instance.prices - instance.costs
+    margin = instance.prices - instance.costs if margin is None else margin
     v = np.where(offered, margin, 0.0)
     scale = max(1.0, float(np.abs(margin).max()))
     for _ in range(VALUE_MAX_STEPS):
@@ -91,9 +95,8 @@ def pooled_assortment(
     rounds = 0
     while rounds < max_rounds and offered.any():
         demand = instance.customers * offer_probabilities(instance, offered)
-        pass_on = demand * (rho @ customer_values(instance, offered))
-        own = poisson_newsvendor_value(instance, demand)
-        violators = np.flatnonzero(offered & (own < pass_on))
+        values = customer_values(instance, offered, marginal_newsvendor_values(instance, demand))
+        violators = np.flatnonzero(offered & ~stocking_pays(instance, demand, rho @ values))
         if violators.size == 0:
             break
         count = max(1, int(np.floor(drop_fraction * violators.size)))
@@ -115,7 +118,7 @@ def pooled_saa_policy(
     drop_fraction: float = 0.5,
     max_rounds: int = 50,
 ) -> PolicyResult:
-    """Newsvendor-versus-pooling pruning (ours, module docstring), then SAA on the kept products.
+    """Expected-demand threshold pooling (ours, module docstring), then SAA on the kept products.
 
     ``scenarios``, ``rounding``, ``solver``, ``iterations`` and ``time_limit`` are passed to
     :func:`baselines.saa.saa_policy`; ``drop_fraction`` and ``max_rounds`` steer the pruning.

@@ -169,30 +169,27 @@ def test_bad_demands_raise() -> None:
 
 # ------------------------------------------------------------------ pooled-assortment SAA
 
-from baselines.pooled import customer_values, pooled_assortment, pooled_saa_policy, poisson_newsvendor_value  # noqa: E402
+from baselines.pooled import customer_values, pooled_assortment, pooled_saa_policy, stocking_pays  # noqa: E402
 
 
-def test_poisson_newsvendor_value_matches_direct_sum() -> None:
-    from scipy.stats import poisson
-
-    instance = no_substitution()
-    demand = np.array([0.4, 7.0, 31.0])
-    got = poisson_newsvendor_value(instance, demand)
-    ratio = (instance.prices - instance.costs) / (instance.prices - instance.salvage)
-    for i in range(3):
-        x = int(poisson.ppf(ratio[i], demand[i]))
-        k = np.arange(0, 400)
-        sold = float((np.minimum(k, x) * poisson.pmf(k, demand[i])).sum())
-        m, h = instance.prices[i] - instance.salvage[i], instance.costs[i] - instance.salvage[i]
-        assert got[i] == pytest.approx(m * sold - h * x, rel=1e-9)
+def test_stocking_pays_is_the_demand_threshold() -> None:
+    # m = 10, h = 4, p = 3: theta = -log(1 - 4 / 7) = log(7 / 3) = 0.8473
+    instance = make_instance(
+        prices=[10.0, 10.0], costs=[4.0, 4.0], arrival=[0.1, 0.1], substitution=np.zeros((2, 2)), customers=10,
+    )
+    pass_on = np.array([3.0, 3.0])
+    np.testing.assert_array_equal(stocking_pays(instance, np.array([0.84, 0.85]), pass_on), [False, True])
+    # r - c <= p: never worth a unit, whatever the demand
+    np.testing.assert_array_equal(stocking_pays(instance, np.array([1e6, 1e6]), np.array([6.0, 6.5])), [False, False])
 
 
 def pooling_instance() -> object:
-    """Product 1 has 0.3 expected customers and sends all of them on to product 0 (same margin);
-    product 2 is as rare but has no substitute. Pooling 1 into 0 beats stocking 1 unit for 0.3
-    customers; product 2 is kept (passing its customers on earns nothing)."""
+    """Product 1 has 0.8 expected customers and sends all of them on to product 0 (same margin);
+    product 2 has 2 and no substitute. Alone, one unit of 1 would pay (10 (1 - e^-0.8) = 5.5 > 4),
+    but a customer passed on to 0 is worth u_0 = 10 P(Poisson(50) <= x*_0 - 1) ~ 5.5, and
+    (10 - 5.5)(1 - e^-0.8) = 2.5 < 4: pooled. One unit of 2 earns 10 (1 - e^-2) = 8.6 > 4: kept."""
     return make_instance(
-        prices=[10.0, 10.0, 10.0], costs=[4.0, 4.0, 4.0], arrival=[0.5, 0.003, 0.003],
+        prices=[10.0, 10.0, 10.0], costs=[4.0, 4.0, 4.0], arrival=[0.5, 0.008, 0.02],
         substitution=[[0.0, 0.0, 0.0], [1.0, 0.0, 0.0], [0.0, 0.0, 0.0]], customers=100,
     )
 
