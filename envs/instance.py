@@ -209,7 +209,8 @@ def _customers_iv(customers: Any) -> int:
 
 
 def _to_csr(matrix: Substitution) -> sp.csr_array:
-    csr = sp.csr_array(matrix, dtype=np.float64)
+    csr = sp.csr_array(matrix, dtype=np.float64, copy=True)
+    csr.sum_duplicates()
     csr.eliminate_zeros()
     csr.sort_indices()
     return csr

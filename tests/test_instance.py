@@ -130,6 +130,17 @@ def test_sparse_input_is_canonical_csr() -> None:
     np.testing.assert_array_equal(inst.substitution_dense(), [[0.0, 0.5], [0.2, 0.0]])
 
 
+def test_sparse_duplicates_are_summed_and_the_input_is_not_modified() -> None:
+    # CSR built from (data, indices, indptr) may repeat an index; scipy keeps both entries.
+    rho = sp.csr_array(([0.25, 0.25, 0.0, 0.2], [1, 1, 0, 0], [0, 3, 4]), shape=(2, 2))
+    inst = make_instance(**_kwargs(substitution=rho))
+    np.testing.assert_array_equal(inst.substitution_dense(), [[0.0, 0.5], [0.2, 0.0]])
+    assert rho.nnz == 4  # the caller's matrix keeps its explicit zero and duplicates
+    too_much = sp.csr_array(([0.6, 0.6], [1, 1], [0, 2, 2]), shape=(2, 2))
+    with pytest.raises(ValueError, match=r"`substitution` row 0 sums to 1.2; rows must sum to at most 1"):
+        make_instance(**_kwargs(substitution=too_much))
+
+
 # ----------------------------------------------------------------------------- trap rule
 
 
