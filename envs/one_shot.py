@@ -16,6 +16,7 @@ The environment (DESIGN.md 6) and the pure helpers it is built from, shared with
 from __future__ import annotations
 
 import math
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
@@ -52,8 +53,12 @@ __all__ = [
 
 REWARD_SCALES = ("none", "auto")
 OPTION_KEYS = ("instance",)
-SEED_BOUND = 2**31
-"""Instance seeds drawn for ``resample_instance=True`` lie in [0, SEED_BOUND)."""
+HELD_OUT_SEED_START = 1_000_000
+"""Instance seeds drawn for training (``resample_instance=True``) lie in [0, instance_pool) with
+``instance_pool <= HELD_OUT_SEED_START``; seeds from HELD_OUT_SEED_START on are never trained on
+and serve as held-out evaluation instances."""
+PREPARED_CACHE_SIZE = 4096
+"""Prepared family instances kept per environment (least recently used are dropped)."""
 RENDER_MODES = ("rgb_array",)
 IMAGE_HEIGHT = 64
 IMAGE_MAX_WIDTH = 256
@@ -218,8 +223,9 @@ class InstanceSource:
     """The instance each episode plays, with its derived data cached.
 
     Fixed: ``instance`` if given, else ``make_family_instance(family, instance_seed,
-    **family_kwargs)``. With ``resample_instance=True`` every reset draws a fresh instance seed
-    in [0, 2**31) from the environment's generator instead. ``reset(options={"instance": inst})``
+    **family_kwargs)``. With ``resample_instance=True`` every reset draws an instance seed in
+    [0, instance_pool) from the environment's generator instead (prepared instances are cached,
+    so a small pool trains fast; seeds from ``HELD_OUT_SEED_START`` on are never drawn). ``reset(options={"instance": inst})``
     plays ``inst`` for that episode (it must have the same number of products).
     """
 
@@ -232,7 +238,16 @@ class InstanceSource:
         instance: Instance | None,
         resample_instance: bool,
         reward_scale: Any,
+        instance_pool: int = HELD_OUT_SEED_START,
     ) -> None:
+        if isinstance(instance_pool, bool) or not isinstance(instance_pool, (int, np.integer)) \
+                or not 1 <= instance_pool <= HELD_OUT_SEED_START:
+            raise ValueError(
+                f"`instance_pool` must be an integer in [1, {HELD_OUT_SEED_START}] (seeds from "
+                f"{HELD_OUT_SEED_START} on are held out); got {instance_pool!r}"
+            )
+        self.instance_pool = int(instance_pool)
+        self._cache: OrderedDict[int, PreparedInstance] = OrderedDict()
         if not isinstance(resample_instance, (bool, np.bool_)):
             raise TypeError(f"`resample_instance` must be True or False; got {resample_instance!r}")
         self.reward_scale = reward_scale_iv(reward_scale)
@@ -281,9 +296,18 @@ class InstanceSource:
             return self._prepare(given), None
         if not self.resample:
             return self.fixed, self.instance_seed
-        seed = int(np_random.integers(SEED_BOUND))
-        instance = make_family_instance(self.family, seed, **self.family_kwargs)
-        return self._prepare(instance), seed
+        seed = int(np_random.integers(self.instance_pool))
+        prepared = self._cache.get(seed)
+        if prepared is None:
+            instance = make_family_instance(self.family, seed, **self.family_kwargs)
+            prepared = PreparedInstance.build(instance, self.reward_scale)
+            self._cache[seed] = prepared
+            if len(self._cache) > PREPARED_CACHE_SIZE:
+                self._cache.popitem(last=False)
+        else:
+            self._cache.move_to_end(seed)
+        self._last = prepared
+        return prepared, seed
 
     def _prepare(self, instance: Instance) -> PreparedInstance:
         if instance is not self._last.instance:
@@ -368,13 +392,16 @@ class OneShotStockingEnv(gym.Env[np.ndarray, np.ndarray]):
     ```python
     gym.make("Assort/OneShotSmall-v0")
     OneShotStockingEnv(family="small", instance_seed=0, instance=None, resample_instance=False,
-                       family_kwargs=None, reward_scale="auto")
+                       instance_pool=1_000_000, family_kwargs=None, reward_scale="auto")
     ```
 
     * ``family``, ``instance_seed``, ``family_kwargs``: the instance
       ``envs.families.make_family_instance(family, instance_seed, **family_kwargs)``;
     * ``instance``: play this instance instead (family arguments are then unused);
     * ``resample_instance``: a fresh family instance at every reset (N stays that of the family);
+    * ``instance_pool``: with ``resample_instance``, instance seeds are drawn from
+      [0, instance_pool); at most ``HELD_OUT_SEED_START`` = 1,000,000, so seeds from there on
+      are held out for evaluation;
     * ``reward_scale``: ``"none"``, ``"auto"`` or a positive number;
     * ``render_mode``: None or ``"rgb_array"`` (:func:`stock_image` of the committed stock;
       stable-baselines3's ``make_vec_env`` asks for it by default).
@@ -393,6 +420,7 @@ class OneShotStockingEnv(gym.Env[np.ndarray, np.ndarray]):
         *,
         instance: Instance | None = None,
         resample_instance: bool = False,
+        instance_pool: int = HELD_OUT_SEED_START,
         family_kwargs: dict[str, Any] | None = None,
         reward_scale: str | float = "auto",
         render_mode: str | None = None,
@@ -400,7 +428,7 @@ class OneShotStockingEnv(gym.Env[np.ndarray, np.ndarray]):
         self.render_mode = render_mode_iv(render_mode)
         self.source = InstanceSource(
             family=family, instance_seed=instance_seed, family_kwargs=family_kwargs, instance=instance,
-            resample_instance=resample_instance, reward_scale=reward_scale,
+            resample_instance=resample_instance, reward_scale=reward_scale, instance_pool=instance_pool,
         )
         n = self.source.n_products
         low, high = feature_bounds(FEATURES)

@@ -17,6 +17,7 @@ from gymnasium import spaces
 from envs.features import CATALOG_FEATURES, FEATURES, N_FEATURES, feature_bounds, substitution_inflow
 from envs.instance import Instance
 from envs.one_shot import (
+    HELD_OUT_SEED_START,
     RENDER_MODES,
     InstanceSource,
     PreparedInstance,
@@ -120,7 +121,8 @@ class SequentialStockingEnv(gym.Env[np.ndarray, np.ndarray]):
     ```python
     gym.make("Assort/SequentialSmall-v0")
     SequentialStockingEnv(family="small", instance_seed=0, batch_size=5, instance=None,
-                          resample_instance=False, family_kwargs=None, reward_scale="auto")
+                          resample_instance=False, instance_pool=1_000_000, family_kwargs=None,
+                          reward_scale="auto")
     ```
 
     ``batch_size`` is B (a positive integer; B >= N is the one-shot problem in one step); the
@@ -142,6 +144,7 @@ class SequentialStockingEnv(gym.Env[np.ndarray, np.ndarray]):
         batch_size: int = 5,
         instance: Instance | None = None,
         resample_instance: bool = False,
+        instance_pool: int = HELD_OUT_SEED_START,
         family_kwargs: dict[str, Any] | None = None,
         reward_scale: str | float = "auto",
         render_mode: str | None = None,
@@ -150,7 +153,7 @@ class SequentialStockingEnv(gym.Env[np.ndarray, np.ndarray]):
         self.batch_size = _batch_size_iv(batch_size)
         self.source = InstanceSource(
             family=family, instance_seed=instance_seed, family_kwargs=family_kwargs, instance=instance,
-            resample_instance=resample_instance, reward_scale=reward_scale,
+            resample_instance=resample_instance, reward_scale=reward_scale, instance_pool=instance_pool,
         )
         n = self.source.n_products
         self.n_steps = math.ceil(n / self.batch_size)

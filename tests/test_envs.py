@@ -459,3 +459,22 @@ def test_fixed_instance_cannot_be_resampled():
 def test_bad_batch_size_is_pinned(batch_size):
     with pytest.raises(ValueError, match=rf"`batch_size` must be a positive integer; got {batch_size!r}"):
         SequentialStockingEnv(batch_size=batch_size)
+
+
+def test_training_instances_come_from_the_pool_and_never_from_held_out_seeds() -> None:
+    env = OneShotStockingEnv(family="small", resample_instance=True, instance_pool=3)
+    seeds = set()
+    for k in range(30):
+        _, info = env.reset(seed=k)
+        seeds.add(info["instance_seed"])
+    assert seeds == {0, 1, 2}
+    # A cached instance is the same as a freshly generated one.
+    _, info = env.reset(seed=99)
+    fresh = OneShotStockingEnv(family="small", instance_seed=info["instance_seed"])
+    np.testing.assert_array_equal(env.instance.prices, fresh.instance.prices)
+
+
+@pytest.mark.parametrize("pool", [0, 1_000_001, True, 2.5])
+def test_instance_pool_must_stay_below_the_held_out_seeds(pool: Any) -> None:
+    with pytest.raises(ValueError, match=r"`instance_pool` must be an integer in \[1, 1000000\] \(seeds from 1000000 on are held out\)"):
+        OneShotStockingEnv(family="small", resample_instance=True, instance_pool=pool)
