@@ -47,6 +47,10 @@ def test_evaluation_round_trip_is_exact(tmp_path: Path) -> None:
     assert loaded.stock == (3, 2) and loaded.kpis == {"fill_rate": 0.9}
     assert loaded.mean_profit == profits.mean()
     assert loaded.std_error == pytest.approx(profits.std(ddof=1) / np.sqrt(50))
+    mode = os.stat(store.evaluation_paths(record.key)[0]).st_mode & 0o777
+    plain = tmp_path / "plain"
+    plain.write_text("x")
+    assert mode == os.stat(plain).st_mode & 0o777  # like open(), not mkstemp's 0o600
     data = json.loads(store.evaluation_paths(record.key)[0].read_text())
     assert data["mean_profit"] == profits.mean() and data["seed"] == 7
 
