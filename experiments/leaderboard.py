@@ -42,12 +42,14 @@ import zlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 from scipy import stats
 
 from envs.instance import Instance, stock_iv
+if TYPE_CHECKING:
+    from experiments.config import ExperimentConfig
 from experiments.store import Decision, EvaluationRecord, ResultStore, instance_hash, source_hash
 
 Progress = Callable[[str], None]
@@ -144,7 +146,8 @@ def bootstrap_iqm(
     replicates = np.asarray(iqm(np.concatenate(parts, axis=1), axis=1))
     tail = (1 - level) / 2
     low, high = np.quantile(replicates, [tail, 1 - tail])
-    return Interval(mean=point, low=float(low), high=float(high), se=float(replicates.std(ddof=1)) if reps > 1 else 0.0)
+    se = float(replicates.std(ddof=1)) if reps > 1 else 0.0
+    return Interval(mean=point, low=float(low), high=float(high), se=se)
 
 
 # ------------------------------------------------------------------------------- suite
@@ -279,7 +282,8 @@ def heuristic_contender(entry: str | Mapping[str, Any] | Any) -> Contender:
         return np.asarray(result.stock), float(result.solve_seconds), info
 
     description = ", ".join(f"{k}={v}" for k, v in sorted(knobs.items()))
-    identity = {"heuristic": name, "knobs": knobs, "target": POLICIES[name], "source": source_hash("baselines", "envs")}
+    identity = {"heuristic": name, "knobs": knobs, "target": POLICIES[name],
+                "source": source_hash("baselines", "envs")}
     return Contender(name=name, kind="heuristic", members=(Member(name, identity, decide),),
                      description=description)
 
@@ -303,7 +307,8 @@ def _run_facts(run_dir: Path) -> tuple[str, int | None, int | None, str]:
     except (OSError, ValueError):
         done = {}
     timesteps = done.get("timesteps") if isinstance(done, dict) else None
-    return (algo or run_dir.name), seed, (int(timesteps) if isinstance(timesteps, (int, float)) else None), run_dir.parent.name
+    steps = int(timesteps) if isinstance(timesteps, (int, float)) else None
+    return (algo or run_dir.name), seed, steps, run_dir.parent.name
 
 
 def _file_hashes(run_dir: Path) -> dict[str, str]:
@@ -339,7 +344,7 @@ def learned_contenders(run_dirs: Sequence[str | Path]) -> list[Contender]:
 
 
 def config_contenders(
-    config: Any, *, runs: str | Path | None = None, progress: Progress | None = None,
+    config: ExperimentConfig, *, runs: str | Path | None = None, progress: Progress | None = None,
 ) -> list[Contender]:
     """The heuristics of ``config.evaluation.heuristics`` and the learned agents: the finished
     runs of the config's (agent, seed) pairs, or every finished run under ``runs`` when given.
@@ -361,7 +366,7 @@ def config_contenders(
 
 
 def leaderboard_from_config(
-    config: Any,
+    config: ExperimentConfig,
     *,
     store: ResultStore,
     runs: str | Path | None = None,
@@ -386,7 +391,9 @@ def _load_learned(run_dir: Path) -> Any:
 # ------------------------------------------------------------------------------- evaluation
 
 
-def simulate_profits(instance: Instance, stock: np.ndarray, seasons: int, seed: int) -> tuple[np.ndarray, dict[str, float]]:
+def simulate_profits(
+    instance: Instance, stock: np.ndarray, seasons: int, seed: int,
+) -> tuple[np.ndarray, dict[str, float]]:
     """Per-season profits of ``stock`` over seasons 0..seasons-1 of ``seed`` (``envs.simulate``,
     in batches), and the mean KPIs (fill rate, lost customers, substitutions, leftover units)."""
     from envs.simulate import simulate
@@ -415,7 +422,9 @@ def simulate_profits(instance: Instance, stock: np.ndarray, seasons: int, seed: 
 def planning_seed(seed: int, item: SuiteInstance) -> int:
     """The seed a heuristic plans with on ``item``: derived from the evaluation seed and the
     instance but independent of the customer streams, so no policy plans on the test customers."""
-    sequence = np.random.SeedSequence([int(seed), int(item.seed)], spawn_key=(PLANNING_STREAM, zlib.crc32(item.family.encode())))
+    sequence = np.random.SeedSequence(
+        [int(seed), int(item.seed)], spawn_key=(PLANNING_STREAM, zlib.crc32(item.family.encode())),
+    )
     return int(sequence.generate_state(1, np.uint64)[0] >> np.uint64(1))
 
 
@@ -553,7 +562,8 @@ class Leaderboard:
                        "instance_hash": s.hash} for s in self.suite],
             "families": {f: [r.to_dict() for r in rows] for f, rows in self.families.items()},
             "aggregate": [r.to_dict() for r in self.aggregate],
-            "counts": dict(self.counts.__dict__), "descriptions": self.descriptions, "code_tag": self.code_tag,
+            "counts": dict(self.counts.__dict__), "descriptions": self.descriptions,
+            "code_tag": self.code_tag,
         }
 
 
@@ -569,7 +579,9 @@ def _family_row(
     diff = diff_pct = None
     if best is not None:
         diff = stratified_mean_ci([p - b for p, b in zip(profits, best)], level)
-        diff_pct = stratified_mean_ci([100 * (p - b) / item.bound for p, b, item in zip(profits, best, items)], level)
+        diff_pct = stratified_mean_ci(
+            [100 * (p - b) / item.bound for p, b, item in zip(profits, best, items)], level,
+        )
     seed_pct = tuple(
         float(np.mean([100 * o.record.mean_profit / o.item.bound for o in member_outcomes]))
         for member_outcomes in outcomes
@@ -609,7 +621,9 @@ def run_leaderboard(
     ``counts.failures``. ``rng`` seeds the bootstrap.
     """
     if isinstance(seasons, bool) or not isinstance(seasons, (int, np.integer)) or seasons < 2:
-        raise ValueError(f"`seasons` must be an integer of at least 2 (intervals need two values); got {seasons!r}")
+        raise ValueError(
+            f"`seasons` must be an integer of at least 2 (intervals need two values); got {seasons!r}"
+        )
     if not suite:
         raise ValueError("`suite` must hold at least one instance; got none")
     if not contenders:
@@ -640,13 +654,15 @@ def run_leaderboard(
         results = by_family[family]
         heuristics = [c for c in contenders if c.kind == "heuristic" and c.name in results]
         best_name = max(
-            heuristics, key=lambda c: np.mean([o.record.mean_profit for o in results[c.name][0]]), default=None,
+            heuristics, default=None,
+            key=lambda c: np.mean([o.record.mean_profit for o in results[c.name][0]]),
         )
         best = None if best_name is None else [o.record.profits for o in results[best_name.name][0]]
         rows = [_family_row(family, c, results[c.name], best, level) for c in contenders if c.name in results]
         rows.sort(key=lambda r: -r.mean_profit.mean)
         tables[family] = [
-            replace(row, rank=index + 1, is_best_heuristic=best_name is not None and row.policy == best_name.name)
+            replace(row, rank=index + 1,
+                    is_best_heuristic=best_name is not None and row.policy == best_name.name)
             for index, row in enumerate(rows)
         ]
     aggregate = _aggregate(contenders, by_family, families, bootstrap_reps, level, rng)

@@ -68,7 +68,8 @@ def _ci(interval: Interval | None, digits: int, signed: bool = False) -> str:
     if interval is None:
         return "—"
     sign = "+" if signed else ""
-    return f"{interval.mean:{sign},.{digits}f} [{interval.low:{sign},.{digits}f}, {interval.high:{sign},.{digits}f}]"
+    mean, low, high = (f"{v:{sign},.{digits}f}" for v in (interval.mean, interval.low, interval.high))
+    return f"{mean} [{low}, {high}]"
 
 
 def _seed_range(row: FamilyRow) -> str:
@@ -87,7 +88,8 @@ def family_cells(row: FamilyRow) -> list[str]:
         "reference" if row.is_best_heuristic else _ci(row.diff_to_best, 2, signed=True),
         "reference" if row.is_best_heuristic else _ci(row.diff_percent_of_bound, 2, signed=True),
         f"{row.n_seeds}{' (few)' if few else ''}", f"{row.n_instances} × {row.seasons:,}",
-        "—" if row.timesteps is None else f"{row.timesteps:,}", _num(row.decide_seconds, 3), _seed_range(row),
+        "—" if row.timesteps is None else f"{row.timesteps:,}", _num(row.decide_seconds, 3),
+        _seed_range(row),
     ]
 
 
@@ -160,7 +162,8 @@ def family_csv(rows: Sequence[FamilyRow]) -> bytes:
             **_interval_fields("percent_of_bound", row.percent_of_bound),
             **_interval_fields("diff_to_best", row.diff_to_best),
             **_interval_fields("diff_percent_of_bound", row.diff_percent_of_bound),
-            "is_best_heuristic": row.is_best_heuristic, "n_seeds": row.n_seeds, "n_instances": row.n_instances,
+            "is_best_heuristic": row.is_best_heuristic, "n_seeds": row.n_seeds,
+            "n_instances": row.n_instances,
             "seasons": row.seasons, "timesteps": "" if row.timesteps is None else row.timesteps,
             "decide_seconds": row.decide_seconds, "fill_rate": row.fill_rate,
             "seed_percent_of_bound": " ".join(f"{v:.6g}" for v in row.seed_percent_of_bound),
@@ -190,7 +193,8 @@ def _bars(ax: Any, labels: list[str], kinds: list[str], intervals: list[Interval
             continue
         shown = max(interval.mean, floor)
         cut = interval.mean < floor
-        error = None if cut else [[max(0.0, interval.mean - max(interval.low, floor))], [max(0.0, interval.high - interval.mean)]]
+        below = max(0.0, interval.mean - max(interval.low, floor))
+        error = None if cut else [[below], [max(0.0, interval.high - interval.mean)]]
         ax.barh([yi], [shown], xerr=error, color=_KIND_COLOURS.get(kind, "#888"), capsize=3)
         if cut:
             ax.text(floor, yi, f" {interval.mean:,.3g} (cut)", va="center", ha="left", fontsize=8)
@@ -256,7 +260,8 @@ def aggregate_plot(rows: Sequence[AggregateRow], board: Leaderboard) -> bytes:
 def _html_table(columns: Sequence[str], rows: Sequence[Sequence[str]], best: Sequence[bool]) -> str:
     head = "".join(f"<th>{html.escape(c)}</th>" for c in columns)
     body = "".join(
-        ('<tr class="best">' if is_best else "<tr>") + "".join(f"<td>{html.escape(c)}</td>" for c in cells) + "</tr>"
+        ('<tr class="best">' if is_best else "<tr>")
+        + "".join(f"<td>{html.escape(c)}</td>" for c in cells) + "</tr>"
         for cells, is_best in zip(rows, best)
     )
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
@@ -287,8 +292,10 @@ def html_page(board: Leaderboard, plots: dict[str, bytes], *, title: str, descri
     for family, rows in board.families.items():
         bounds = [s.bound for s in board.suite if s.family == family]
         parts.append(f"<h2>Family {html.escape(family)}</h2>")
-        parts.append(f'<p class="note">LP bound per instance: {html.escape(", ".join(f"{b:,.2f}" for b in bounds))}</p>')
-        parts.append(_html_table(FAMILY_COLUMNS, [family_cells(r) for r in rows], [r.is_best_heuristic for r in rows]))
+        listed = html.escape(", ".join(f"{b:,.2f}" for b in bounds))
+        parts.append(f'<p class="note">LP bound per instance: {listed}</p>')
+        parts.append(_html_table(FAMILY_COLUMNS, [family_cells(r) for r in rows],
+                                 [r.is_best_heuristic for r in rows]))
         if family in plots:
             parts.append(_img(plots[family], f"{family}: percentage of the LP bound"))
     knobs = [(name, text) for name, text in board.descriptions.items() if text]
@@ -299,7 +306,8 @@ def html_page(board: Leaderboard, plots: dict[str, bytes], *, title: str, descri
     counts = board.counts
     parts.append(
         f'<p class="note">This report: {counts.evaluations_computed} evaluations computed, '
-        f"{counts.evaluations_reused} reused from the result store; code tag {html.escape(board.code_tag)}.</p>"
+        f"{counts.evaluations_reused} reused from the result store; "
+        f"code tag {html.escape(board.code_tag)}.</p>"
     )
     parts.append("</body></html>")
     return "\n".join(parts) + "\n"
@@ -311,13 +319,23 @@ def markdown_report(board: Leaderboard, *, title: str, description: str = "") ->
     if description:
         lines += [description, ""]
     lines += [f"* {line}" for line in behind_the_numbers(board)] + [""]
-    lines += ["## All families", "", markdown_table(AGGREGATE_COLUMNS, [aggregate_cells(r) for r in board.aggregate]), ""]
+    lines += ["## All families", "", _aggregate_markdown(board), ""]
     for family, rows in board.families.items():
-        lines += [f"## Family {family}", "", markdown_table(FAMILY_COLUMNS, [family_cells(r) for r in rows]), ""]
+        lines += [f"## Family {family}", "", _family_markdown(rows), ""]
     return "\n".join(lines)
 
 
-def write_report(board: Leaderboard, out: str | Path, *, title: str = "Leaderboard", description: str = "") -> dict[str, Path]:
+def _family_markdown(rows: Sequence[FamilyRow]) -> str:
+    return markdown_table(FAMILY_COLUMNS, [family_cells(r) for r in rows])
+
+
+def _aggregate_markdown(board: Leaderboard) -> str:
+    return markdown_table(AGGREGATE_COLUMNS, [aggregate_cells(r) for r in board.aggregate])
+
+
+def write_report(
+    board: Leaderboard, out: str | Path, *, title: str = "Leaderboard", description: str = "",
+) -> dict[str, Path]:
     """Write every file listed in the module docstring into ``out``; returns them by name."""
     folder = Path(out)
     folder.mkdir(parents=True, exist_ok=True)
@@ -330,12 +348,12 @@ def write_report(board: Leaderboard, out: str | Path, *, title: str = "Leaderboa
     plots: dict[str, bytes] = {}
     for family, rows in board.families.items():
         stem = f"family-{safe_name(family)}"
-        put(f"{stem}.md", (f"# Family {family}\n\n" + markdown_table(FAMILY_COLUMNS, [family_cells(r) for r in rows]) + "\n").encode())
+        put(f"{stem}.md", f"# Family {family}\n\n{_family_markdown(rows)}\n".encode())
         put(f"{stem}.csv", family_csv(rows))
         if rows:
             plots[family] = family_plot(family, rows, board)
             put(f"bound-{safe_name(family)}.png", plots[family])
-    put("aggregate.md", ("# All families\n\n" + markdown_table(AGGREGATE_COLUMNS, [aggregate_cells(r) for r in board.aggregate]) + "\n").encode())
+    put("aggregate.md", f"# All families\n\n{_aggregate_markdown(board)}\n".encode())
     put("aggregate.csv", aggregate_csv(board.aggregate))
     if board.aggregate:
         plots["aggregate"] = aggregate_plot(board.aggregate, board)

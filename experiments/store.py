@@ -78,7 +78,9 @@ def source_hash(*names: str) -> str:
     return digest.hexdigest()
 
 
-CODE_TAG = f"assort-testbed-{_package_version()}/store-{STORE_FORMAT}/sim-{source_hash(*SIMULATOR_MODULES)[:16]}"
+CODE_TAG = (
+    f"assort-testbed-{_package_version()}/store-{STORE_FORMAT}/sim-{source_hash(*SIMULATOR_MODULES)[:16]}"
+)
 """Default code tag of evaluations: the package version, the store format and the hash of the
 simulator's source (:data:`SIMULATOR_MODULES`); any change recomputes stored evaluations."""
 

@@ -16,7 +16,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from experiments.config import load_config
+from experiments.config import ExperimentConfig, load_config
 from experiments.leaderboard import DEFAULT_BOOTSTRAP_REPS, Leaderboard, leaderboard_from_config
 from experiments.report import write_report
 from experiments.store import ResultStore
@@ -29,10 +29,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--config", required=True, help="experiment YAML file (its evaluation section is the suite)")
+    parser.add_argument("--config", required=True,
+                        help="experiment YAML file (its evaluation section is the suite)")
     parser.add_argument("--out", required=True, help="folder for the tables, plots and index.html")
     add_common_arguments(parser)
-    parser.add_argument("--runs", help="evaluate every finished run under this folder instead of the config's runs")
+    parser.add_argument("--runs",
+                        help="evaluate every finished run under this folder instead of the config's runs")
     parser.set_defaults(func=run)
 
 
@@ -44,7 +46,8 @@ def add_common_arguments(parser: argparse.ArgumentParser) -> None:
         help="set a config value by dotted path, e.g. evaluation.seasons=500 (repeatable)",
     )
     parser.add_argument("--bootstrap-reps", type=int, default=DEFAULT_BOOTSTRAP_REPS,
-                        help=f"bootstrap replicates of the aggregate intervals (default {DEFAULT_BOOTSTRAP_REPS})")
+                        help="bootstrap replicates of the aggregate intervals "
+                             f"(default {DEFAULT_BOOTSTRAP_REPS})")
 
 
 def say(message: str) -> None:
@@ -52,7 +55,9 @@ def say(message: str) -> None:
     print(f"[leaderboard] {message}", file=sys.stderr, flush=True)
 
 
-def write_leaderboard(config, out: Path, *, store: str | None, runs: str | None, bootstrap_reps: int) -> Leaderboard:
+def write_leaderboard(
+    config: ExperimentConfig, out: Path, *, store: str | None, runs: str | None, bootstrap_reps: int,
+) -> Leaderboard:
     """Compute the leaderboard of ``config`` and write its report into ``out``."""
     board = leaderboard_from_config(
         config, store=ResultStore(Path(store) if store else out / "store"), runs=runs,
@@ -60,8 +65,8 @@ def write_leaderboard(config, out: Path, *, store: str | None, runs: str | None,
     )
     written = write_report(board, out, title=f"Leaderboard: {config.name}", description=config.description)
     counts = board.counts
-    say(f"{counts.evaluations_computed} evaluations computed, {counts.evaluations_reused} reused from the store; "
-        f"report in {out} ({written['index.html'].name}, {written['leaderboard.md'].name})")
+    say(f"{counts.evaluations_computed} evaluations computed, {counts.evaluations_reused} reused from "
+        f"the store; report in {out} ({written['index.html'].name}, {written['leaderboard.md'].name})")
     return board
 
 
