@@ -108,9 +108,11 @@ def test_iqm_and_seeded_bootstrap() -> None:
 
 
 def test_bad_policies_rank_below_fluid_and_numbers_repeat(suite, tmp_path: Path) -> None:
-    policies = [StandIn("fluid", fluid_rule), StandIn("overstock", overstock_rule), StandIn("zero", zero_rule)]
-    board = run_leaderboard(suite, [contender(p) for p in policies], seasons=SEASONS, seed=SEED,
-                            store=ResultStore(tmp_path / "a"), bootstrap_reps=200)
+    from experiments.leaderboard import heuristic_contender
+
+    policies = [StandIn("overstock", overstock_rule), StandIn("zero", zero_rule)]
+    board = run_leaderboard(suite, [heuristic_contender("fluid")] + [contender(p) for p in policies],
+                            seasons=SEASONS, seed=SEED, store=ResultStore(tmp_path / "a"), bootstrap_reps=200)
     rows = {row.policy: row for row in board.families["small"]}
     assert [row.policy for row in board.families["small"]] == ["fluid", "zero", "overstock"]
     assert rows["fluid"].is_best_heuristic and rows["fluid"].rank == 1
@@ -123,8 +125,8 @@ def test_bad_policies_rank_below_fluid_and_numbers_repeat(suite, tmp_path: Path)
     assert [r.policy for r in board.aggregate] == ["fluid", "zero", "overstock"]
     assert board.aggregate[0].iqm.mean == pytest.approx(rows["fluid"].percent_of_bound.mean / 100)
     # a second, independent evaluation with the same seeds gives the same numbers
-    again = run_leaderboard(suite, [contender(StandIn(p.name, p.rule)) for p in policies], seasons=SEASONS,
-                            seed=SEED, store=ResultStore(tmp_path / "b"), bootstrap_reps=200)
+    again = run_leaderboard(suite, [heuristic_contender("fluid")] + [contender(StandIn(p.name, p.rule)) for p in policies],
+                            seasons=SEASONS, seed=SEED, store=ResultStore(tmp_path / "b"), bootstrap_reps=200)
     assert again.counts.evaluations_computed == 6
     first, second = board.to_dict(), again.to_dict()
     for table in (first, second):
@@ -375,3 +377,8 @@ def test_run_command_trains_then_resumes_without_retraining(tmp_path: Path, caps
     assert main(args) == 0
     err = capsys.readouterr().err
     assert "finished earlier (DONE), skipped" in err and "0 evaluations computed, 6 reused" in err
+    (tmp_path / "runs" / "cli-test" / "ppo-seed0" / "DONE").unlink()  # as if killed before the end
+    assert main(args) == 0
+    err = capsys.readouterr().err
+    assert "unfinished, resuming from its last checkpoint" in err
+    assert (tmp_path / "runs" / "cli-test" / "ppo-seed0" / "DONE").is_file()
