@@ -382,3 +382,13 @@ def test_run_command_trains_then_resumes_without_retraining(tmp_path: Path, caps
     err = capsys.readouterr().err
     assert "unfinished, resuming from its last checkpoint" in err
     assert (tmp_path / "runs" / "cli-test" / "ppo-seed0" / "DONE").is_file()
+
+
+def test_run_defaults_to_the_embedded_quickstart_config() -> None:
+    from experiments.cli import build_parser
+    from experiments.commands.run import DEFAULT_CONFIG
+    from experiments.config import load_config
+
+    args = build_parser().parse_args(["run"])
+    assert Path(args.config) == DEFAULT_CONFIG and args.out is None
+    assert load_config(DEFAULT_CONFIG).name == "quickstart"

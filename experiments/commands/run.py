@@ -1,6 +1,9 @@
 """``assort run``: the main job. Train every agent and seed of a config, then the leaderboard.
 
-    assort run CONFIG --out DIR [--runs-dir RUNS] [--store STORE] [--override key=value ...]
+    assort run [CONFIG] [--out DIR] [--runs-dir RUNS] [--store STORE] [--override key=value ...]
+
+Without CONFIG it runs the embedded default, ``experiments/configs/quickstart.yaml`` (shipped
+with the package); without ``--out`` the report goes to ``results/<config name>``.
 
 Each (agent, seed) run goes to ``<train.runs_dir>/<name>/<algo>-seed<S>/``: a finished run
 (DONE) is skipped, an unfinished one resumes from its last checkpoint, a missing one is
@@ -20,6 +23,9 @@ from pathlib import Path
 from experiments.commands.leaderboard import add_common_arguments, write_leaderboard
 from experiments.config import ExperimentConfig, load_config
 
+DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "configs" / "quickstart.yaml"
+"""The embedded default experiment: the README's main job."""
+
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
@@ -28,8 +34,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("config", help="experiment YAML file")
-    parser.add_argument("--out", required=True, help="folder for the leaderboard report")
+    parser.add_argument("config", nargs="?", default=str(DEFAULT_CONFIG),
+                        help="experiment YAML file (default: the embedded quickstart.yaml)")
+    parser.add_argument("--out", help="folder for the leaderboard report (default: results/<config name>)")
     parser.add_argument("--runs-dir", help="folder for run folders (default: train.runs_dir)")
     parser.add_argument("--no-progress", action="store_true", help="hide the training progress bars")
     add_common_arguments(parser)
@@ -71,7 +78,7 @@ def run(args: argparse.Namespace) -> int:
     config = load_config(args.config, args.override)
     if args.runs_dir is not None:
         config = dataclasses.replace(config, train=dataclasses.replace(config.train, runs_dir=args.runs_dir))
-    out = Path(args.out)
+    out = Path(args.out) if args.out is not None else Path("results") / config.name
     out.mkdir(parents=True, exist_ok=True)
     (out / "config.yaml").write_text(config.to_yaml())
     train_all(config, progress=not args.no_progress)
