@@ -44,6 +44,7 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.optimize import linprog
 
+from baselines.bound import fluid_lp
 from baselines.policy import PolicyResult
 from baselines.scenarios import first_choice_counts, scenarios_iv
 from envs.instance import Instance
@@ -229,7 +230,10 @@ def flow_ascent(
 ) -> SAASolution:
     """Maximize F(x) of the module docstring by projected supergradient ascent on fixed scenarios.
 
-    Start x = mean first-choice demand on the offer set; step for product i at iteration t is
+    Start x = the fluid LP sales (:func:`baselines.bound.fluid_lp`) on the offer set (F is not
+    concave: from the mean first-choice demand the ascent was measured to stall in a poor region
+    on a heavy-tail instance, N = 3,000: in-sample 16,353 against 17,311 from the fluid start);
+    the step for product i at iteration t is
     ``step * (1 + sqrt(mean inflow_i)) / sqrt(t + 1)`` times the supergradient divided by m_i;
     x stays in [0, max_k sum d^k] (0 off the offer set). Returns the best iterate seen.
     """
@@ -239,7 +243,7 @@ def flow_ascent(
     margin = np.where(offered, instance.prices - instance.salvage, 0.0)
     holding = instance.costs - instance.salvage
     cap = np.where(offered, float(demands.sum(axis=1).max()), 0.0)
-    x = np.minimum(demands.mean(axis=0), cap)
+    x = np.minimum(fluid_lp(instance).sales, cap)
     best_x, best_value = x.copy(), -np.inf
     a = None
     done = 0
