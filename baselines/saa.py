@@ -192,14 +192,17 @@ def solve_saa_program(program: SAAProgram, *, method: str = "highs", time_limit:
         bounds=bounds, method=method, options=options,
     )
     if result.x is None:
-        return SAASolution(np.zeros(program.n_products), float("nan"), int(result.status), str(result.message), 0)
+        status, message = int(result.status), str(result.message)
+        return SAASolution(np.zeros(program.n_products), float("nan"), status, message, 0)
     return SAASolution(
         stock=program.stock(result.x).copy(), value=float(-result.fun), status=int(result.status),
         message=str(result.message), iterations=int(getattr(result, "nit", 0)),
     )
 
 
-def scenario_flows(rho_t: sp.csr_array, demands: np.ndarray, x: np.ndarray, start: np.ndarray | None = None) -> np.ndarray:
+def scenario_flows(
+    rho_t: sp.csr_array, demands: np.ndarray, x: np.ndarray, start: np.ndarray | None = None
+) -> np.ndarray:
     """Inflows a^k (shape (K, N)) solving a^k = d^k + rho^T max(a^k - x, 0), by monotone iteration
     from ``start`` (default d; a warm start from the previous x's inflows converges as well)."""
     a = demands.copy() if start is None else np.maximum(start, demands)

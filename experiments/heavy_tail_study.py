@@ -89,7 +89,10 @@ def summarize(records: dict[str, dict[str, Any]], settings: dict[str, Any]) -> d
                         "stocked_products": float(np.mean([r["stocked_products"] for r in found])),
                     })
             usable = [p for p in points if p["gap"] > 0]
-            slope = float(np.polyfit(np.log([p["customers"] for p in usable]), np.log([p["gap"] for p in usable]), 1)[0]) if len(usable) >= 2 else float("nan")
+            slope = float("nan")
+            if len(usable) >= 2:
+                log_t = np.log([p["customers"] for p in usable])
+                slope = float(np.polyfit(log_t, np.log([p["gap"] for p in usable]), 1)[0])
             out[scaling][name] = {"points": points, "slope": slope}
     return out
 
