@@ -24,6 +24,7 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
+from baselines.bound import fluid_lp
 from envs.features import (
     CATALOG_FEATURES,
     FEATURES,
@@ -52,6 +53,7 @@ __all__ = [
 ]
 
 REWARD_SCALES = ("none", "auto")
+ACTION_ANCHORS = ("none", "fluid")
 OPTION_KEYS = ("instance",)
 HELD_OUT_SEED_START = 1_000_000
 """Instance seeds drawn for training (``resample_instance=True``) lie in [0, instance_pool) with
@@ -93,6 +95,17 @@ def action_to_stock(instance: Instance, action: Any) -> np.ndarray:
     is [-1, 1]^N; an unclipped policy output means the bound).
     """
     return scale_action(action_iv(action, instance.n_products), demand_cap(instance))
+
+
+def anchored_stock(action: np.ndarray, anchor: np.ndarray) -> np.ndarray:
+    """int64 x_i = max(0, round(z_i + clip(a_i, -1, 1) * (2 + 2 sqrt(z_i)))) around an anchor z.
+
+    The residual action scale of ``action_anchor="fluid"``: z is the fluid LP's sales
+    (:func:`baselines.bound.fluid_lp`), a = 0 stocks the rounded fluid solution (the fluid
+    policy) and a = +-1 moves about two Poisson standard deviations plus two units from it.
+    """
+    spread = 2.0 + 2.0 * np.sqrt(anchor)
+    return np.maximum(0, np.rint(anchor + np.clip(action, -1.0, 1.0) * spread)).astype(np.int64)
 
 
 def stock_to_action(instance: Instance, stock: Any) -> np.ndarray:
@@ -197,9 +210,10 @@ class PreparedInstance:
     catalog: np.ndarray
     cap: np.ndarray
     reward_divisor: float
+    anchor: np.ndarray | None = None
 
     @classmethod
-    def build(cls, instance: Instance, reward_scale: str | float) -> PreparedInstance:
+    def build(cls, instance: Instance, reward_scale: str | float, action_anchor: str = "none") -> PreparedInstance:
         if reward_scale == "none":
             divisor = 1.0
         elif reward_scale == "auto":
@@ -207,10 +221,17 @@ class PreparedInstance:
         else:
             divisor = float(reward_scale)
         cap = demand_cap(instance)
+        anchor = fluid_lp(instance).sales if action_anchor == "fluid" else None
         return cls(
             instance=instance, features=product_features(instance, cap=cap),
-            catalog=catalog_features(instance), cap=cap, reward_divisor=divisor,
+            catalog=catalog_features(instance), cap=cap, reward_divisor=divisor, anchor=anchor,
         )
+
+    def stock_for(self, action: np.ndarray) -> np.ndarray:
+        """The stock an action commits: :func:`scale_action`, or :func:`anchored_stock`."""
+        if self.anchor is None:
+            return scale_action(action, self.cap)
+        return anchored_stock(action, self.anchor)
 
     def play(self, stock: np.ndarray, scenario_seed: int) -> tuple[float, dict[str, Any]]:
         """Simulate one season of ``stock`` with customers ``scenario_seed``: (reward, KPIs)."""
@@ -239,7 +260,11 @@ class InstanceSource:
         resample_instance: bool,
         reward_scale: Any,
         instance_pool: int = HELD_OUT_SEED_START,
+        action_anchor: str = "none",
     ) -> None:
+        if action_anchor not in ACTION_ANCHORS:
+            raise ValueError(f"`action_anchor` must be one of {list(ACTION_ANCHORS)}; got {action_anchor!r}")
+        self.action_anchor = action_anchor
         if isinstance(instance_pool, bool) or not isinstance(instance_pool, (int, np.integer)) \
                 or not 1 <= instance_pool <= HELD_OUT_SEED_START:
             raise ValueError(
@@ -274,7 +299,7 @@ class InstanceSource:
             instance = make_family_instance(family, int(instance_seed), **self.family_kwargs)
             if not self.resample:
                 self.instance_seed = int(instance_seed)
-        self.fixed = PreparedInstance.build(instance, self.reward_scale)
+        self.fixed = PreparedInstance.build(instance, self.reward_scale, self.action_anchor)
         self.n_products = instance.n_products
         self._last = self.fixed
 
@@ -300,7 +325,7 @@ class InstanceSource:
         prepared = self._cache.get(seed)
         if prepared is None:
             instance = make_family_instance(self.family, seed, **self.family_kwargs)
-            prepared = PreparedInstance.build(instance, self.reward_scale)
+            prepared = PreparedInstance.build(instance, self.reward_scale, self.action_anchor)
             self._cache[seed] = prepared
             if len(self._cache) > PREPARED_CACHE_SIZE:
                 self._cache.popitem(last=False)
@@ -311,7 +336,7 @@ class InstanceSource:
 
     def _prepare(self, instance: Instance) -> PreparedInstance:
         if instance is not self._last.instance:
-            self._last = PreparedInstance.build(instance, self.reward_scale)
+            self._last = PreparedInstance.build(instance, self.reward_scale, self.action_anchor)
         return self._last
 
 
@@ -336,6 +361,9 @@ class OneShotStockingEnv(gym.Env[np.ndarray, np.ndarray]):
     units (:func:`action_to_stock`; inverse :func:`stock_to_action`), with cap_i the demand
     cap of :mod:`envs.features` (99.9 % quantile of the customers who could ask for i, at least
     1). a_i = -1 drops the product from the assortment. Out-of-range entries are clipped.
+    With ``action_anchor="fluid"`` the action is a residual around the fluid LP's sales z
+    instead: x_i = max(0, round(z_i + a_i (2 + 2 sqrt(z_i)))) (:func:`anchored_stock`), so
+    a = 0 is the fluid policy and the agent learns where to hedge.
 
     ## Observation Space
 
@@ -392,7 +420,8 @@ class OneShotStockingEnv(gym.Env[np.ndarray, np.ndarray]):
     ```python
     gym.make("Assort/OneShotSmall-v0")
     OneShotStockingEnv(family="small", instance_seed=0, instance=None, resample_instance=False,
-                       instance_pool=1_000_000, family_kwargs=None, reward_scale="auto")
+                       instance_pool=1_000_000, action_anchor="none", family_kwargs=None,
+                       reward_scale="auto")
     ```
 
     * ``family``, ``instance_seed``, ``family_kwargs``: the instance
@@ -402,6 +431,8 @@ class OneShotStockingEnv(gym.Env[np.ndarray, np.ndarray]):
     * ``instance_pool``: with ``resample_instance``, instance seeds are drawn from
       [0, instance_pool); at most ``HELD_OUT_SEED_START`` = 1,000,000, so seeds from there on
       are held out for evaluation;
+    * ``action_anchor``: ``"none"`` (the absolute scale above) or ``"fluid"`` (residual around
+      the fluid LP sales; the ``...Residual-v0`` ids);
     * ``reward_scale``: ``"none"``, ``"auto"`` or a positive number;
     * ``render_mode``: None or ``"rgb_array"`` (:func:`stock_image` of the committed stock;
       stable-baselines3's ``make_vec_env`` asks for it by default).
@@ -421,6 +452,7 @@ class OneShotStockingEnv(gym.Env[np.ndarray, np.ndarray]):
         instance: Instance | None = None,
         resample_instance: bool = False,
         instance_pool: int = HELD_OUT_SEED_START,
+        action_anchor: str = "none",
         family_kwargs: dict[str, Any] | None = None,
         reward_scale: str | float = "auto",
         render_mode: str | None = None,
@@ -429,6 +461,7 @@ class OneShotStockingEnv(gym.Env[np.ndarray, np.ndarray]):
         self.source = InstanceSource(
             family=family, instance_seed=instance_seed, family_kwargs=family_kwargs, instance=instance,
             resample_instance=resample_instance, reward_scale=reward_scale, instance_pool=instance_pool,
+            action_anchor=action_anchor,
         )
         n = self.source.n_products
         low, high = feature_bounds(FEATURES)
@@ -469,7 +502,7 @@ class OneShotStockingEnv(gym.Env[np.ndarray, np.ndarray]):
         if self._done or self._prepared is None:
             raise RuntimeError("the episode is over; call reset() before step()")
         prepared = self._prepared
-        self._stock = scale_action(action_iv(action, self.source.n_products), prepared.cap)
+        self._stock = prepared.stock_for(action_iv(action, self.source.n_products))
         reward, info = prepared.play(self._stock, self._seeds["scenario_seed"])
         self._done = True
         return self._observation(), reward, True, False, {**info, **self._seeds}

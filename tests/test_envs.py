@@ -478,3 +478,21 @@ def test_training_instances_come_from_the_pool_and_never_from_held_out_seeds() -
 def test_instance_pool_must_stay_below_the_held_out_seeds(pool: Any) -> None:
     with pytest.raises(ValueError, match=r"`instance_pool` must be an integer in \[1, 1000000\] \(seeds from 1000000 on are held out\)"):
         OneShotStockingEnv(family="small", resample_instance=True, instance_pool=pool)
+
+
+def test_fluid_anchored_action_zero_is_the_fluid_policy() -> None:
+    from baselines.fluid import fluid_policy
+    from envs.one_shot import anchored_stock
+
+    env = gym.make("Assort/OneShotSmallFamilyResidual-v0")
+    env.reset(seed=3)
+    instance = env.unwrapped.instance
+    _, _, _, _, info = env.step(np.zeros(instance.n_products, dtype=np.float32))
+    np.testing.assert_array_equal(info["stock"], fluid_policy(instance).stock)
+    z = np.array([0.0, 4.0, 9.0])
+    np.testing.assert_array_equal(anchored_stock(np.array([1.0, -1.0, 2.0]), z), [2, 0, 17])
+
+
+def test_action_anchor_must_be_known() -> None:
+    with pytest.raises(ValueError, match=r"`action_anchor` must be one of \['none', 'fluid'\]; got 'lp'"):
+        OneShotStockingEnv(family="small", action_anchor="lp")
