@@ -54,6 +54,7 @@ __all__ = [
 
 REWARD_SCALES = ("none", "auto")
 ACTION_ANCHORS = ("none", "fluid")
+REWARD_BASELINES = ("none", "fluid")
 OPTION_KEYS = ("instance",)
 HELD_OUT_SEED_START = 1_000_000
 """Instance seeds drawn for training (``resample_instance=True``) lie in [0, instance_pool) with
@@ -211,9 +212,12 @@ class PreparedInstance:
     cap: np.ndarray
     reward_divisor: float
     anchor: np.ndarray | None = None
+    baseline_stock: np.ndarray | None = None
 
     @classmethod
-    def build(cls, instance: Instance, reward_scale: str | float, action_anchor: str = "none") -> PreparedInstance:
+    def build(
+        cls, instance: Instance, reward_scale: str | float, action_anchor: str = "none", reward_baseline: str = "none"
+    ) -> PreparedInstance:
         if reward_scale == "none":
             divisor = 1.0
         elif reward_scale == "auto":
@@ -221,10 +225,12 @@ class PreparedInstance:
         else:
             divisor = float(reward_scale)
         cap = demand_cap(instance)
-        anchor = fluid_lp(instance).sales if action_anchor == "fluid" else None
+        sales = fluid_lp(instance).sales if "fluid" in (action_anchor, reward_baseline) else None
         return cls(
             instance=instance, features=product_features(instance, cap=cap),
-            catalog=catalog_features(instance), cap=cap, reward_divisor=divisor, anchor=anchor,
+            catalog=catalog_features(instance), cap=cap, reward_divisor=divisor,
+            anchor=sales if action_anchor == "fluid" else None,
+            baseline_stock=np.rint(sales).astype(np.int64) if reward_baseline == "fluid" else None,
         )
 
     def stock_for(self, action: np.ndarray) -> np.ndarray:
@@ -234,10 +240,18 @@ class PreparedInstance:
         return anchored_stock(action, self.anchor)
 
     def play(self, stock: np.ndarray, scenario_seed: int) -> tuple[float, dict[str, Any]]:
-        """Simulate one season of ``stock`` with customers ``scenario_seed``: (reward, KPIs)."""
+        """Simulate one season of ``stock`` with customers ``scenario_seed``: (reward, KPIs).
+
+        With a baseline stock the reward is the profit *minus the baseline's profit on the same
+        customers* (``baseline_profit`` in the KPIs), divided by the reward scale.
+        """
         results = simulate(self.instance, stock, 1, scenario_seed)
         kpis = season_kpis(self.instance, stock, results)
-        return kpis["profit"] / self.reward_divisor, kpis
+        reward = kpis["profit"]
+        if self.baseline_stock is not None:
+            kpis["baseline_profit"] = float(simulate(self.instance, self.baseline_stock, 1, scenario_seed).profit[0])
+            reward -= kpis["baseline_profit"]
+        return reward / self.reward_divisor, kpis
 
 
 class InstanceSource:
@@ -261,10 +275,14 @@ class InstanceSource:
         reward_scale: Any,
         instance_pool: int = HELD_OUT_SEED_START,
         action_anchor: str = "none",
+        reward_baseline: str = "none",
     ) -> None:
         if action_anchor not in ACTION_ANCHORS:
             raise ValueError(f"`action_anchor` must be one of {list(ACTION_ANCHORS)}; got {action_anchor!r}")
+        if reward_baseline not in REWARD_BASELINES:
+            raise ValueError(f"`reward_baseline` must be one of {list(REWARD_BASELINES)}; got {reward_baseline!r}")
         self.action_anchor = action_anchor
+        self.reward_baseline = reward_baseline
         if isinstance(instance_pool, bool) or not isinstance(instance_pool, (int, np.integer)) \
                 or not 1 <= instance_pool <= HELD_OUT_SEED_START:
             raise ValueError(
@@ -299,7 +317,7 @@ class InstanceSource:
             instance = make_family_instance(family, int(instance_seed), **self.family_kwargs)
             if not self.resample:
                 self.instance_seed = int(instance_seed)
-        self.fixed = PreparedInstance.build(instance, self.reward_scale, self.action_anchor)
+        self.fixed = PreparedInstance.build(instance, self.reward_scale, self.action_anchor, self.reward_baseline)
         self.n_products = instance.n_products
         self._last = self.fixed
 
@@ -325,7 +343,7 @@ class InstanceSource:
         prepared = self._cache.get(seed)
         if prepared is None:
             instance = make_family_instance(self.family, seed, **self.family_kwargs)
-            prepared = PreparedInstance.build(instance, self.reward_scale, self.action_anchor)
+            prepared = PreparedInstance.build(instance, self.reward_scale, self.action_anchor, self.reward_baseline)
             self._cache[seed] = prepared
             if len(self._cache) > PREPARED_CACHE_SIZE:
                 self._cache.popitem(last=False)
@@ -336,7 +354,7 @@ class InstanceSource:
 
     def _prepare(self, instance: Instance) -> PreparedInstance:
         if instance is not self._last.instance:
-            self._last = PreparedInstance.build(instance, self.reward_scale, self.action_anchor)
+            self._last = PreparedInstance.build(instance, self.reward_scale, self.action_anchor, self.reward_baseline)
         return self._last
 
 
@@ -398,7 +416,9 @@ class OneShotStockingEnv(gym.Env[np.ndarray, np.ndarray]):
     The season's profit sum_i r_i sales_i + s_i (x_i - sales_i) - c_i x_i divided by the
     reward scale: ``"none"`` (1), a positive number, or ``"auto"``
     (:func:`envs.features.auto_reward_scale`, T sum_i lambda_i max(r_i - c_i, 0), the
-    profit of serving every first choice, so that rewards are about 1 on every family).
+    profit of serving every first choice, so that rewards are about 1 on every family). With
+    ``reward_baseline="fluid"`` the profit of the rounded fluid solution on the same customers
+    is subtracted first (``info["baseline_profit"]``).
 
     ## Starting State
 
@@ -420,8 +440,8 @@ class OneShotStockingEnv(gym.Env[np.ndarray, np.ndarray]):
     ```python
     gym.make("Assort/OneShotSmall-v0")
     OneShotStockingEnv(family="small", instance_seed=0, instance=None, resample_instance=False,
-                       instance_pool=1_000_000, action_anchor="none", family_kwargs=None,
-                       reward_scale="auto")
+                       instance_pool=1_000_000, action_anchor="none", reward_baseline="none",
+                       family_kwargs=None, reward_scale="auto")
     ```
 
     * ``family``, ``instance_seed``, ``family_kwargs``: the instance
@@ -433,6 +453,10 @@ class OneShotStockingEnv(gym.Env[np.ndarray, np.ndarray]):
       are held out for evaluation;
     * ``action_anchor``: ``"none"`` (the absolute scale above) or ``"fluid"`` (residual around
       the fluid LP sales; the ``...Residual-v0`` ids);
+    * ``reward_baseline``: ``"none"`` or ``"fluid"``: subtract the profit that the rounded fluid
+      solution earns from the *same customers* (common random numbers inside the episode). The
+      subtracted term does not depend on the action, so the best policy is unchanged, but the
+      reward's noise from the customers largely cancels (the ``...Residual-v0`` ids);
     * ``reward_scale``: ``"none"``, ``"auto"`` or a positive number;
     * ``render_mode``: None or ``"rgb_array"`` (:func:`stock_image` of the committed stock;
       stable-baselines3's ``make_vec_env`` asks for it by default).
@@ -453,6 +477,7 @@ class OneShotStockingEnv(gym.Env[np.ndarray, np.ndarray]):
         resample_instance: bool = False,
         instance_pool: int = HELD_OUT_SEED_START,
         action_anchor: str = "none",
+        reward_baseline: str = "none",
         family_kwargs: dict[str, Any] | None = None,
         reward_scale: str | float = "auto",
         render_mode: str | None = None,
@@ -461,7 +486,7 @@ class OneShotStockingEnv(gym.Env[np.ndarray, np.ndarray]):
         self.source = InstanceSource(
             family=family, instance_seed=instance_seed, family_kwargs=family_kwargs, instance=instance,
             resample_instance=resample_instance, reward_scale=reward_scale, instance_pool=instance_pool,
-            action_anchor=action_anchor,
+            action_anchor=action_anchor, reward_baseline=reward_baseline,
         )
         n = self.source.n_products
         low, high = feature_bounds(FEATURES)

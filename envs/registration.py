@@ -22,11 +22,13 @@ register(
 )
 register(
     id="Assort/OneShotSmallFamilyResidual-v0", entry_point=ONE_SHOT,
-    kwargs={"family": "small", "instance_seed": 0, "resample_instance": True, "action_anchor": "fluid"},
+    kwargs={"family": "small", "instance_seed": 0, "resample_instance": True, "action_anchor": "fluid",
+            "reward_baseline": "fluid"},
 )
 register(
     id="Assort/OneShotMediumFamilyResidual-v0", entry_point=ONE_SHOT,
-    kwargs={"family": "medium", "instance_seed": 0, "resample_instance": True, "action_anchor": "fluid"},
+    kwargs={"family": "medium", "instance_seed": 0, "resample_instance": True, "action_anchor": "fluid",
+            "reward_baseline": "fluid"},
 )
 register(id="Assort/OneShotMNL-v0", entry_point=ONE_SHOT, kwargs={"family": "mnl", "instance_seed": 0})
 register(id="Assort/OneShotHeavyTail-v0", entry_point=ONE_SHOT, kwargs={"family": "heavy-tail", "instance_seed": 0})

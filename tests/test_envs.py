@@ -496,3 +496,23 @@ def test_fluid_anchored_action_zero_is_the_fluid_policy() -> None:
 def test_action_anchor_must_be_known() -> None:
     with pytest.raises(ValueError, match=r"`action_anchor` must be one of \['none', 'fluid'\]; got 'lp'"):
         OneShotStockingEnv(family="small", action_anchor="lp")
+
+
+def test_fluid_reward_baseline_is_the_profit_difference_on_the_same_customers() -> None:
+    env = gym.make("Assort/OneShotSmallFamilyResidual-v0")
+    _, reset_info = env.reset(seed=5)
+    n = env.unwrapped.instance.n_products
+    _, reward, _, _, info = env.step(np.zeros(n, dtype=np.float32))
+    assert reward == 0.0 and info["profit"] == info["baseline_profit"]  # a = 0 is the baseline itself
+    env.reset(seed=5)
+    _, reward, _, _, info = env.step(np.full(n, 0.5, dtype=np.float32))
+    instance = env.unwrapped.instance
+    again = simulate(instance, info["stock"], 1, reset_info["scenario_seed"])
+    assert info["profit"] == again.profit[0]
+    expected = (info["profit"] - info["baseline_profit"]) / auto_reward_scale(instance)
+    assert reward == pytest.approx(expected, rel=1e-12)
+
+
+def test_reward_baseline_must_be_known() -> None:
+    with pytest.raises(ValueError, match=r"`reward_baseline` must be one of \['none', 'fluid'\]; got 'saa'"):
+        OneShotStockingEnv(family="small", reward_baseline="saa")
