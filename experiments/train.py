@@ -190,8 +190,7 @@ def make_env(
         env.id,
         n_envs=agent.n_envs,
         seed=seed,
-        # render_mode=None: make_vec_env would otherwise ask for "rgb_array", which the Assort
-        # environments (no rendering) reject.
+        # render_mode=None: training never renders, so skip the picture make_vec_env asks for.
         env_kwargs={**env.kwargs, "render_mode": None},
         monitor_dir=str(monitor_dir),
         monitor_kwargs={"override_existing": not append_monitor},
