@@ -254,6 +254,11 @@ class PreparedInstance:
         return reward / self.reward_divisor, kpis
 
 
+class IncompatibleInstanceError(ValueError):
+    """``reset(options={"instance": ...})`` got an instance this environment cannot play (another
+    number of products than its spaces are built for)."""
+
+
 class InstanceSource:
     """The instance each episode plays, with its derived data cached.
 
@@ -332,7 +337,7 @@ class InstanceSource:
             if not isinstance(given, Instance):
                 raise TypeError(f"options['instance'] must be an envs.instance.Instance; got {type(given).__name__}")
             if given.n_products != self.n_products:
-                raise ValueError(
+                raise IncompatibleInstanceError(
                     f"options['instance'] has {given.n_products} products; this environment's "
                     f"spaces are built for {self.n_products}, so it cannot play it"
                 )

@@ -48,9 +48,17 @@ import numpy as np
 from scipy import stats
 
 from envs.instance import Instance, stock_iv
+from envs.one_shot import IncompatibleInstanceError
+from experiments.store import (
+    Decision,
+    EvaluationRecord,
+    ResultStore,
+    instance_hash,
+    source_hash,
+)
+
 if TYPE_CHECKING:
     from experiments.config import ExperimentConfig
-from experiments.store import Decision, EvaluationRecord, ResultStore, instance_hash, source_hash
 
 Progress = Callable[[str], None]
 Decided = tuple[np.ndarray, float, dict[str, Any]]
@@ -616,9 +624,10 @@ def run_leaderboard(
     """Evaluate every member of every contender on every suite instance (reusing the store)
     and build the per-family and aggregate tables (module docstring).
 
-    A member whose ``decide`` raises ``ValueError`` (e.g. a learned agent trained for another
-    catalog size) leaves its contender out of that family; the reason is kept in
-    ``counts.failures``. ``rng`` seeds the bootstrap.
+    A member whose ``decide`` raises :class:`envs.one_shot.IncompatibleInstanceError` (a
+    learned agent trained for another catalog size) leaves its contender out of that family;
+    the reason is kept in ``counts.failures``. Any other error propagates. ``rng`` seeds the
+    bootstrap.
     """
     if isinstance(seasons, bool) or not isinstance(seasons, (int, np.integer)) or seasons < 2:
         raise ValueError(
@@ -645,7 +654,7 @@ def run_leaderboard(
                                      counts=counts, progress=progress) for item in items]
                     for member in contender.members
                 ]
-            except ValueError as exc:
+            except IncompatibleInstanceError as exc:
                 message = f"{contender.name} not evaluated on family {family}: {exc}"
                 counts.failures.append(message)
                 _say(progress, message)

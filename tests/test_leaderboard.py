@@ -193,13 +193,39 @@ def test_learned_agent_is_aggregated_over_its_seeds(suite, tmp_path: Path) -> No
 
 
 def test_a_policy_that_cannot_play_a_family_is_left_out(suite, tmp_path: Path) -> None:
-    def wrong_size(instance):
-        raise ValueError("trained for 20 products, the instance has 10")
+    from envs.one_shot import IncompatibleInstanceError
 
-    board = run_leaderboard(suite, [contender(StandIn("fluid", fluid_rule)), contender(StandIn("agent", wrong_size))],
-                            seasons=SEASONS, seed=SEED, store=ResultStore(tmp_path), bootstrap_reps=20)
+    def wrong_size(instance):
+        raise IncompatibleInstanceError("trained for 20 products, the instance has 10")
+
+    fluid = contender(StandIn("fluid", fluid_rule))
+    board = run_leaderboard(suite, [fluid, contender(StandIn("agent", wrong_size))],
+                            seasons=SEASONS, seed=SEED, store=ResultStore(tmp_path),
+                            bootstrap_reps=20)
     assert [row.policy for row in board.families["small"]] == ["fluid"]
-    assert board.counts.failures == ["agent not evaluated on family small: trained for 20 products, the instance has 10"]
+    assert board.counts.failures == [
+        "agent not evaluated on family small: trained for 20 products, the instance has 10"
+    ]
+
+
+def test_other_errors_of_a_policy_propagate(suite, tmp_path: Path) -> None:
+    def broken(instance):
+        raise ValueError("`stock` entry 3 is nan; a bug, not an incompatible instance")
+
+    with pytest.raises(ValueError, match="a bug, not an incompatible instance"):
+        run_leaderboard(suite, [contender(StandIn("broken", broken))], seasons=SEASONS,
+                        seed=SEED, store=ResultStore(tmp_path), bootstrap_reps=20)
+
+
+def test_the_environment_refuses_another_catalog_size_with_its_own_error() -> None:
+    import gymnasium as gym
+
+    from envs.one_shot import IncompatibleInstanceError
+
+    env = gym.make("Assort/OneShotSmall-v0")
+    other = make_family_instance("small", 1, n_products=env.unwrapped.source.n_products + 1)
+    with pytest.raises(IncompatibleInstanceError, match=r"options\['instance'\] has \d+ products"):
+        env.reset(seed=0, options={"instance": other})
 
 
 def test_planning_seed_is_deterministic_and_not_the_evaluation_seed(suite) -> None:
