@@ -17,9 +17,13 @@ benchmark suite::
 (``agents.0.total_timesteps=500``, ``agents.*.n_envs=2``; values are YAML scalars), then
 validates: unknown keys fail with their dotted path and a did-you-mean, wrong types with the
 path, the expected type and the value, algorithm names against :data:`agents.ALGORITHMS`,
-hyperparameters against the algorithm's constructor signature, the env id against the
-Gymnasium registry (after ``import envs``), evaluation families against
-``envs.families.FAMILIES`` and heuristics against ``baselines.registry.POLICIES``.
+hyperparameters against the algorithm's constructor signature (names, and types against the
+constructor's defaults), the policy against the algorithm's ``policy_aliases``, ``policy_kwargs``
+against the policy class's signature, the env id against the Gymnasium registry (after
+``import envs``), env kwargs against the entry point's signature and by building the
+environment once, evaluation families against ``envs.families.FAMILIES``, held-out instance
+seeds against ``envs.one_shot.HELD_OUT_SEED_START`` and heuristics against
+``baselines.registry.POLICIES``. Every error names the dotted path of the offending key.
 ``ExperimentConfig.from_dict(c.to_dict()) == c`` and the same through
 :meth:`ExperimentConfig.to_yaml`.
 
@@ -60,6 +64,11 @@ _RESERVED_HYPERPARAMS = {
     "action_noise": "it needs a Python object",
     "replay_buffer_class": "it needs a Python class",
     "rollout_buffer_class": "it needs a Python class",
+}
+# String values SB3 accepts for hyperparameters whose default is a string: (pattern, wording).
+_STRING_HYPERPARAMS = {
+    "ent_coef": (r"auto(_\d+(\.\d*)?([eE][-+]?\d+)?)?", "'auto' or 'auto_<initial value>'"),
+    "target_entropy": (r"auto", "'auto'"),
 }
 
 
@@ -175,7 +184,9 @@ class ExperimentConfig:
         for agent in self.agents:
             if agent.algo == algo:
                 return agent
-        raise KeyError(f"no agent with algo {algo!r}; the config has {[a.algo for a in self.agents]}")
+        raise KeyError(
+            f"no agent with algo {algo!r}; the config has {[a.algo for a in self.agents]}"
+        )
 
     def agent_env(self, agent: AgentConfig) -> EnvConfig:
         """The environment ``agent`` trains on: its own ``env`` or the experiment's."""
@@ -364,13 +375,14 @@ def _numeric_strings(value: Any) -> Any:
 def _check_experiment(config: ExperimentConfig) -> None:
     if not _NAME.match(config.name):
         raise ValueError(
-            f"`name` must be a folder name of letters, digits, '_', '-' and '.', got {config.name!r}"
+            "`name` must be a folder name of letters, digits, '_', '-' and '.', "
+            f"got {config.name!r}"
         )
-    _check_env_id(config.env.id, "env.id")
+    _check_env(config.env, "env")
     runs: set[str] = set()
     for index, agent in enumerate(config.agents):
         if agent.env is not None:
-            _check_env_id(agent.env.id, f"agents.{index}.env.id")
+            _check_env(agent.env, f"agents.{index}.env")
         if agent.label and not _NAME.match(agent.label):
             raise ValueError(
                 f"`agents.{index}.label` must be a folder name of letters, digits, '_', '-' "
@@ -392,12 +404,32 @@ def _check_experiment(config: ExperimentConfig) -> None:
         raise ValueError(
             f"`train.keep_checkpoints` must be at least 1, got {config.train.keep_checkpoints}"
         )
-    _check_names(config.evaluation.families, "evaluation.families", "envs.families", "FAMILIES")
+    _check_evaluation(config.evaluation)
+
+
+def _check_evaluation(evaluation: EvaluationConfig) -> None:
+    """A non-empty suite of known families and held-out instance seeds, at least two seasons
+    (a standard error needs two), a non-negative customer seed and known heuristics."""
+    from envs.one_shot import HELD_OUT_SEED_START
+
+    for name in ("families", "instance_seeds"):
+        if not getattr(evaluation, name):
+            raise ValueError(f"`evaluation.{name}` must name at least one entry, got []")
+    _check_names(evaluation.families, "evaluation.families", "envs.families", "FAMILIES")
+    for index, seed in enumerate(evaluation.instance_seeds):
+        if seed < HELD_OUT_SEED_START:
+            raise ValueError(
+                f"`evaluation.instance_seeds.{index}` is {seed}, but instance seeds must be at "
+                f"least {HELD_OUT_SEED_START:_} (envs.one_shot.HELD_OUT_SEED_START): training "
+                f"instances come from the seeds below, so {seed} may have been trained on"
+            )
     _check_names(
-        config.evaluation.heuristics, "evaluation.heuristics", "baselines.registry", "POLICIES"
+        evaluation.heuristics, "evaluation.heuristics", "baselines.registry", "POLICIES"
     )
-    if config.evaluation.seasons < 1:
-        raise ValueError(f"`evaluation.seasons` must be at least 1, got {config.evaluation.seasons}")
+    if evaluation.seasons < 2:
+        raise ValueError(f"`evaluation.seasons` must be at least 2, got {evaluation.seasons}")
+    if evaluation.seed < 0:
+        raise ValueError(f"`evaluation.seed` must be non-negative, got {evaluation.seed}")
 
 
 def _check_names(names: tuple[str, ...], path: str, module: str, catalogue: str) -> None:
@@ -411,16 +443,49 @@ def _check_names(names: tuple[str, ...], path: str, module: str, catalogue: str)
             )
 
 
-def _check_env_id(env_id: str, path: str) -> None:
+def _check_env(env: EnvConfig, path: str) -> None:
+    """``env.id`` must be registered, every key of ``env.kwargs`` an argument of the id's entry
+    point, and the environment must build: it is made once with ``gymnasium.make(id,
+    **kwargs)`` and its ValueError/TypeError becomes a config error naming ``<path>.kwargs``.
+    Successful checks are cached per (id, kwargs)."""
     import gymnasium
 
     import envs  # noqa: F401  (registers the Assort/* ids)
 
-    if env_id not in gymnasium.registry:
+    if env.id not in gymnasium.registry:
         raise ValueError(
-            f"`{path}` {env_id!r} is not a registered Gymnasium id"
-            f"{_did_you_mean(env_id, gymnasium.registry)}"
+            f"`{path}.id` {env.id!r} is not a registered Gymnasium id"
+            f"{_did_you_mean(env.id, gymnasium.registry)}"
         )
+    key = (env.id, yaml.safe_dump(env.kwargs, sort_keys=True))
+    if key in _CHECKED_ENVS:
+        return
+    spec = gymnasium.spec(env.id)
+    creator = (
+        gymnasium.envs.registration.load_env_creator(spec.entry_point)
+        if isinstance(spec.entry_point, str)
+        else spec.entry_point
+    )
+    parameters = inspect.signature(creator).parameters
+    if not any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values()):
+        allowed = [p for p in parameters if p != "self"]
+        for name in env.kwargs:
+            if name not in parameters:
+                raise ValueError(
+                    f"`{path}.kwargs.{name}` is not an argument of {env.id} "
+                    f"({getattr(creator, '__name__', creator)}){_did_you_mean(name, allowed)}"
+                )
+    try:
+        gymnasium.make(env.id, **env.kwargs).close()
+    except (ValueError, TypeError) as error:
+        raise ValueError(
+            f"`{path}.kwargs` {env.kwargs!r} are rejected by {env.id}: {error}"
+        ) from error
+    _CHECKED_ENVS.add(key)
+
+
+_CHECKED_ENVS: set[tuple[str, str]] = set()
+"""(id, kwargs as YAML) pairs that :func:`_check_env` has built successfully."""
 
 
 def _check_agent(agent: AgentConfig, path: str) -> AgentConfig:
@@ -441,7 +506,14 @@ def _check_agent(agent: AgentConfig, path: str) -> AgentConfig:
     for i, seed in enumerate(agent.seeds):
         if seed < 0:
             raise ValueError(f"`{path}.seeds.{i}` must be a non-negative integer, got {seed}")
-    parameters = inspect.signature(ALGORITHMS[agent.algo].__init__).parameters
+    cls = ALGORITHMS[agent.algo]
+    if agent.policy not in cls.policy_aliases:
+        raise ValueError(
+            f"`{path}.policy` {agent.policy!r} is not a policy of {cls.__name__} (one of "
+            f"{sorted(cls.policy_aliases)}){_did_you_mean(agent.policy, cls.policy_aliases)}"
+        )
+    _check_policy_kwargs(agent, f"{path}.policy_kwargs")
+    parameters = inspect.signature(cls.__init__).parameters
     allowed = [p for p in parameters if p != "self" and p not in _RESERVED_HYPERPARAMS]
     for key in agent.hyperparams:
         if key in _RESERVED_HYPERPARAMS:
@@ -451,7 +523,7 @@ def _check_agent(agent: AgentConfig, path: str) -> AgentConfig:
         if key not in parameters:
             raise ValueError(
                 f"`{path}.hyperparams.{key}` is not an argument of "
-                f"{ALGORITHMS[agent.algo].__name__}{_did_you_mean(key, allowed)}"
+                f"{cls.__name__}{_did_you_mean(key, allowed)}"
             )
     hyperparams = {
         key: int(value)
@@ -462,7 +534,86 @@ def _check_agent(agent: AgentConfig, path: str) -> AgentConfig:
         else value
         for key, value in agent.hyperparams.items()
     }
+    for key, value in hyperparams.items():
+        _check_hyperparam_type(
+            value, parameters[key].default, f"{path}.hyperparams.{key}", cls.__name__
+        )
     return dataclasses.replace(agent, hyperparams=hyperparams)
+
+
+def _check_policy_kwargs(agent: AgentConfig, path: str) -> None:
+    """Keys of ``policy_kwargs`` must be arguments of the algorithm's policy class (other than
+    the spaces and the learning-rate schedule, which SB3 passes itself); ``activation_fn`` must
+    name one of :data:`agents.factory.ACTIVATIONS`."""
+    from agents.factory import ACTIVATIONS, ALGORITHMS
+
+    policy = ALGORITHMS[agent.algo].policy_aliases[agent.policy]
+    parameters = inspect.signature(policy.__init__).parameters
+    allowed = [
+        p
+        for p in parameters
+        if p not in ("self", "observation_space", "action_space", "lr_schedule")
+        and parameters[p].kind
+        not in (inspect.Parameter.VAR_KEYWORD, inspect.Parameter.VAR_POSITIONAL)
+    ]
+    for key in agent.policy_kwargs:
+        if key not in allowed:
+            raise ValueError(
+                f"`{path}.{key}` is not an argument of {policy.__name__} "
+                f"({agent.algo} {agent.policy}){_did_you_mean(key, allowed)}"
+            )
+    name = agent.policy_kwargs.get("activation_fn")
+    if name is not None and name not in ACTIVATIONS:
+        raise ValueError(
+            f"`{path}.activation_fn` must be one of {sorted(ACTIVATIONS)}, got {name!r}"
+            f"{_did_you_mean(str(name), ACTIVATIONS)}"
+        )
+
+
+def _check_hyperparam_type(value: Any, default: Any, path: str, algo: str) -> None:
+    """``value`` must fit the type of the constructor's ``default``: an int default needs an
+    integer (``train_freq`` also takes ``[n, step|episode]``), a float default a number (YAML
+    cannot hold a schedule), a bool default true or false; a string default (SAC's
+    ``ent_coef``, ``target_entropy``) takes a number or the strings SB3 accepts. Arguments
+    whose default is None are passed through unchecked."""
+    if default is None or default is inspect.Parameter.empty:
+        return
+    name = path.rsplit(".", 1)[-1]
+    got = f"got {type(value).__name__} {value!r}"
+    if isinstance(default, bool):
+        if not isinstance(value, bool):
+            raise TypeError(
+                f"`{path}` must be true or false ({algo}'s default is {default}), {got}"
+            )
+    elif isinstance(default, int):
+        if name == "train_freq" and _is_train_freq_pair(value):
+            return
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise TypeError(f"`{path}` must be an integer ({algo}'s default is {default}), {got}")
+    elif isinstance(default, float):
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise TypeError(
+                f"`{path}` must be a number ({algo}'s default is {default}; schedules cannot be "
+                f"written in YAML), {got}"
+            )
+    elif isinstance(default, str):
+        pattern, wording = _STRING_HYPERPARAMS.get(name, (re.escape(default), repr(default)))
+        numeric = isinstance(value, int | float) and not isinstance(value, bool)
+        if not numeric and not (isinstance(value, str) and re.fullmatch(pattern, value)):
+            raise TypeError(
+                f"`{path}` must be a number or {wording} ({algo}'s default is {default!r}), {got}"
+            )
+
+
+def _is_train_freq_pair(value: Any) -> bool:
+    """Whether ``value`` is SB3's ``(frequency, unit)`` form, e.g. ``[1, episode]``."""
+    return (
+        isinstance(value, list)
+        and len(value) == 2
+        and isinstance(value[0], int)
+        and not isinstance(value[0], bool)
+        and value[1] in ("step", "episode")
+    )
 
 
 def _did_you_mean(key: str, known: typing.Iterable[str]) -> str:

@@ -173,7 +173,31 @@ def test_bad_overrides(override: str, message: str) -> None:
         ("train.keep_checkpoints", 0, ValueError, r"`train\.keep_checkpoints` must be at least 1, got 0"),
         ("evaluation.families", ["small", "medum"], ValueError, r"`evaluation\.families\.1` 'medum' is not in envs\.families\.FAMILIES; did you mean `medium`\?"),
         ("evaluation.heuristics", ["fluid", "newsvender"], ValueError, r"`evaluation\.heuristics\.1` 'newsvender' is not in baselines\.registry\.POLICIES; did you mean `newsvendor`\?"),
-        ("evaluation.seasons", 0, ValueError, r"`evaluation\.seasons` must be at least 1, got 0"),
+        ("evaluation.seasons", 1, ValueError, r"`evaluation\.seasons` must be at least 2, got 1"),
+        ("evaluation.seed", -1, ValueError, r"`evaluation\.seed` must be non-negative, got -1"),
+        ("evaluation.families", [], ValueError, r"`evaluation\.families` must name at least one entry, got \[\]"),
+        ("evaluation.instance_seeds", [], ValueError, r"`evaluation\.instance_seeds` must name at least one entry, got \[\]"),
+        (
+            "evaluation.instance_seeds",
+            [1_000_000, 999_999],
+            ValueError,
+            r"`evaluation\.instance_seeds\.1` is 999999, but instance seeds must be at least 1_000_000 "
+            r"\(envs\.one_shot\.HELD_OUT_SEED_START\): training instances come from the seeds below",
+        ),
+        ("agents.0.policy", "MlpPolicyy", ValueError, r"`agents\.0\.policy` 'MlpPolicyy' is not a policy of PPO \(one of \['CnnPolicy', 'MlpPolicy', 'MultiInputPolicy'\]\); did you mean `MlpPolicy`\?"),
+        ("agents.0.policy_kwargs", {"net_arc": [8]}, ValueError, r"`agents\.0\.policy_kwargs\.net_arc` is not an argument of ActorCriticPolicy \(ppo MlpPolicy\); did you mean `net_arch`\?"),
+        ("agents.1.policy_kwargs", {"n_critic": 2}, ValueError, r"`agents\.1\.policy_kwargs\.n_critic` is not an argument of SACPolicy \(sac MlpPolicy\); did you mean `n_critics`\?"),
+        ("agents.0.policy_kwargs", {"activation_fn": "gelu"}, ValueError, r"`agents\.0\.policy_kwargs\.activation_fn` must be one of \['elu', 'leaky_relu', 'relu', 'tanh'\], got 'gelu'; did you mean `elu`\?"),
+        ("env.kwargs", {"reward_scal": "auto"}, ValueError, r"`env\.kwargs\.reward_scal` is not an argument of Assort/OneShotSmall-v0 \(OneShotStockingEnv\); did you mean `reward_scale`\?"),
+        ("env.kwargs", {"reward_scale": "bogus"}, ValueError, r"`env\.kwargs` \{'reward_scale': 'bogus'\} are rejected by Assort/OneShotSmall-v0: `reward_scale` must be 'none', 'auto' or a positive finite number; got 'bogus'"),
+        ("agents.1.env", {"id": "Assort/OneShotSmall-v0", "kwargs": {"reward_scale": -1}}, ValueError, r"`agents\.1\.env\.kwargs` \{'reward_scale': -1\} are rejected by Assort/OneShotSmall-v0: `reward_scale` must be"),
+        ("agents.1.env", {"id": "Assort/OneShotSmall-v0", "kwargs": {"famly": "small"}}, ValueError, r"`agents\.1\.env\.kwargs\.famly` is not an argument of Assort/OneShotSmall-v0 \(OneShotStockingEnv\); did you mean `family`\?"),
+        ("agents.0.hyperparams", {"n_steps": "abc"}, TypeError, r"`agents\.0\.hyperparams\.n_steps` must be an integer \(PPO's default is 2048\), got str 'abc'"),
+        ("agents.0.hyperparams", {"n_steps": 64.5}, TypeError, r"`agents\.0\.hyperparams\.n_steps` must be an integer \(PPO's default is 2048\), got float 64\.5"),
+        ("agents.0.hyperparams", {"learning_rate": "fast"}, TypeError, r"`agents\.0\.hyperparams\.learning_rate` must be a number \(PPO's default is 0\.0003; schedules cannot be written in YAML\), got str 'fast'"),
+        ("agents.0.hyperparams", {"normalize_advantage": 1}, TypeError, r"`agents\.0\.hyperparams\.normalize_advantage` must be true or false \(PPO's default is True\), got int 1"),
+        ("agents.1.hyperparams", {"ent_coef": "autox"}, TypeError, r"`agents\.1\.hyperparams\.ent_coef` must be a number or 'auto' or 'auto_<initial value>' \(SAC's default is 'auto'\), got str 'autox'"),
+        ("agents.1.hyperparams", {"train_freq": [1, "epoch"]}, TypeError, r"`agents\.1\.hyperparams\.train_freq` must be an integer \(SAC's default is 1\), got list \[1, 'epoch'\]"),
         ("evaluation.seed", 1.5, TypeError, r"`evaluation\.seed` must be an integer, got 1\.5; write integers"),
         ("evaluation.seed", float("nan"), TypeError, r"`evaluation\.seed` must be a finite number, got float nan"),
     ],
@@ -220,3 +244,27 @@ def test_config_is_frozen() -> None:
 def test_agent_lookup_names_the_agents() -> None:
     with pytest.raises(KeyError, match=r"no agent with algo 'td3'; the config has \['ppo', 'sac'\]"):
         parse_config(base()).agent("td3")
+
+
+@pytest.mark.parametrize(
+    "hyperparams",
+    [
+        {"ent_coef": "auto"},
+        {"ent_coef": "auto_0.01"},
+        {"ent_coef": 0.1},
+        {"target_entropy": -2},
+        {"train_freq": [1, "episode"]},
+        {"learning_rate": 1},
+        {"buffer_size": "1e4"},
+    ],
+)
+def test_hyperparameter_values_sb3_accepts_pass(hyperparams: dict[str, Any]) -> None:
+    assert parse_config(with_change("agents.1.hyperparams", hyperparams)).agents[1].hyperparams
+
+
+def test_env_kwargs_are_checked_at_load_time_through_overrides() -> None:
+    with pytest.raises(ValueError, match=r"`env\.kwargs` \{'reward_scale': 0\.0\} are rejected"):
+        parse_config(apply_overrides(base(), ["env.kwargs.reward_scale=0.0"]))
+    assert parse_config(apply_overrides(base(), ["env.kwargs.reward_scale=2"])).env.kwargs == {
+        "reward_scale": 2
+    }
