@@ -53,6 +53,7 @@ from experiments.store import (
     Decision,
     EvaluationRecord,
     ResultStore,
+    fingerprint,
     instance_hash,
     source_hash,
 )
@@ -236,6 +237,8 @@ class Contender:
     kind: Literal["heuristic", "learned"]
     members: tuple[Member, ...]
     description: str = ""
+    note: str = ""
+    """Said in the report when not empty (e.g. that one label was split by config)."""
 
     def __post_init__(self) -> None:
         if self.kind not in ("heuristic", "learned"):
@@ -328,27 +331,141 @@ def _file_hashes(run_dir: Path) -> dict[str, str]:
     return hashes
 
 
+# ------------------------------------------------------------------------------- run configs
+
+IGNORED_CONFIG_KEYS = ("description", "evaluation", "train.runs_dir", "train.keep_checkpoints")
+"""Dotted keys (and their subtrees) of a run's config that do not change the trained model:
+free text, the leaderboard's suite, where runs live and how many checkpoints are kept."""
+PATH_SUFFIXES = ("_dir", "_path", "_file", "_folder")
+"""Keys whose last component ends with one of these name a location and are ignored too."""
+
+
+class RunConfigMismatchError(ValueError):
+    """A run folder holds a run trained with another config than the one asked for."""
+
+
+def _flatten(data: Any, prefix: str = "") -> dict[str, Any]:
+    """Dotted paths to leaves; mappings and lists of mappings are walked (``agents.0.algo``)."""
+    if isinstance(data, Mapping) and data:
+        items = [(str(k), v) for k, v in data.items()]
+    elif isinstance(data, (list, tuple)) and data and all(isinstance(v, Mapping) for v in data):
+        items = [(str(i), v) for i, v in enumerate(data)]
+    else:
+        return {prefix: data}
+    flat: dict[str, Any] = {}
+    for key, value in items:
+        flat.update(_flatten(value, f"{prefix}.{key}" if prefix else key))
+    return flat
+
+
+def training_settings(config: Mapping[str, Any]) -> dict[str, Any]:
+    """The flattened config (dotted path -> value) without :data:`IGNORED_CONFIG_KEYS` and
+    path-like keys (:data:`PATH_SUFFIXES`): everything the trained model depends on."""
+    def kept(key: str) -> bool:
+        ignored = any(key == k or key.startswith(k + ".") for k in IGNORED_CONFIG_KEYS)
+        return not ignored and not key.rpartition(".")[2].endswith(PATH_SUFFIXES)
+
+    return {key: value for key, value in _flatten(config).items() if kept(key)}
+
+
+def saved_run_config(run_dir: str | Path) -> dict[str, Any] | None:
+    """A run folder's ``config.yaml`` as plain data, normalized through
+    :func:`experiments.config.parse_config` when it still parses (so fields added later read
+    as their defaults); ``None`` when the file is missing or unreadable."""
+    import yaml
+
+    from experiments.config import parse_config
+
+    try:
+        data = yaml.safe_load((Path(run_dir) / "config.yaml").read_text())
+    except (OSError, yaml.YAMLError):
+        return None
+    if not isinstance(data, dict):
+        return None
+    try:
+        return parse_config(data).to_dict()
+    except (ValueError, TypeError, KeyError):
+        return data
+
+
+def config_differences(old: Mapping[str, Any] | None, new: Mapping[str, Any]) -> list[str]:
+    """``"dotted.key: old -> new"`` for every training setting that differs (absent keys read
+    ``<absent>``); ``old=None`` (no saved config) is one difference."""
+    if old is None:
+        return ["config.yaml: <absent> -> the config's run"]
+    before, after = training_settings(old), training_settings(new)
+    return [
+        f"{key}: {before.get(key, '<absent>')!r} -> {after.get(key, '<absent>')!r}"
+        for key in sorted(set(before) | set(after))
+        if before.get(key, "<absent>") != after.get(key, "<absent>")
+    ]
+
+
+def check_run_config(run_dir: str | Path, config: ExperimentConfig, agent: Any, seed: int) -> None:
+    """Raise :class:`RunConfigMismatchError` when the run folder's saved config differs from
+    what ``experiments.train.run_config(config, agent, seed)`` would write, naming the keys."""
+    from experiments.train import run_config
+
+    expected = run_config(config, agent, seed).to_dict()
+    differences = config_differences(saved_run_config(run_dir), expected)
+    if differences:
+        raise RunConfigMismatchError(
+            f"run folder {str(run_dir)!r} was trained with another config than agent "
+            f"{agent.label or agent.algo!r} seed {seed} of {config.name!r} asks for "
+            f"({'; '.join(differences)}); retrain it with `assort train CONFIG --seed {seed} "
+            "--force` or use a new runs dir (--runs-dir or train.runs_dir)"
+        )
+
+
+def config_fingerprint(config: Mapping[str, Any] | None) -> str:
+    """Fingerprint of a run's training settings without its seed (``agents.<i>.seeds``):
+    runs of one agent trained with one config share it."""
+    if config is None:
+        return fingerprint(None)
+    settings = training_settings(config)
+    return fingerprint({k: v for k, v in settings.items() if not k.endswith(".seeds")})
+
+
 def learned_contenders(run_dirs: Sequence[str | Path]) -> list[Contender]:
-    """One contender per (experiment, algorithm), one member per training seed; the member's
-    identity is the hash of its ``model.zip``, ``vecnormalize.pkl`` and ``config.yaml`` (and of
-    the ``agents`` and ``envs`` source), and the
-    model is only loaded (``agents.policy.LearnedPolicy``) when a decision is not stored."""
-    groups: dict[tuple[str, str], list[Member]] = {}
+    """One contender per (experiment, label, config fingerprint), one member per training
+    seed, so runs trained with different configs are never pooled. The row is named by its
+    label (``algo`` or the agent's label, the run folder's stem); when one label has several
+    groups, by ``<experiment>/<label>`` if that tells them apart, else with ``@<fingerprint
+    [:8]>`` appended, and the contender's ``note`` says so. A member's store label is
+    ``<experiment>/<run folder>@<hash8>`` with the hash of its files (two runs folders with
+    the same names never share store files); its identity is the hash of its ``model.zip``,
+    ``vecnormalize.pkl`` and ``config.yaml`` (and of the ``agents`` and ``envs`` source), and
+    the model is only loaded (``agents.policy.LearnedPolicy``) when a decision is not stored."""
+    groups: dict[tuple[str, str, str], list[Member]] = {}
     for run in sorted(Path(r) for r in run_dirs):
-        algo, seed, timesteps, experiment = _run_facts(run)
+        label, seed, timesteps, experiment = _run_facts(run)
+        files = _file_hashes(run)
         member = Member(
-            label=f"{experiment}/{run.name}",
-            identity={"run": run.name, "files": _file_hashes(run), "source": source_hash("agents", "envs")},
+            label=f"{experiment}/{run.name}@{fingerprint(files)[:8]}",
+            identity={"run": run.name, "files": files, "source": source_hash("agents", "envs")},
             decide=policy_decider(lambda run=run: _load_learned(run)), training_seed=seed,
             timesteps=timesteps,
         )
-        groups.setdefault((experiment, algo), []).append(member)
-    algos = [algo for _, algo in groups]
-    return [
-        Contender(name=algo if algos.count(algo) == 1 else f"{experiment}/{algo}", kind="learned",
-                  members=tuple(members), description=f"runs of {experiment}")
-        for (experiment, algo), members in groups.items()
-    ]
+        key = (experiment, label, config_fingerprint(saved_run_config(run)))
+        groups.setdefault(key, []).append(member)
+    names = {}
+    for experiment, label, config_fp in groups:
+        experiments = [key[0] for key in groups if key[1] == label]
+        prefix = f"{experiment}/" if len(set(experiments)) > 1 else ""
+        suffix = f"@{config_fp[:8]}" if experiments.count(experiment) > 1 else ""
+        names[experiment, label, config_fp] = f"{prefix}{label}{suffix}"
+    contenders = []
+    for (experiment, label, config_fp), members in groups.items():
+        rows = [names[key] for key in groups if key[1] == label]
+        note = "" if len(rows) == 1 else (
+            f"runs labelled {label!r} were trained with {len(rows)} different configs, shown "
+            f"as separate rows ({', '.join(rows)}) and never pooled"
+        )
+        contenders.append(Contender(
+            name=names[experiment, label, config_fp], kind="learned", members=tuple(members),
+            description=f"runs of {experiment}, config {config_fp[:8]}", note=note,
+        ))
+    return contenders
 
 
 def config_contenders(
@@ -356,7 +473,9 @@ def config_contenders(
 ) -> list[Contender]:
     """The heuristics of ``config.evaluation.heuristics`` and the learned agents: the finished
     runs of the config's (agent, seed) pairs, or every finished run under ``runs`` when given.
-    Runs without a ``DONE`` marker are left out, and said so through ``progress``."""
+    Runs without a ``DONE`` marker are left out, and said so through ``progress``; a config's
+    own run trained with another config raises :class:`RunConfigMismatchError`
+    (:func:`check_run_config`)."""
     contenders = [heuristic_contender(entry) for entry in config.evaluation.heuristics]
     if runs is not None:
         folders = find_runs(runs)
@@ -365,8 +484,12 @@ def config_contenders(
     else:
         from experiments.train import run_dir
 
-        named = [run_dir(config, agent, seed) for agent in config.agents for seed in agent.seeds]
+        pairs = [(agent, seed) for agent in config.agents for seed in agent.seeds]
+        named = [run_dir(config, agent, seed) for agent, seed in pairs]
         folders = [folder for folder in named if (folder / "DONE").is_file()]
+        for (agent, seed), folder in zip(pairs, named):
+            if folder in folders:
+                check_run_config(folder, config, agent, seed)
         for folder in named:
             if folder not in folders:
                 _say(progress, f"run {folder} has not finished (no DONE); left off the leaderboard")
@@ -560,6 +683,8 @@ class Leaderboard:
     counts: Counts
     descriptions: dict[str, str]
     code_tag: str = ""
+    notes: tuple[str, ...] = ()
+    """Things the report must say about the rows (e.g. a label split by training config)."""
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -571,7 +696,7 @@ class Leaderboard:
             "families": {f: [r.to_dict() for r in rows] for f, rows in self.families.items()},
             "aggregate": [r.to_dict() for r in self.aggregate],
             "counts": dict(self.counts.__dict__), "descriptions": self.descriptions,
-            "code_tag": self.code_tag,
+            "code_tag": self.code_tag, "notes": list(self.notes),
         }
 
 
@@ -679,6 +804,7 @@ def run_leaderboard(
         families=tables, aggregate=aggregate, suite=tuple(suite), seasons=int(seasons), seed=int(seed),
         level=level, bootstrap_reps=int(bootstrap_reps), counts=counts,
         descriptions={c.name: c.description for c in contenders}, code_tag=store.code_tag,
+        notes=tuple(dict.fromkeys(c.note for c in contenders if c.note)),
     )
 
 

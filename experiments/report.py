@@ -131,6 +131,7 @@ def behind_the_numbers(board: Leaderboard) -> list[str]:
     if few:
         lines.append(f"Fewer than {FEW_SEEDS} training seeds stand behind {', '.join(few)} (marked 'few'): "
                      "their ranks are indicative, not settled.")
+    lines.extend(f"Training configs: {note}." for note in board.notes)
     lines.extend(f"Not evaluated: {message}" for message in board.counts.failures)
     return lines
 

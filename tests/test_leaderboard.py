@@ -4,6 +4,7 @@ reuse of stored results, resumption and the self-contained report."""
 from __future__ import annotations
 
 import math
+import re
 from pathlib import Path
 
 import numpy as np
@@ -331,7 +332,9 @@ def test_runs_are_found_and_grouped_by_algorithm(tmp_path: Path) -> None:
     assert sorted(contenders) == ["exp/ppo", "other/ppo", "sac"]
     ppo = contenders["exp/ppo"]
     assert ppo.kind == "learned" and [m.training_seed for m in ppo.members] == [0, 1]
-    assert [m.timesteps for m in ppo.members] == [100, 100] and ppo.members[0].label == "exp/ppo-seed0"
+    assert [m.timesteps for m in ppo.members] == [100, 100]
+    assert re.fullmatch(r"exp/ppo-seed0@[0-9a-f]{8}", ppo.members[0].label)
+    assert contenders["other/ppo"].members[0].label != ppo.members[0].label
     assert ppo.members[0].identity != ppo.members[1].identity  # different model files
     with pytest.raises(FileNotFoundError, match="runs folder '.*nowhere' does not exist"):
         find_runs(tmp_path / "nowhere")
@@ -418,3 +421,130 @@ def test_run_defaults_to_the_embedded_quickstart_config() -> None:
     args = build_parser().parse_args(["run"])
     assert Path(args.config) == DEFAULT_CONFIG and args.out is None
     assert load_config(DEFAULT_CONFIG).name == "quickstart"
+
+
+# ------------------------------------------------------------------------------ run configs
+
+
+RUN_CONFIG = {
+    "name": "cfg-test",
+    "env": {"id": "Assort/OneShotSmallFamily-v0"},
+    "agents": [{"algo": "ppo", "total_timesteps": 64, "seeds": [0, 1],
+                "hyperparams": {"n_steps": 32, "batch_size": 32}}],
+    "evaluation": {"families": ["small"], "instance_seeds": [1_000_000], "seasons": 100,
+                   "heuristics": ["fluid"]},
+}
+
+
+def _config(tmp_path: Path, runs: str = "runs", **agent: object):
+    from experiments.config import parse_config
+
+    data = {**RUN_CONFIG, "train": {"runs_dir": str(tmp_path / runs)},
+            "agents": [{**RUN_CONFIG["agents"][0], **agent}]}
+    return parse_config(data)
+
+
+def _fake_run(config, seed: int, *, done: bool = True, model: bytes = b"model") -> Path:
+    """A run folder as training leaves it, without training: config.yaml, model.zip, DONE."""
+    from experiments.train import run_config, run_dir
+
+    agent = config.agents[0]
+    folder = run_dir(config, agent, seed)
+    folder.mkdir(parents=True)
+    (folder / "config.yaml").write_text(run_config(config, agent, seed).to_yaml())
+    (folder / "model.zip").write_bytes(model)
+    if done:
+        (folder / "DONE").write_text('{"timesteps": 64, "wall_seconds": 1.0}')
+    return folder
+
+
+def test_run_config_check_names_the_changed_keys(tmp_path: Path) -> None:
+    from experiments.leaderboard import RunConfigMismatchError, check_run_config, config_differences
+
+    old = _config(tmp_path)
+    folder = _fake_run(old, 0)
+    check_run_config(folder, old, old.agents[0], 0)  # same config: fine
+    # where runs live and the evaluation suite do not change the model
+    moved = _config(tmp_path, runs="elsewhere")
+    check_run_config(folder, moved.__class__(**{**moved.__dict__, "description": "new text"}),
+                     moved.agents[0], 0)
+    new = _config(tmp_path, total_timesteps=128, hyperparams={"n_steps": 16, "batch_size": 32})
+    with pytest.raises(RunConfigMismatchError, match=(
+        r"run folder '.*ppo-seed0' was trained with another config than agent 'ppo' seed 0 of "
+        r"'cfg-test' asks for \(agents\.0\.hyperparams\.n_steps: 32 -> 16; "
+        r"agents\.0\.total_timesteps: 64 -> 128\); retrain it with `assort train CONFIG "
+        r"--seed 0 --force` or use a new runs dir")):
+        check_run_config(folder, new, new.agents[0], 0)
+    assert config_differences(None, old.to_dict()) == ["config.yaml: <absent> -> the config's run"]
+    assert config_differences({"a": {"log_dir": "x", "b": 1}}, {"a": {"log_dir": "y", "b": 1}}) == []
+
+
+def test_run_command_refuses_a_run_trained_with_another_config(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import experiments.train
+    from experiments.commands.run import train_all
+    from experiments.leaderboard import RunConfigMismatchError
+
+    old = _config(tmp_path)
+    _fake_run(old, 1, done=False)  # unfinished: would be resumed with its saved config
+
+    def never(*args: object, **kwargs: object) -> None:
+        raise AssertionError("nothing may be trained or resumed")
+
+    monkeypatch.setattr(experiments.train, "train_run", never)
+    monkeypatch.setattr(experiments.train, "resume_run", never)
+    new = _config(tmp_path, total_timesteps=128)
+    with pytest.raises(RunConfigMismatchError, match=r"agents\.0\.total_timesteps: 64 -> 128"):
+        train_all(new, progress=False)
+    assert not (tmp_path / "runs" / "cfg-test" / "ppo-seed0").exists()
+
+
+def test_train_all_fails_when_training_leaves_no_done(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import experiments.train
+    from experiments.commands.run import train_all
+
+    def no_done(config, **kwargs: object) -> Path:
+        folder = experiments.train.run_dir(config, config.agents[0], config.agents[0].seeds[0])
+        folder.mkdir(parents=True)
+        return folder
+
+    monkeypatch.setattr(experiments.train, "train_run", no_done)
+    with pytest.raises(RuntimeError, match=r"training .*ppo-seed0 returned without writing DONE"):
+        train_all(_config(tmp_path), progress=False)
+
+
+def test_leaderboard_refuses_a_config_run_trained_with_another_config(tmp_path: Path) -> None:
+    from experiments.leaderboard import RunConfigMismatchError, config_contenders
+
+    old = _config(tmp_path)
+    _fake_run(old, 0)
+    _fake_run(old, 1, done=False)
+    names = [c.name for c in config_contenders(old)]
+    assert names == ["fluid", "ppo"]
+    with pytest.raises(RunConfigMismatchError, match=r"agents\.0\.total_timesteps: 64 -> 128"):
+        config_contenders(_config(tmp_path, total_timesteps=128))
+
+
+def test_runs_with_different_configs_are_separate_rows_and_store_labels(tmp_path: Path) -> None:
+    from experiments.leaderboard import config_fingerprint, learned_contenders, saved_run_config
+
+    short = _config(tmp_path, runs="a")
+    long = _config(tmp_path, runs="b", total_timesteps=128)
+    copy = _config(tmp_path, runs="c")  # same config as `short`, another runs folder
+    folders = [_fake_run(short, 0, model=b"s0"), _fake_run(short, 1, model=b"s1"),
+               _fake_run(long, 0, model=b"l0"), _fake_run(copy, 0, model=b"c0")]
+    fps = [config_fingerprint(saved_run_config(f)) for f in folders]
+    assert fps[0] == fps[1] == fps[3] != fps[2]  # seed and runs_dir are not part of it
+    contenders = {c.name: c for c in learned_contenders(folders)}
+    assert sorted(contenders) == sorted([f"ppo@{fps[0][:8]}", f"ppo@{fps[2][:8]}"])
+    pooled = contenders[f"ppo@{fps[0][:8]}"]
+    assert [m.training_seed for m in pooled.members] == [0, 1, 0] and len(
+        contenders[f"ppo@{fps[2][:8]}"].members) == 1
+    assert "trained with 2 different configs" in pooled.note
+    labels = [m.label for c in contenders.values() for m in c.members]
+    assert len(set(labels)) == 4 and all(label.startswith("cfg-test/ppo-seed") for label in labels)
+    single = learned_contenders(folders[:2])
+    assert [c.name for c in single] == ["ppo"] and single[0].note == ""

@@ -7,7 +7,9 @@ with the package); without ``--out`` the report goes to ``results/<config name>`
 
 Each (agent, seed) run goes to ``<train.runs_dir>/<name>/<algo>-seed<S>/``: a finished run
 (DONE) is skipped, an unfinished one resumes from its last checkpoint, a missing one is
-trained. The leaderboard of the config (heuristics and these runs) is then written into
+trained. An existing run folder whose saved config.yaml differs from the config's run in a
+setting that changes the model is refused before anything is trained (the message names
+the keys, old -> new). The leaderboard of the config (heuristics and these runs) is then written into
 ``DIR`` with its result store in ``DIR/store``, so re-running the same command after an
 interruption continues where it stopped. Progress lines go to stderr.
 """
@@ -22,6 +24,8 @@ from pathlib import Path
 
 from experiments.commands.leaderboard import add_common_arguments, write_leaderboard
 from experiments.config import ExperimentConfig, load_config
+from experiments.leaderboard import check_run_config
+from experiments.store import atomic_write_bytes
 
 DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "configs" / "quickstart.yaml"
 """The embedded default experiment: the README's main job."""
@@ -36,9 +40,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("config", nargs="?", default=str(DEFAULT_CONFIG),
                         help="experiment YAML file (default: the embedded quickstart.yaml)")
-    parser.add_argument("--out", help="folder for the leaderboard report (default: results/<config name>)")
+    parser.add_argument("--out",
+                        help="folder for the leaderboard report (default: results/<config name>)")
     parser.add_argument("--runs-dir", help="folder for run folders (default: train.runs_dir)")
-    parser.add_argument("--no-progress", action="store_true", help="hide the training progress bars")
+    parser.add_argument("--no-progress", action="store_true",
+                        help="hide the training progress bars")
     add_common_arguments(parser)
     parser.set_defaults(func=run)
 
@@ -49,11 +55,16 @@ def say(message: str) -> None:
 
 
 def train_all(config: ExperimentConfig, *, progress: bool = True) -> list[Path]:
-    """Every (agent, seed) run of ``config``: skip finished, resume unfinished, train missing."""
+    """Every (agent, seed) run of ``config``: skip finished, resume unfinished, train missing.
+    Existing run folders are checked first (:func:`experiments.leaderboard.check_run_config`:
+    ``RunConfigMismatchError`` if one was trained with another config)."""
     from experiments.train import command_line, resume_run, run_config, run_dir, train_run
 
     folders = []
     pairs = [(agent, seed) for agent in config.agents for seed in agent.seeds]
+    for agent, seed in pairs:
+        if run_dir(config, agent, seed).exists():
+            check_run_config(run_dir(config, agent, seed), config, agent, seed)
     for index, (agent, seed) in enumerate(pairs, start=1):
         folder = run_dir(config, agent, seed)
         start = time.perf_counter()
@@ -77,13 +88,15 @@ def run(args: argparse.Namespace) -> int:
     start = time.perf_counter()
     config = load_config(args.config, args.override)
     if args.runs_dir is not None:
-        config = dataclasses.replace(config, train=dataclasses.replace(config.train, runs_dir=args.runs_dir))
+        train = dataclasses.replace(config.train, runs_dir=args.runs_dir)
+        config = dataclasses.replace(config, train=train)
     out = Path(args.out) if args.out is not None else Path("results") / config.name
     out.mkdir(parents=True, exist_ok=True)
-    (out / "config.yaml").write_text(config.to_yaml())
+    atomic_write_bytes(out / "config.yaml", config.to_yaml().encode())
     train_all(config, progress=not args.no_progress)
     say(f"training finished after {time.perf_counter() - start:.1f} s; evaluating")
-    board = write_leaderboard(config, out, store=args.store, runs=None, bootstrap_reps=args.bootstrap_reps)
+    board = write_leaderboard(config, out, store=args.store, runs=None,
+                              bootstrap_reps=args.bootstrap_reps)
     say(f"done in {time.perf_counter() - start:.1f} s")
     print(out / "leaderboard.md")
     return 1 if not any(board.families.values()) else 0
