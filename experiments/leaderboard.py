@@ -10,7 +10,7 @@ differences between policies are paired.
 scenarios drawn from a seed independent of the evaluation seed) or a learned agent with one
 member per training seed. For a learned agent the per-season profit is the average over its S
 training seeds on the same season, p_ik = (1/S) sum_s p_sik, so the interval below is
-conditional on the trained seeds; the spread across seeds is reported separately.
+conditional on the trained seeds; the spread across seeds gets its own interval (below).
 
 **Per family** (I instances, K_i seasons on instance i), for per-season values v_ik:
 
@@ -22,6 +22,19 @@ i.e. a stratified mean over the fixed suite instances, with the customers as the
 It is applied to the profit p_ik, to the percentage of the bound 100 p_ik / B_i and to the
 paired difference to the best heuristic d_ik = p_ik - p*_ik (the heuristic with the highest
 mean profit on the family), whose interval is narrow because the customers are shared.
+
+**Across seeds** (learned agents with S >= 2 training seeds). Seed s's family score is the
+instance-stratified mean q_s = (1/I) sum_i 100 pbar_si / B_i (pbar_si its mean profit on
+instance i), and the across-seed interval is the t-interval
+
+    mean(q) -+ t_{S-1, 0.975} sd(q) / sqrt(S)          (sd with ddof 1)
+
+over the S values: it treats the seeds as draws from the training procedure, so it contains
+the seed-to-seed spread (and each q_s's customer noise). The paired difference of a learned
+agent with S >= 2 is the same t-interval over the per-seed paired differences
+D_s = (1/I) sum_i (pbar_si - pbar*_i) (and 100 (pbar_si - pbar*_i) / B_i for percentage
+points); its mean equals the customer-level one. With one seed no across-seed interval
+exists and the difference interval stays the conditional one above.
 
 **Aggregate.** The normalized score of a (member, instance) is mean profit / B_i: 0 is the
 do-nothing stock x = 0 (profit exactly 0), 1 is the fluid LP bound. Across families the
@@ -115,6 +128,20 @@ def stratified_mean_ci(groups: Sequence[np.ndarray], level: float = DEFAULT_LEVE
     mean = float(np.mean(means))
     se = math.sqrt(variance) / len(groups)
     half = float(stats.norm.ppf(0.5 + level / 2)) * se
+    return Interval(mean=mean, low=mean - half, high=mean + half, se=se)
+
+
+def t_interval(values: Sequence[float] | np.ndarray, level: float = DEFAULT_LEVEL) -> Interval:
+    """Student-t interval of the mean of S >= 2 values: mean -+ t_{S-1} sd / sqrt(S)."""
+    level = _level_iv(level)
+    data = np.asarray(values, dtype=np.float64)
+    if data.ndim != 1 or data.shape[0] < 2:
+        raise ValueError(
+            f"`values` has shape {data.shape}; a t-interval needs a 1-d array of at least 2 values"
+        )
+    mean = float(data.mean())
+    se = float(data.std(ddof=1)) / math.sqrt(data.shape[0])
+    half = float(stats.t.ppf(0.5 + level / 2, data.shape[0] - 1)) * se
     return Interval(mean=mean, low=mean - half, high=mean + half, se=se)
 
 
@@ -623,7 +650,8 @@ def evaluate_member(
 
 @dataclass(frozen=True)
 class FamilyRow:
-    """One contender on one family. Intervals are 95% (``level``) and over customers."""
+    """One contender on one family. Intervals are 95% (``level``): over customers, except
+    ``across_seeds`` and, when ``diff_basis`` is ``"seeds"``, the Δ intervals (over seeds)."""
 
     family: str
     policy: str
@@ -641,10 +669,15 @@ class FamilyRow:
     seed_percent_of_bound: tuple[float, ...]
     decide_seconds: float
     fill_rate: float
+    across_seeds: Interval | None = None
+    """Learned agents with >= 2 seeds: t-interval over the per-seed % of bound (docstring)."""
+    diff_basis: Literal["customers", "seeds"] = "customers"
+    """What the Δ intervals are over: customers (conditional) or training seeds (t-interval)."""
 
     def to_dict(self) -> dict[str, Any]:
         data = {k: v for k, v in self.__dict__.items()}
-        for name in ("mean_profit", "percent_of_bound", "diff_to_best", "diff_percent_of_bound"):
+        for name in ("mean_profit", "percent_of_bound", "diff_to_best", "diff_percent_of_bound",
+                     "across_seeds"):
             value = getattr(self, name)
             data[name] = None if value is None else value.to_dict()
         data["seed_percent_of_bound"] = list(self.seed_percent_of_bound)
@@ -709,16 +742,25 @@ def _family_row(
     profits = [np.mean([outcomes[m][i].record.profits for m in range(len(outcomes))], axis=0)
                for i in range(len(items))]
     percent = [100 * p / item.bound for p, item in zip(profits, items)]
-    diff = diff_pct = None
-    if best is not None:
-        diff = stratified_mean_ci([p - b for p, b in zip(profits, best)], level)
-        diff_pct = stratified_mean_ci(
-            [100 * (p - b) / item.bound for p, b, item in zip(profits, best, items)], level,
-        )
     seed_pct = tuple(
         float(np.mean([100 * o.record.mean_profit / o.item.bound for o in member_outcomes]))
         for member_outcomes in outcomes
     )
+    by_seeds = contender.kind == "learned" and len(outcomes) >= 2
+    across = t_interval(seed_pct, level) if by_seeds else None
+    diff = diff_pct = None
+    if best is not None and by_seeds:
+        best_means = [float(np.mean(b)) for b in best]
+        gaps = np.array([[o.record.mean_profit - b for o, b in zip(member_outcomes, best_means)]
+                         for member_outcomes in outcomes])
+        bounds = np.array([item.bound for item in items])
+        diff = t_interval(gaps.mean(axis=1), level)
+        diff_pct = t_interval((100 * gaps / bounds).mean(axis=1), level)
+    elif best is not None:
+        diff = stratified_mean_ci([p - b for p, b in zip(profits, best)], level)
+        diff_pct = stratified_mean_ci(
+            [100 * (p - b) / item.bound for p, b, item in zip(profits, best, items)], level,
+        )
     steps = {m.timesteps for m in contender.members}
     all_outcomes = [o for member_outcomes in outcomes for o in member_outcomes]
     return FamilyRow(
@@ -731,6 +773,7 @@ def _family_row(
         seed_percent_of_bound=seed_pct,
         decide_seconds=float(np.mean([o.decision.seconds for o in all_outcomes])),
         fill_rate=float(np.mean([o.record.kpis.get("fill_rate", math.nan) for o in all_outcomes])),
+        across_seeds=across, diff_basis="seeds" if by_seeds else "customers",
     )
 
 

@@ -34,8 +34,8 @@ FEW_SEEDS = 3
 
 FAMILY_COLUMNS = (
     "Rank", "Policy", "Kind", "Mean profit [95% CI]", "% of LP bound [95% CI]",
-    "Δ vs best heuristic [95% CI]", "Δ % of bound [95% CI]", "Seeds", "Instances × seasons",
-    "Timesteps", "Decide s", "Seed range (% of bound)",
+    "Across seeds 95% CI (% of bound)", "Δ vs best heuristic [95% CI]", "Δ % of bound [95% CI]",
+    "Seeds", "Instances × seasons", "Timesteps", "Decide s", "Seed range (% of bound)",
 )
 AGGREGATE_COLUMNS = (
     "Rank", "Policy", "Kind", "IQM score [95% bootstrap CI]", "Mean score", "Seeds",
@@ -79,14 +79,29 @@ def _seed_range(row: FamilyRow) -> str:
     return f"{min(values):.1f} – {max(values):.1f}" if len(values) > 1 else f"{values[0]:.1f} (1 seed)"
 
 
+def _across_seeds(row: FamilyRow) -> str:
+    if row.kind != "learned":
+        return "—"
+    if row.across_seeds is None:
+        return f"none ({row.n_seeds} seed)"
+    return _ci(row.across_seeds, 1)
+
+
+def _diff(row: FamilyRow, interval: Interval | None, digits: int) -> str:
+    if row.is_best_heuristic:
+        return "reference"
+    text = _ci(interval, digits, signed=True)
+    return f"{text} (seeds)" if interval is not None and row.diff_basis == "seeds" else text
+
+
 def family_cells(row: FamilyRow) -> list[str]:
-    """The displayed cells of one family row, in :data:`FAMILY_COLUMNS` order."""
+    """The displayed cells of one family row, in :data:`FAMILY_COLUMNS` order; Δ intervals
+    over training seeds are marked ``(seeds)``."""
     few = row.kind == "learned" and row.n_seeds < FEW_SEEDS
     return [
-        str(row.rank), row.policy + (" (best heuristic)" if row.is_best_heuristic else ""), row.kind,
-        _ci(row.mean_profit, 2), _ci(row.percent_of_bound, 1),
-        "reference" if row.is_best_heuristic else _ci(row.diff_to_best, 2, signed=True),
-        "reference" if row.is_best_heuristic else _ci(row.diff_percent_of_bound, 2, signed=True),
+        str(row.rank), row.policy + (" (best heuristic)" if row.is_best_heuristic else ""),
+        row.kind, _ci(row.mean_profit, 2), _ci(row.percent_of_bound, 1), _across_seeds(row),
+        _diff(row, row.diff_to_best, 2), _diff(row, row.diff_percent_of_bound, 2),
         f"{row.n_seeds}{' (few)' if few else ''}", f"{row.n_instances} × {row.seasons:,}",
         "—" if row.timesteps is None else f"{row.timesteps:,}", _num(row.decide_seconds, 3),
         _seed_range(row),
@@ -119,9 +134,15 @@ def behind_the_numbers(board: Leaderboard) -> list[str]:
         "Heuristics: one solve per instance (planning scenarios are drawn from a seed independent of the "
         "evaluation customers). Learned agents: one trained model per training seed (column Seeds), "
         "averaged season by season; the seed range shows how far apart the seeds are.",
-        f"Intervals are {round(100 * board.level)}% normal intervals over customers, stratified by instance "
-        "and conditional on the suite's instances and the trained seeds; the Δ columns are paired over "
-        "seasons and instances against the family's best heuristic.",
+        f"Intervals are {round(100 * board.level)}% normal intervals over customers, stratified by "
+        "instance and conditional on the suite's instances and the trained seeds; the Δ columns "
+        "are paired over seasons and instances against the family's best heuristic.",
+        "Across seeds: for a learned agent with S ≥ 2 training seeds, the t-interval (S − 1 "
+        "degrees of freedom) over its S per-seed scores, each the % of the bound averaged over the "
+        "family's instances with equal weight; it includes the spread between seeds. With one "
+        "seed no across-seed interval exists ('none (1 seed)'). For learned agents with S ≥ 2 the "
+        "Δ intervals are likewise t-intervals over the S per-seed paired differences to the best "
+        "heuristic (marked '(seeds)'); with one seed they are conditional on that seed.",
         f"Aggregate: normalized score = mean profit / fluid LP bound (0 = stock nothing, 1 = the bound); "
         f"interquartile mean with a stratified bootstrap over instances and seeds ({board.bootstrap_reps:,} "
         "replicates).",
@@ -163,6 +184,7 @@ def family_csv(rows: Sequence[FamilyRow]) -> bytes:
             **_interval_fields("percent_of_bound", row.percent_of_bound),
             **_interval_fields("diff_to_best", row.diff_to_best),
             **_interval_fields("diff_percent_of_bound", row.diff_percent_of_bound),
+            **_interval_fields("across_seeds", row.across_seeds), "diff_basis": row.diff_basis,
             "is_best_heuristic": row.is_best_heuristic, "n_seeds": row.n_seeds,
             "n_instances": row.n_instances,
             "seasons": row.seasons, "timesteps": "" if row.timesteps is None else row.timesteps,

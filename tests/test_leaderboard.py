@@ -191,6 +191,43 @@ def test_learned_agent_is_aggregated_over_its_seeds(suite, tmp_path: Path) -> No
     assert row.percent_of_bound.mean == pytest.approx(np.mean(row.seed_percent_of_bound))
     aggregate = {r.policy: r for r in board.aggregate}["agent"]
     assert aggregate.n_seeds == 2 and aggregate.n_instances == 2
+    # across seeds: t-interval with 1 degree of freedom over the two per-seed scores
+    q = np.array(row.seed_percent_of_bound)
+    half = 12.706204736174698 * q.std(ddof=1) / math.sqrt(2)
+    assert row.across_seeds.mean == pytest.approx(q.mean())
+    assert row.across_seeds.high - row.across_seeds.mean == pytest.approx(half)
+    # Δ vs the best heuristic (fluid): t-interval over the per-seed paired differences
+    gaps = q - rows["fluid"].percent_of_bound.mean
+    assert row.diff_basis == "seeds" and row.diff_percent_of_bound.mean == pytest.approx(gaps.mean())
+    assert row.diff_percent_of_bound.low == pytest.approx(
+        gaps.mean() - 12.706204736174698 * gaps.std(ddof=1) / math.sqrt(2))
+    assert row.across_seeds.high - row.across_seeds.low > row.percent_of_bound.high - row.percent_of_bound.low
+    assert rows["fluid"].across_seeds is None and rows["fluid"].diff_basis == "customers"
+
+
+def test_t_interval_matches_hand_computation() -> None:
+    from experiments.leaderboard import t_interval
+
+    interval = t_interval([1.0, 2.0, 3.0])  # mean 2, sd 1, t_{2, 0.975} = 4.302652729911275
+    assert interval.mean == 2.0 and interval.se == pytest.approx(1 / math.sqrt(3))
+    assert interval.high == pytest.approx(2 + 4.302652729911275 / math.sqrt(3))
+    with pytest.raises(ValueError, match=r"`values` has shape \(1,\); a t-interval needs a 1-d"):
+        t_interval([1.0])
+
+
+def test_one_seed_has_no_across_seed_interval(suite, tmp_path: Path) -> None:
+    from experiments.report import FAMILY_COLUMNS, family_cells
+
+    policy = StandIn("agent-seed0", zero_rule)
+    agent = Contender("agent", "learned", (Member("exp/agent-seed0", 0, policy_decider(lambda: policy),
+                                                  training_seed=0),))
+    board = run_leaderboard(suite, [contender(StandIn("fluid", fluid_rule)), agent], seasons=SEASONS,
+                            seed=SEED, store=ResultStore(tmp_path), bootstrap_reps=20)
+    row = {r.policy: r for r in board.families["small"]}["agent"]
+    assert row.across_seeds is None and row.diff_basis == "customers"
+    cells = dict(zip(FAMILY_COLUMNS, family_cells(row)))
+    assert cells["Across seeds 95% CI (% of bound)"] == "none (1 seed)"
+    assert "(seeds)" not in cells["Δ % of bound [95% CI]"]
 
 
 def test_a_policy_that_cannot_play_a_family_is_left_out(suite, tmp_path: Path) -> None:
@@ -284,7 +321,7 @@ def test_report_files_and_self_contained_page(suite, tmp_path: Path) -> None:
                       timesteps=500)
 
     contenders = [contender(StandIn("fluid", fluid_rule)), contender(StandIn("overstock", overstock_rule)),
-                  Contender("agent", "learned", (member(0), member(1)))]
+                  Contender("agent", "learned", (member(0), member(1)), note="agent split by config")]
     board = run_leaderboard(suite, contenders, seasons=SEASONS, seed=SEED, store=ResultStore(tmp_path / "store"),
                             bootstrap_reps=100)
     written = write_report(board, tmp_path / "out", title="Tiny <suite>")
@@ -304,6 +341,9 @@ def test_report_files_and_self_contained_page(suite, tmp_path: Path) -> None:
     assert f"{SEASONS:,} seasons per instance" in page and "Fewer than 3 training seeds stand behind agent" in page
     markdown = (tmp_path / "out" / "family-small.md").read_text()
     assert "| 2 × 200 |" in markdown and "2 (few)" in markdown and "fluid (best heuristic)" in markdown
+    assert "Across seeds 95% CI" in markdown and "(seeds) |" in markdown
+    assert "t-interval (S − 1 degrees of freedom)" in page
+    assert "Training configs: agent split by config." in page and board.notes == ("agent split by config",)
     import csv
 
     rows = list(csv.DictReader((tmp_path / "out" / "family-small.csv").open()))
