@@ -169,7 +169,8 @@ def bootstrap_iqm(
     matrices = [np.asarray(s, dtype=np.float64) for s in strata]
     if not matrices or any(m.ndim != 2 or m.size == 0 for m in matrices):
         raise ValueError(
-            f"`strata` must be non-empty (runs, tasks) matrices; got shapes {[m.shape for m in matrices]}"
+            "`strata` must be non-empty (runs, tasks) matrices; got shapes "
+            f"{[m.shape for m in matrices]}"
         )
     rng = np.random.default_rng(rng)
     point = float(iqm(np.concatenate([m.ravel() for m in matrices])))
@@ -208,7 +209,8 @@ def suite_instance(family: str, seed: int, instance: Instance, bound: float) -> 
     """Wrap an instance; the bound must be positive (scores are profit / bound)."""
     if not math.isfinite(bound) or bound <= 0:
         raise ValueError(
-            f"the fluid LP bound of {family}-{seed} is {bound!r}; normalized scores need a positive bound"
+            f"the fluid LP bound of {family}-{seed} is {bound!r}; normalized scores need a "
+            "positive bound"
         )
     return SuiteInstance(family=family, seed=int(seed), instance=instance, bound=float(bound),
                          hash=instance_hash(instance))
@@ -232,8 +234,9 @@ def build_suite(
             instance = make_family_instance(family, seed)
             solution = fluid_lp(instance)
             suite.append(suite_instance(family, seed, instance, solution.value))
-            _say(progress, f"suite {family}-{seed}: N={instance.n_products}, T={instance.customers}, "
-                           f"LP bound {solution.value:.2f} ({solution.solve_seconds:.2f} s)")
+            _say(progress, f"suite {family}-{seed}: N={instance.n_products}, "
+                           f"T={instance.customers}, LP bound {solution.value:.2f} "
+                           f"({solution.solve_seconds:.2f} s)")
     return tuple(suite)
 
 
@@ -271,7 +274,9 @@ class Contender:
         if self.kind not in ("heuristic", "learned"):
             raise ValueError(f"`kind` must be 'heuristic' or 'learned'; got {self.kind!r}")
         if not self.members:
-            raise ValueError(f"contender {self.name!r} has no members; it needs at least one policy")
+            raise ValueError(
+                f"contender {self.name!r} has no members; it needs at least one policy"
+            )
 
 
 def policy_decider(make_policy: Callable[[], Any]) -> Callable[[Instance, int], Decided]:
@@ -301,12 +306,16 @@ def heuristic_contender(entry: str | Mapping[str, Any] | Any) -> Contender:
     elif isinstance(entry, Mapping):
         unknown = sorted(set(entry) - {"name", "knobs"})
         if unknown or "name" not in entry:
-            raise ValueError(f"a heuristic entry must be a name or {{name, knobs}}; got {dict(entry)!r}")
+            raise ValueError(
+                f"a heuristic entry must be a name or {{name, knobs}}; got {dict(entry)!r}"
+            )
         name, knobs = entry["name"], dict(entry.get("knobs") or {})
     elif hasattr(entry, "name"):
         name, knobs = entry.name, dict(getattr(entry, "knobs", {}) or {})
     else:
-        raise TypeError(f"a heuristic entry must be a name or {{name, knobs}}; got {type(entry).__name__}")
+        raise TypeError(
+            f"a heuristic entry must be a name or {{name, knobs}}; got {type(entry).__name__}"
+        )
     if "rng" in knobs:
         raise ValueError(
             f"heuristic {name!r} sets the knob 'rng'; the leaderboard seeds every heuristic itself "
@@ -337,7 +346,8 @@ def find_runs(folder: str | Path) -> list[Path]:
 
 
 def _run_facts(run_dir: Path) -> tuple[str, int | None, int | None, str]:
-    """(algo, training seed, timesteps, experiment name) of a run folder ``<name>/<algo>-seed<S>``."""
+    """(label, training seed, timesteps, experiment name) of a run folder
+    ``<name>/<label>-seed<S>`` (the label is the algorithm unless the agent has one)."""
     algo, _, seed_text = run_dir.name.rpartition("-seed")
     seed = int(seed_text) if algo and seed_text.isdigit() else None
     try:
@@ -536,8 +546,8 @@ def leaderboard_from_config(
     evaluation = config.evaluation
     contenders = config_contenders(config, runs=runs, progress=progress)
     suite = build_suite(evaluation.families, evaluation.instance_seeds, progress=progress)
-    return run_leaderboard(suite, contenders, seasons=evaluation.seasons, seed=evaluation.seed, store=store,
-                           bootstrap_reps=bootstrap_reps, progress=progress)
+    return run_leaderboard(suite, contenders, seasons=evaluation.seasons, seed=evaluation.seed,
+                           store=store, bootstrap_reps=bootstrap_reps, progress=progress)
 
 
 def _load_learned(run_dir: Path) -> Any:
@@ -613,7 +623,9 @@ def evaluate_member(
 ) -> Outcome:
     """Decide (or load the stored decision) and evaluate (or load the stored evaluation)."""
     pseed = planning_seed(seed, item)
-    decision_fp = store.decision_fingerprint({"member": member.identity, "planning_seed": pseed}, item.hash)
+    decision_fp = store.decision_fingerprint(
+        {"member": member.identity, "planning_seed": pseed}, item.hash,
+    )
     decision = store.get_decision(member.label, item.label, decision_fp)
     if decision is None:
         stock, seconds, info = member.decide(item.instance, pseed)
@@ -768,7 +780,8 @@ def _family_row(
         n_seeds=len(contender.members), n_instances=len(items),
         seasons=min(o.record.key.seasons for o in all_outcomes),
         timesteps=steps.pop() if len(steps) == 1 else None,
-        mean_profit=stratified_mean_ci(profits, level), percent_of_bound=stratified_mean_ci(percent, level),
+        mean_profit=stratified_mean_ci(profits, level),
+        percent_of_bound=stratified_mean_ci(percent, level),
         diff_to_best=diff, diff_percent_of_bound=diff_pct, is_best_heuristic=False,
         seed_percent_of_bound=seed_pct,
         decide_seconds=float(np.mean([o.decision.seconds for o in all_outcomes])),
@@ -799,7 +812,8 @@ def run_leaderboard(
     """
     if isinstance(seasons, bool) or not isinstance(seasons, (int, np.integer)) or seasons < 2:
         raise ValueError(
-            f"`seasons` must be an integer of at least 2 (intervals need two values); got {seasons!r}"
+            "`seasons` must be an integer of at least 2 (intervals need two values); "
+            f"got {seasons!r}"
         )
     if not suite:
         raise ValueError("`suite` must hold at least one instance; got none")
@@ -835,7 +849,8 @@ def run_leaderboard(
             key=lambda c: np.mean([o.record.mean_profit for o in results[c.name][0]]),
         )
         best = None if best_name is None else [o.record.profits for o in results[best_name.name][0]]
-        rows = [_family_row(family, c, results[c.name], best, level) for c in contenders if c.name in results]
+        rows = [_family_row(family, c, results[c.name], best, level)
+                for c in contenders if c.name in results]
         rows.sort(key=lambda r: -r.mean_profit.mean)
         tables[family] = [
             replace(row, rank=index + 1,
@@ -844,8 +859,8 @@ def run_leaderboard(
         ]
     aggregate = _aggregate(contenders, by_family, families, bootstrap_reps, level, rng)
     return Leaderboard(
-        families=tables, aggregate=aggregate, suite=tuple(suite), seasons=int(seasons), seed=int(seed),
-        level=level, bootstrap_reps=int(bootstrap_reps), counts=counts,
+        families=tables, aggregate=aggregate, suite=tuple(suite), seasons=int(seasons),
+        seed=int(seed), level=level, bootstrap_reps=int(bootstrap_reps), counts=counts,
         descriptions={c.name: c.description for c in contenders}, code_tag=store.code_tag,
         notes=tuple(dict.fromkeys(c.note for c in contenders if c.note)),
     )

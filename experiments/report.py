@@ -44,8 +44,8 @@ AGGREGATE_COLUMNS = (
 _KIND_COLOURS = {"heuristic": "#4c72b0", "learned": "#dd8452"}
 
 _CSS = """
-body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; margin: 2em auto; max-width: 78em;
-       color: #222; line-height: 1.45; padding: 0 1em; }
+body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; margin: 2em auto;
+       max-width: 78em; color: #222; line-height: 1.45; padding: 0 1em; }
 h1, h2 { font-weight: 600; } h2 { margin-top: 2em; border-bottom: 1px solid #ddd; }
 table { border-collapse: collapse; margin: 1em 0; font-size: 0.9em; }
 th, td { border: 1px solid #ccc; padding: 0.3em 0.6em; text-align: right; }
@@ -68,7 +68,8 @@ def _ci(interval: Interval | None, digits: int, signed: bool = False) -> str:
     if interval is None:
         return "—"
     sign = "+" if signed else ""
-    mean, low, high = (f"{v:{sign},.{digits}f}" for v in (interval.mean, interval.low, interval.high))
+    values = (interval.mean, interval.low, interval.high)
+    mean, low, high = (f"{v:{sign},.{digits}f}" for v in values)
     return f"{mean} [{low}, {high}]"
 
 
@@ -76,7 +77,9 @@ def _seed_range(row: FamilyRow) -> str:
     if row.kind != "learned":
         return "—"
     values = row.seed_percent_of_bound
-    return f"{min(values):.1f} – {max(values):.1f}" if len(values) > 1 else f"{values[0]:.1f} (1 seed)"
+    if len(values) == 1:
+        return f"{values[0]:.1f} (1 seed)"
+    return f"{min(values):.1f} – {max(values):.1f}"
 
 
 def _across_seeds(row: FamilyRow) -> str:
@@ -121,37 +124,41 @@ def markdown_table(columns: Sequence[str], rows: Sequence[Sequence[str]]) -> str
     def line(cells: Sequence[str]) -> str:
         return "| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |"
 
-    return "\n".join([line(columns), "|" + "|".join("---" for _ in columns) + "|", *map(line, rows)])
+    rule = "|" + "|".join("---" for _ in columns) + "|"
+    return "\n".join([line(columns), rule, *map(line, rows)])
 
 
 def behind_the_numbers(board: Leaderboard) -> list[str]:
     """Plain sentences saying how many instances, seasons and seeds stand behind each number."""
     per_family = {f: sum(1 for s in board.suite if s.family == f) for f in board.families}
-    families = ", ".join(f"{f} ({n} instance{'s' if n != 1 else ''})" for f, n in per_family.items())
+    families = ", ".join(
+        f"{f} ({n} instance{'s' if n != 1 else ''})" for f, n in per_family.items()
+    )
     lines = [
-        f"Suite: {families}; every policy is simulated for {board.seasons:,} seasons per instance on the "
-        f"same customers (common random numbers, seed {board.seed}).",
-        "Heuristics: one solve per instance (planning scenarios are drawn from a seed independent of the "
-        "evaluation customers). Learned agents: one trained model per training seed (column Seeds), "
-        "averaged season by season; the seed range shows how far apart the seeds are.",
+        f"Suite: {families}; every policy is simulated for {board.seasons:,} seasons per instance "
+        f"on the same customers (common random numbers, seed {board.seed}).",
+        "Heuristics: one solve per instance (planning scenarios are drawn from a seed independent "
+        "of the evaluation customers). Learned agents: one trained model per training seed "
+        "(column Seeds), averaged season by season; the seed range shows how far apart the seeds "
+        "are.",
         f"Intervals are {round(100 * board.level)}% normal intervals over customers, stratified by "
         "instance and conditional on the suite's instances and the trained seeds; the Δ columns "
         "are paired over seasons and instances against the family's best heuristic.",
         "Across seeds: for a learned agent with S ≥ 2 training seeds, the t-interval (S − 1 "
         "degrees of freedom) over its S per-seed scores, each the % of the bound averaged over the "
         "family's instances with equal weight; it includes the spread between seeds. With one "
-        "seed no across-seed interval exists ('none (1 seed)'). For learned agents with S ≥ 2 the "
-        "Δ intervals are likewise t-intervals over the S per-seed paired differences to the best "
-        "heuristic (marked '(seeds)'); with one seed they are conditional on that seed.",
-        f"Aggregate: normalized score = mean profit / fluid LP bound (0 = stock nothing, 1 = the bound); "
-        f"interquartile mean with a stratified bootstrap over instances and seeds ({board.bootstrap_reps:,} "
-        "replicates).",
+        "seed no across-seed interval exists ('none (1 seed)'). For learned agents with S ≥ 2 "
+        "the Δ intervals are likewise t-intervals over the S per-seed paired differences to the "
+        "best heuristic (marked '(seeds)'); with one seed they are conditional on that seed.",
+        "Aggregate: normalized score = mean profit / fluid LP bound (0 = stock nothing, 1 = the "
+        "bound); interquartile mean with a stratified bootstrap over instances and seeds "
+        f"({board.bootstrap_reps:,} replicates).",
     ]
     few = sorted({r.policy for rows in board.families.values() for r in rows
                   if r.kind == "learned" and r.n_seeds < FEW_SEEDS})
     if few:
-        lines.append(f"Fewer than {FEW_SEEDS} training seeds stand behind {', '.join(few)} (marked 'few'): "
-                     "their ranks are indicative, not settled.")
+        lines.append(f"Fewer than {FEW_SEEDS} training seeds stand behind {', '.join(few)} "
+                     "(marked 'few'): their ranks are indicative, not settled.")
     lines.extend(f"Training configs: {note}." for note in board.notes)
     lines.extend(f"Not evaluated: {message}" for message in board.counts.failures)
     return lines
@@ -196,16 +203,17 @@ def family_csv(rows: Sequence[FamilyRow]) -> bytes:
 
 
 def aggregate_csv(rows: Sequence[AggregateRow]) -> bytes:
-    header = ["rank", "policy", "kind", "iqm", "iqm_low", "iqm_high", "mean_score", "n_seeds", "n_families",
-              "n_instances", "seasons"]
+    header = ["rank", "policy", "kind", "iqm", "iqm_low", "iqm_high", "mean_score", "n_seeds",
+              "n_families", "n_instances", "seasons"]
     return _csv_bytes(header, [
-        [r.rank, r.policy, r.kind, r.iqm.mean, r.iqm.low, r.iqm.high, r.mean_score, r.n_seeds, r.n_families,
-         r.n_instances, r.seasons] for r in rows
+        [r.rank, r.policy, r.kind, r.iqm.mean, r.iqm.low, r.iqm.high, r.mean_score, r.n_seeds,
+         r.n_families, r.n_instances, r.seasons] for r in rows
     ])
 
 
-def _bars(ax: Any, labels: list[str], kinds: list[str], intervals: list[Interval | None], *, title: str,
-          xlabel: str, reference: float | None, floor: float, missing: str = "") -> None:
+def _bars(ax: Any, labels: list[str], kinds: list[str], intervals: list[Interval | None], *,
+          title: str, xlabel: str, reference: float | None, floor: float,
+          missing: str = "") -> None:
     """Horizontal bars with interval whiskers on ``ax``; bars below ``floor`` are cut and
     labelled with their value; ``None`` intervals show the text ``missing``."""
     y = np.arange(len(labels))[::-1]
@@ -263,11 +271,15 @@ def family_plot(family: str, rows: Sequence[FamilyRow], board: Leaderboard) -> b
     n = rows[0].n_instances if rows else 0
     level = round(100 * board.level)
     _bars(axes[0, 0], labels, kinds, [r.percent_of_bound for r in rows],
-          title=f"{family}: % of LP bound ({n} instances × {board.seasons:,} seasons, {level}% CI)",
-          xlabel="mean profit, % of the fluid LP bound (dashed: the bound)", reference=100.0, floor=-50.0)
+          title=f"{family}: % of LP bound ({n} instances × {board.seasons:,} seasons, "
+                f"{level}% CI)",
+          xlabel="mean profit, % of the fluid LP bound (dashed: the bound)", reference=100.0,
+          floor=-50.0)
     diffs = [None if r.is_best_heuristic else r.diff_percent_of_bound for r in rows]
-    _bars(axes[0, 1], labels, kinds, diffs, title=f"paired difference to the best heuristic ({level}% CI)",
-          xlabel="percentage points of the bound", reference=None, floor=-50.0, missing="reference")
+    _bars(axes[0, 1], labels, kinds, diffs,
+          title=f"paired difference to the best heuristic ({level}% CI)",
+          xlabel="percentage points of the bound", reference=None, floor=-50.0,
+          missing="reference")
     return _png(fig)
 
 
@@ -295,8 +307,11 @@ def _img(png: bytes, alt: str) -> str:
     return f'<img alt="{html.escape(alt)}" src="data:image/png;base64,{data}">'
 
 
-def html_page(board: Leaderboard, plots: dict[str, bytes], *, title: str, description: str = "") -> str:
-    """The self-contained page: inline CSS, tables, plots as base64 data URIs, no external assets."""
+def html_page(
+    board: Leaderboard, plots: dict[str, bytes], *, title: str, description: str = "",
+) -> str:
+    """The self-contained page: inline CSS, tables, plots as base64 data URIs, no external
+    assets."""
     parts = [
         "<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
         f"<title>{html.escape(title)}</title><style>{_CSS}</style></head><body>",
@@ -381,7 +396,8 @@ def write_report(
     if board.aggregate:
         plots["aggregate"] = aggregate_plot(board.aggregate, board)
         put("aggregate-iqm.png", plots["aggregate"])
-    put("leaderboard.md", (markdown_report(board, title=title, description=description) + "\n").encode())
+    markdown = markdown_report(board, title=title, description=description)
+    put("leaderboard.md", (markdown + "\n").encode())
     put("leaderboard.json", (json.dumps(board.to_dict(), indent=1, default=str) + "\n").encode())
     put("index.html", html_page(board, plots, title=title, description=description).encode())
     return written

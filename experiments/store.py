@@ -4,7 +4,8 @@ Layout under the store's root folder::
 
     decisions/<policy>/<instance>.json           what a policy stocks on an instance (+ solve time)
     evaluations/<policy>/<instance>/seed<S>.json  mean profit, standard error, KPIs of that stock
-    evaluations/<policy>/<instance>/seed<S>.npy   the per-season profits (float64), for paired statistics
+    evaluations/<policy>/<instance>/seed<S>.npy   the per-season profits (float64), for paired
+                                                  statistics
 
 Every record carries a *fingerprint*: the SHA-256 of everything that determines its numbers.
 For an evaluation that is the instance definition hash, the stock vector hash, the number of
@@ -53,7 +54,9 @@ def _package_version() -> str:
         return "unknown"
 
 
-SIMULATOR_MODULES = ("envs.instance", "envs.simulate", "envs.streams", "envs.tables", "envs.multistep")
+SIMULATOR_MODULES = (
+    "envs.instance", "envs.simulate", "envs.streams", "envs.tables", "envs.multistep",
+)
 """The modules whose source determines a simulated profit (given instance, stock and seed)."""
 
 
@@ -79,7 +82,8 @@ def source_hash(*names: str) -> str:
 
 
 CODE_TAG = (
-    f"assort-testbed-{_package_version()}/store-{STORE_FORMAT}/sim-{source_hash(*SIMULATOR_MODULES)[:16]}"
+    f"assort-testbed-{_package_version()}/store-{STORE_FORMAT}/"
+    f"sim-{source_hash(*SIMULATOR_MODULES)[:16]}"
 )
 """Default code tag of evaluations: the package version, the store format and the hash of the
 simulator's source (:data:`SIMULATOR_MODULES`); any change recomputes stored evaluations."""
@@ -149,7 +153,9 @@ def instance_hash(instance: Instance) -> str:
     customers, arrivals and, when set, the ground-truth ``shopper`` (its public attributes).
     ``name`` and ``metadata`` are not part of it."""
     if not isinstance(instance, Instance):
-        raise TypeError(f"`instance` must be an envs.instance.Instance; got {type(instance).__name__}")
+        raise TypeError(
+            f"`instance` must be an envs.instance.Instance; got {type(instance).__name__}"
+        )
     return fingerprint({
         "prices": instance.prices, "costs": instance.costs, "salvage": instance.salvage,
         "arrival": instance.arrival, "substitution": instance.substitution_csr,
@@ -261,7 +267,8 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
 
 
 def _json_bytes(data: dict[str, Any]) -> bytes:
-    return (json.dumps(data, indent=1, sort_keys=True, allow_nan=True, default=_jsonable) + "\n").encode()
+    text = json.dumps(data, indent=1, sort_keys=True, allow_nan=True, default=_jsonable)
+    return (text + "\n").encode()
 
 
 def _jsonable(obj: Any) -> Any:
@@ -294,7 +301,8 @@ class ResultStore:
         self.code_tag = code_tag
 
     def evaluation_key(
-        self, policy: str, instance: str, instance_hash_: str, stock: np.ndarray, seed: int, seasons: int,
+        self, policy: str, instance: str, instance_hash_: str, stock: np.ndarray, seed: int,
+        seasons: int,
     ) -> EvaluationKey:
         """The key of evaluating ``stock`` on an instance, tagged with this store's code tag."""
         return EvaluationKey(
@@ -304,7 +312,9 @@ class ResultStore:
 
     def decision_fingerprint(self, identity: Any, instance_hash_: str) -> str:
         """The fingerprint of a decision: the policy identity, the instance and the code tag."""
-        return fingerprint({"identity": identity, "instance_hash": instance_hash_, "code_tag": self.code_tag})
+        return fingerprint(
+            {"identity": identity, "instance_hash": instance_hash_, "code_tag": self.code_tag}
+        )
 
     # decisions ----------------------------------------------------------------------------
 
@@ -330,12 +340,14 @@ class ResultStore:
             "fingerprint": decision.fingerprint, "stock": list(decision.stock),
             "seconds": decision.seconds, "info": decision.info, "format": STORE_FORMAT,
         }
-        atomic_write_bytes(self.decision_path(decision.policy, decision.instance), _json_bytes(payload))
+        path = self.decision_path(decision.policy, decision.instance)
+        atomic_write_bytes(path, _json_bytes(payload))
 
     # evaluations --------------------------------------------------------------------------
 
     def evaluation_paths(self, key: EvaluationKey) -> tuple[Path, Path]:
-        stem = self.root / "evaluations" / safe_name(key.policy) / safe_name(key.instance) / f"seed{key.seed}"
+        folder = self.root / "evaluations" / safe_name(key.policy) / safe_name(key.instance)
+        stem = folder / f"seed{key.seed}"
         return stem.with_suffix(".json"), stem.with_suffix(".npy")
 
     def get_evaluation(self, key: EvaluationKey) -> EvaluationRecord | None:
@@ -366,7 +378,8 @@ class ResultStore:
         profits = np.ascontiguousarray(record.profits, dtype=np.float64)
         if profits.shape != (key.seasons,):
             raise ValueError(
-                f"`record.profits` has shape {profits.shape}; expected ({key.seasons},), one per season"
+                f"`record.profits` has shape {profits.shape}; expected ({key.seasons},), one per "
+                "season"
             )
         buffer = io.BytesIO()
         np.save(buffer, profits, allow_pickle=False)

@@ -1,6 +1,7 @@
 """``assort leaderboard``: evaluate heuristics and trained runs on a config's benchmark suite.
 
-    assort leaderboard --config CONFIG --out DIR [--runs RUNS] [--store STORE] [--override key=value ...]
+    assort leaderboard --config CONFIG --out DIR [--runs RUNS] [--store STORE]
+                       [--override key=value ...]
 
 Every heuristic in ``evaluation.heuristics`` and every finished run (the config's own runs in
 ``<train.runs_dir>/<name>/``, or every run folder with a DONE marker under ``--runs``) is
@@ -34,7 +35,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--out", required=True, help="folder for the tables, plots and index.html")
     add_common_arguments(parser)
     parser.add_argument("--runs",
-                        help="evaluate every finished run under this folder instead of the config's runs")
+                        help="evaluate every finished run under this folder instead of the "
+                             "config's runs")
     parser.set_defaults(func=run)
 
 
@@ -56,17 +58,20 @@ def say(message: str) -> None:
 
 
 def write_leaderboard(
-    config: ExperimentConfig, out: Path, *, store: str | None, runs: str | None, bootstrap_reps: int,
+    config: ExperimentConfig, out: Path, *, store: str | None, runs: str | None,
+    bootstrap_reps: int,
 ) -> Leaderboard:
     """Compute the leaderboard of ``config`` and write its report into ``out``."""
     board = leaderboard_from_config(
         config, store=ResultStore(Path(store) if store else out / "store"), runs=runs,
         bootstrap_reps=bootstrap_reps, progress=say,
     )
-    written = write_report(board, out, title=f"Leaderboard: {config.name}", description=config.description)
+    written = write_report(board, out, title=f"Leaderboard: {config.name}",
+                           description=config.description)
     counts = board.counts
-    say(f"{counts.evaluations_computed} evaluations computed, {counts.evaluations_reused} reused from "
-        f"the store; report in {out} ({written['index.html'].name}, {written['leaderboard.md'].name})")
+    say(f"{counts.evaluations_computed} evaluations computed, {counts.evaluations_reused} reused "
+        f"from the store; report in {out} ({written['index.html'].name}, "
+        f"{written['leaderboard.md'].name})")
     return board
 
 

@@ -9,8 +9,8 @@ Each (agent, seed) run goes to ``<train.runs_dir>/<name>/<algo>-seed<S>/``: a fi
 (DONE) is skipped, an unfinished one resumes from its last checkpoint, a missing one is
 trained. An existing run folder whose saved config.yaml differs from the config's run in a
 setting that changes the model is refused before anything is trained (the message names
-the keys, old -> new). The leaderboard of the config (heuristics and these runs) is then written into
-``DIR`` with its result store in ``DIR/store``, so re-running the same command after an
+the keys, old -> new). The leaderboard of the config (heuristics and these runs) is then
+written into ``DIR`` with its result store in ``DIR/store``, so re-running the same command after an
 interruption continues where it stopped. Progress lines go to stderr.
 """
 
