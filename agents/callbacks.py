@@ -3,11 +3,13 @@
 A checkpoint is a folder ``checkpoints/step-<timesteps>/`` holding ``model.zip``, and when they
 exist ``vecnormalize.pkl`` (normalization statistics) and ``replay_buffer.pkl`` (off-policy
 algorithms). Checkpoints are taken at rollout starts, where the model, the normalization
-statistics and the replay buffer agree with ``num_timesteps``; a killed run therefore loses at
-most ``checkpoint_every`` timesteps plus one rollout (``n_steps * n_envs`` for PPO/A2C,
-``train_freq`` for SAC/TD3). A checkpoint is written into a temporary folder and renamed into
-place with :func:`os.replace`, so a kill at any moment leaves either the complete new
-checkpoint or none.
+statistics and the replay buffer agree with ``num_timesteps``. A checkpoint is taken at rollout
+start ``t`` when the next one, ``t + rollout`` (``n_steps * n_envs`` for PPO/A2C,
+``train_freq * n_envs`` for SAC/TD3), would lie more than ``every`` timesteps after the previous
+checkpoint; consecutive checkpoints are therefore at most ``every`` apart, and a killed run loses
+at most ``every`` timesteps (given ``rollout <= every``, which the config enforces). A
+checkpoint is written into a temporary folder and renamed into place with :func:`os.replace`,
+so a kill at any moment leaves either the complete new checkpoint or none.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ import numpy as np
 from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.off_policy_algorithm import OffPolicyAlgorithm
+from stable_baselines3.common.type_aliases import TrainFrequencyUnit
 from stable_baselines3.common.vec_env import VecNormalize
 from tqdm.auto import tqdm
 
@@ -72,9 +75,11 @@ class ProgressBarCallback(BaseCallback):
 
 
 class CheckpointCallback(BaseCallback):
-    """At the first rollout start after every ``every`` timesteps, save a checkpoint into ``directory`` (see the module
+    """Save checkpoints into ``directory`` at most ``every`` timesteps apart (see the module
     docstring) and delete all but the ``keep`` most recent ones. ``wall_seconds()`` gives the
-    run's training time so far, recorded with the timesteps in the checkpoint's meta.json."""
+    run's training time so far, recorded with the timesteps in the checkpoint's meta.json. The
+    rollout size is read from the model and, for variable rollouts (``train_freq`` in
+    episodes), is the largest rollout seen so far."""
 
     def __init__(
         self,
@@ -88,22 +93,40 @@ class CheckpointCallback(BaseCallback):
         self.every = every
         self.keep = keep
         self.wall_seconds = wall_seconds
-        self.next_save = 0
+        self.last_save = 0
+        self.last_start: int | None = None
+        self.rollout = 1
 
     def _on_training_start(self) -> None:
-        self.next_save = (self.model.num_timesteps // self.every + 1) * self.every
+        self.last_save = self.model.num_timesteps
+        self.last_start = None
+        self.rollout = rollout_size(self.model)
 
     def _on_rollout_start(self) -> None:
         # At the start of a rollout, the model has been trained on every transition counted in
         # num_timesteps and (off-policy) every such transition is in the replay buffer, so a
         # resumed run continues exactly where the checkpoint stands.
-        if self.model.num_timesteps >= self.next_save:
+        now = self.model.num_timesteps
+        if self.last_start is not None:
+            self.rollout = max(self.rollout, now - self.last_start)
+        self.last_start = now
+        if now > self.last_save and now + self.rollout > self.last_save + self.every:
             save_checkpoint(self.model, self.directory, wall_seconds=self.wall_seconds())
             prune_checkpoints(self.directory, self.keep)
-            self.next_save = (self.model.num_timesteps // self.every + 1) * self.every
+            self.last_save = now
 
     def _on_step(self) -> bool:
         return True
+
+
+def rollout_size(model: BaseAlgorithm) -> int:
+    """Timesteps per rollout: ``n_steps * n_envs`` on-policy, ``train_freq * n_envs``
+    off-policy when ``train_freq`` counts steps, else 1 (learned from observed rollouts)."""
+    if isinstance(model, OffPolicyAlgorithm):
+        frequency = model.train_freq
+        steps = frequency.frequency if frequency.unit == TrainFrequencyUnit.STEP else 1
+        return steps * model.n_envs
+    return int(model.n_steps) * model.n_envs
 
 
 def save_checkpoint(model: BaseAlgorithm, directory: str | Path, wall_seconds: float = 0.0) -> Path:

@@ -14,6 +14,7 @@ from typing import Any
 import torch
 from stable_baselines3 import A2C, PPO, SAC, TD3
 from stable_baselines3.common.base_class import BaseAlgorithm
+from stable_baselines3.common.off_policy_algorithm import OffPolicyAlgorithm
 from stable_baselines3.common.vec_env import VecEnv
 
 from experiments.config import AgentConfig
@@ -41,9 +42,17 @@ def make_model(
     tensorboard_log: str | None = None,
 ) -> BaseAlgorithm:
     """A fresh ``ALGORITHMS[agent.algo]`` on ``env`` with the agent's hyperparameters and
-    ``policy_kwargs``, seeded with ``seed``, on the CPU."""
+    ``policy_kwargs``, seeded with ``seed``, on the CPU.
+
+    Off-policy algorithms (SAC, TD3) whose config does not set ``buffer_size`` get
+    ``min(1_000_000, total_timesteps)`` instead of SB3's 1_000_000: the buffer never holds more
+    than ``total_timesteps`` transitions, and checkpoints pickle it whole (1e6 slots made them
+    about 1.1 GB)."""
     torch.set_num_threads(TORCH_THREADS)
     cls = ALGORITHMS[agent.algo]
+    hyperparams = dict(agent.hyperparams)
+    if issubclass(cls, OffPolicyAlgorithm) and "buffer_size" not in hyperparams:
+        hyperparams["buffer_size"] = min(1_000_000, agent.total_timesteps)
     return cls(
         agent.policy,
         env,
@@ -52,7 +61,7 @@ def make_model(
         policy_kwargs=policy_kwargs(agent.policy_kwargs),
         verbose=0,
         device="cpu",
-        **agent.hyperparams,
+        **hyperparams,
     )
 
 

@@ -54,7 +54,8 @@ class LearnedPolicy:
         self.normalizer: VecNormalize | None = None
         stats = self.run_dir / "vecnormalize.pkl"
         if stats.is_file():
-            holder = DummyVecEnv([lambda: gymnasium.make(self.config.env.id, **self.config.env.kwargs)])
+            env_id, kwargs = self.config.env.id, self.config.env.kwargs
+            holder = DummyVecEnv([lambda: gymnasium.make(env_id, **kwargs)])
             self.normalizer = VecNormalize.load(str(stats), holder)
             self.normalizer.training = False
             self.normalizer.norm_reward = False

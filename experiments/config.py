@@ -125,8 +125,9 @@ class TrainConfig:
     """Settings shared by every training run of the experiment."""
 
     checkpoint_every: int = 10_000
-    """Save model, normalization statistics and replay buffer every this many timesteps; a
-    killed run loses at most this much work."""
+    """Save model, normalization statistics and replay buffer at rollout boundaries at most this
+    many timesteps apart, so a killed run loses at most this much work; must be at least every
+    agent's rollout (:func:`rollout_size`)."""
     keep_checkpoints: int = 2
     """How many of the most recent checkpoints to keep on disk."""
     runs_dir: str = "runs"
@@ -196,6 +197,22 @@ class ExperimentConfig:
 def run_name(agent: AgentConfig, seed: int) -> str:
     """The run folder's name ``<label or algo>-seed<seed>``."""
     return f"{agent.label or agent.algo}-seed{seed}"
+
+
+def rollout_size(agent: AgentConfig) -> int | None:
+    """Timesteps collected between two training phases: ``n_steps * n_envs`` for on-policy
+    algorithms (PPO, A2C), ``train_freq * n_envs`` for off-policy ones (SAC, TD3) when
+    ``train_freq`` counts steps; None when it counts episodes (variable length)."""
+    from agents import ALGORITHMS
+
+    parameters = inspect.signature(ALGORITHMS[agent.algo].__init__).parameters
+    name = "train_freq" if "train_freq" in parameters else "n_steps"
+    value = agent.hyperparams.get(name, parameters[name].default)
+    if isinstance(value, list | tuple):
+        if value[1] != "step":
+            return None
+        value = value[0]
+    return int(value) * agent.n_envs
 
 
 def load_config(path: str | Path, overrides: Sequence[str] = ()) -> ExperimentConfig:
@@ -400,6 +417,15 @@ def _check_experiment(config: ExperimentConfig) -> None:
         raise ValueError(
             f"`train.checkpoint_every` must be at least 1, got {config.train.checkpoint_every}"
         )
+    for index, agent in enumerate(config.agents):
+        rollout = rollout_size(agent)
+        if rollout is not None and rollout > config.train.checkpoint_every:
+            raise ValueError(
+                f"`train.checkpoint_every` {config.train.checkpoint_every} is smaller than the "
+                f"rollout of `agents.{index}` ({rollout} timesteps); checkpoints are taken "
+                f"between rollouts, so a killed run could lose more than checkpoint_every: set "
+                f"it to at least {rollout}"
+            )
     if config.train.keep_checkpoints < 1:
         raise ValueError(
             f"`train.keep_checkpoints` must be at least 1, got {config.train.keep_checkpoints}"

@@ -1,6 +1,7 @@
 """Training runs: one stable-baselines3 model per (agent, seed) of an experiment config.
 
-A run folder ``<runs_dir>/<name>/<algo>-seed<S>/`` (``<label>-seed<S>`` for labelled agents) (rl-baselines3-zoo's layout) holds::
+A run folder ``<runs_dir>/<name>/<label>-seed<S>/`` (the label defaults to the algorithm name;
+rl-baselines3-zoo's layout) holds::
 
     config.yaml        the resolved experiment config of this run alone (one agent, one seed);
                        ``assort train config.yaml`` would redo the run
@@ -8,23 +9,29 @@ A run folder ``<runs_dir>/<name>/<algo>-seed<S>/`` (``<label>-seed<S>`` for labe
     versions.json      python, platform, package versions, git commit (null without git)
     model.zip          the final model
     vecnormalize.pkl   the final VecNormalize statistics (only when normalization is on)
-    monitor/           Monitor CSVs, one per environment copy
-    tb/                SB3 logs: progress.csv, and TensorBoard events if tensorboard is installed
+    monitor/           Monitor CSVs, one per environment copy; monitor/resume-<t>/ after a resume
+    tb/                SB3 logs: progress.csv and TensorBoard events; tb/resume-<t>/ after a resume
     checkpoints/       step-<timesteps>/ {model.zip, vecnormalize.pkl, replay_buffer.pkl, meta.json}
     DONE               JSON {timesteps, wall_seconds}; written last, only when training finished
 
-Runs never overwrite an existing folder unless asked to (``force=True`` deletes it first).
-:func:`resume_run` continues a killed run from its latest checkpoint with
-``reset_num_timesteps=False``. Same config and seed on the same machine give the same model
-parameters (the environments are seeded from the run seed; torch runs single-threaded). A
-resumed run is not bit-identical to an uninterrupted one: its environments are reseeded with
-``seed + timesteps`` at the checkpoint.
+Runs never overwrite an existing folder unless asked to (``force=True`` deletes it first). A
+run is assembled in a hidden sibling folder and renamed into place once its environment and
+model are built, so a start that fails (bad kwargs, bad hyperparameters) leaves nothing behind.
+
+:func:`resume_run` continues a killed run from its latest checkpoint at ``t`` timesteps with
+``reset_num_timesteps=False``. Each resume is a new log segment: ``tb/resume-<t>/`` (earlier
+logs are kept) and ``monitor/resume-<t>/``; the rows of earlier Monitor files for episodes
+that ended after ``t`` are truncated, since the resumed run replays those timesteps, so every
+timestep is counted once across ``monitor/**``. Same config and seed on the same machine give
+the same model parameters (the environments are seeded from the run seed; torch runs
+single-threaded). A resumed run is deterministic given (seed, checkpoint): its environments and
+random generators are reseeded with ``seed + t`` (:meth:`~BaseAlgorithm.set_random_seed`). It
+is not bit-identical to an uninterrupted run, whose generators were never reseeded at ``t``.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import importlib.util
 import json
 import os
 import platform
@@ -63,6 +70,7 @@ PACKAGES = (
     "stable-baselines3",
     "torch",
     "pyyaml",
+    "tensorboard",
 )
 """Packages whose versions go into ``versions.json``."""
 
@@ -126,13 +134,26 @@ def train_run(
     if force and folder.exists():
         shutil.rmtree(folder)
     _refuse_existing(folder)
-    folder.mkdir(parents=True)
-    _atomic_write(folder / "config.yaml", config.to_yaml())
-    _append_command(folder, command)
-    _atomic_write(folder / "versions.json", json.dumps(versions(), indent=2) + "\n")
-    env = make_env(config.env, agent, seed, folder / "monitor")
-    model = make_model(agent, env, seed)
-    return _learn(model, config, folder, progress, wall_before=0.0)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    # Build everything in a hidden sibling folder and rename it into place only once the
+    # environment and the model exist: a start that fails leaves no run folder behind.
+    staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.starting-", dir=folder.parent))
+    try:
+        _atomic_write(staging / "config.yaml", config.to_yaml())
+        _append_command(staging, command)
+        _atomic_write(staging / "versions.json", json.dumps(versions(), indent=2) + "\n")
+        env = make_env(config.env, agent, seed, staging / "monitor")
+        try:
+            model = make_model(agent, env, seed)
+        except BaseException:
+            env.close()
+            raise
+        # Open Monitor files follow the rename (same inode on POSIX).
+        os.replace(staging, folder)
+    finally:
+        if staging.exists():
+            shutil.rmtree(staging)
+    return _learn(model, config, folder, progress, wall_before=0.0, segment="")
 
 
 def resume_run(folder: str | Path, *, command: str = "", progress: bool = True) -> Path:
@@ -155,21 +176,29 @@ def resume_run(folder: str | Path, *, command: str = "", progress: bool = True) 
         for stale in ("monitor", "tb", "checkpoints"):
             shutil.rmtree(folder / stale, ignore_errors=True)
         env = make_env(config.env, agent, seed, folder / "monitor")
-        return _learn(make_model(agent, env, seed), config, folder, progress, wall_before=0.0)
+        model = make_model(agent, env, seed)
+        return _learn(model, config, folder, progress, wall_before=0.0, segment="")
     latest = saved[-1]
     meta = json.loads((latest / "meta.json").read_text())
+    timesteps = int(meta["timesteps"])
+    segment = f"resume-{timesteps}"
+    _truncate_monitors(folder / "monitor", timesteps, agent.n_envs)
     env = make_env(
         config.env,
         agent,
-        seed + meta["timesteps"],
-        folder / "monitor",
+        seed + timesteps,
+        folder / "monitor" / segment,
         vecnormalize=latest / "vecnormalize.pkl",
-        append_monitor=True,
     )
     model = load_model(agent.algo, latest / "model.zip", env)
+    # load() restores parameters and optimizer state but not the random generators: reseed
+    # torch, numpy, the action space and the environments from (seed, checkpoint).
+    model.set_random_seed(seed + timesteps)
     if isinstance(model, OffPolicyAlgorithm):
         model.load_replay_buffer(latest / "replay_buffer.pkl")
-    return _learn(model, config, folder, progress, wall_before=meta["wall_seconds"])
+    return _learn(
+        model, config, folder, progress, wall_before=meta["wall_seconds"], segment=segment
+    )
 
 
 def make_env(
@@ -179,7 +208,6 @@ def make_env(
     monitor_dir: Path,
     *,
     vecnormalize: Path | None = None,
-    append_monitor: bool = False,
 ) -> VecEnv:
     """``agent.n_envs`` Monitor-wrapped copies of ``env`` in a DummyVecEnv seeded with
     ``seed`` (copy k gets ``seed + k``), wrapped in VecNormalize when the agent normalizes
@@ -193,7 +221,6 @@ def make_env(
         # render_mode=None: training never renders, so skip the picture make_vec_env asks for.
         env_kwargs={**env.kwargs, "render_mode": None},
         monitor_dir=str(monitor_dir),
-        monitor_kwargs={"override_existing": not append_monitor},
         vec_env_cls=DummyVecEnv,
     )
     if vecnormalize is not None and vecnormalize.is_file():
@@ -238,12 +265,13 @@ def _learn(
     folder: Path,
     progress: bool,
     wall_before: float,
+    segment: str,
 ) -> Path:
     """Train ``model`` up to the agent's total_timesteps with checkpoints, then write the
-    final artifacts and DONE."""
+    final artifacts and DONE. Logs (progress.csv and TensorBoard events) go to
+    ``tb/<segment>`` (``tb/`` for a fresh start, ``tb/resume-<t>/`` after a resume)."""
     agent = config.agents[0]
-    formats = ["csv"] + (["tensorboard"] if importlib.util.find_spec("tensorboard") else [])
-    model.set_logger(configure(str(folder / "tb"), formats))
+    model.set_logger(configure(str(folder / "tb" / segment), ["csv", "tensorboard"]))
     start = time.perf_counter()
     checkpoint = CheckpointCallback(
         folder / "checkpoints",
@@ -270,6 +298,31 @@ def _learn(
     _atomic_write(folder / "DONE", json.dumps(done) + "\n")
     model.get_env().close()
     return folder
+
+
+def _truncate_monitors(monitor: Path, timesteps: int, n_envs: int) -> None:
+    """Drop the Monitor rows of episodes that ended after the checkpoint at ``timesteps``: the
+    resumed run replays them into ``monitor/resume-<timesteps>/``. Each environment copy had
+    taken ``timesteps / n_envs`` steps at the checkpoint (a DummyVecEnv steps its copies in
+    lockstep); a segment started at ``s`` keeps the episodes whose cumulative length is at most
+    ``(timesteps - s) / n_envs``, and segments starting at or after ``timesteps`` are removed."""
+    if not monitor.is_dir():
+        return
+    for segment in [monitor, *sorted(p for p in monitor.glob("resume-*") if p.is_dir())]:
+        start = int(segment.name.removeprefix("resume-")) if segment != monitor else 0
+        if start >= timesteps:
+            shutil.rmtree(segment)
+            continue
+        budget = (timesteps - start) // n_envs
+        for path in segment.glob("*.monitor.csv"):
+            lines = path.read_text().splitlines(keepends=True)
+            kept, steps = lines[:2], 0
+            for line in lines[2:]:
+                steps += int(line.split(",")[1])
+                if steps > budget:
+                    break
+                kept.append(line)
+            _atomic_write(path, "".join(kept))
 
 
 def _refuse_existing(folder: Path) -> None:

@@ -15,6 +15,7 @@ from experiments.config import (
     apply_overrides,
     load_config,
     parse_config,
+    rollout_size,
     run_name,
 )
 
@@ -170,6 +171,13 @@ def test_bad_overrides(override: str, message: str) -> None:
         ("env.id", "Assort/OneShotSmal-v0", ValueError, r"`env\.id` 'Assort/OneShotSmal-v0' is not a registered Gymnasium id; did you mean `Assort/OneShotSmall-v0`\?"),
         ("name", "a b", ValueError, r"`name` must be a folder name of letters, digits, '_', '-' and '\.', got 'a b'"),
         ("train.checkpoint_every", 0, ValueError, r"`train\.checkpoint_every` must be at least 1, got 0"),
+        (
+            "train.checkpoint_every",
+            100,
+            ValueError,
+            r"`train\.checkpoint_every` 100 is smaller than the rollout of `agents\.0` \(256 timesteps\); "
+            r"checkpoints are taken between rollouts, .* set it to at least 256",
+        ),
         ("train.keep_checkpoints", 0, ValueError, r"`train\.keep_checkpoints` must be at least 1, got 0"),
         ("evaluation.families", ["small", "medum"], ValueError, r"`evaluation\.families\.1` 'medum' is not in envs\.families\.FAMILIES; did you mean `medium`\?"),
         ("evaluation.heuristics", ["fluid", "newsvender"], ValueError, r"`evaluation\.heuristics\.1` 'newsvender' is not in baselines\.registry\.POLICIES; did you mean `newsvendor`\?"),
@@ -268,3 +276,17 @@ def test_env_kwargs_are_checked_at_load_time_through_overrides() -> None:
     assert parse_config(apply_overrides(base(), ["env.kwargs.reward_scale=2"])).env.kwargs == {
         "reward_scale": 2
     }
+
+
+def test_rollout_size_counts_timesteps_between_training_phases() -> None:
+    config = parse_config(base())
+    assert rollout_size(config.agents[0]) == 64 * 4  # n_steps x n_envs
+    assert rollout_size(config.agents[1]) == 1  # SAC's default train_freq, one env
+    data = with_change("agents.1.hyperparams", {"train_freq": 3})
+    data["agents"][1]["n_envs"] = 2
+    assert rollout_size(parse_config(data).agents[1]) == 6
+    episodes = parse_config(with_change("agents.1.hyperparams", {"train_freq": [2, "episode"]}))
+    assert rollout_size(episodes.agents[1]) is None
+    data = base()
+    data["agents"][1] = {"algo": "a2c", "total_timesteps": 10}
+    assert rollout_size(parse_config(data).agents[1]) == 5  # A2C's default n_steps

@@ -12,13 +12,22 @@ import pytest
 import torch
 import yaml
 
-from agents.callbacks import checkpoints
-from agents.factory import load_model
+from stable_baselines3.common.callbacks import BaseCallback, CallbackList
+
+from agents.callbacks import CheckpointCallback, checkpoints
+from agents.factory import load_model, make_model
 from agents.policy import LearnedPolicy
 from envs.families import make_family_instance
 from experiments.cli import main
-from experiments.config import ExperimentConfig, load_config, parse_config
-from experiments.train import resume_run, run_config, run_dir, train_experiment, train_run
+from experiments.config import AgentConfig, EnvConfig, ExperimentConfig, load_config, parse_config
+from experiments.train import (
+    make_env,
+    resume_run,
+    run_config,
+    run_dir,
+    train_experiment,
+    train_run,
+)
 
 ENV = {"id": "Assort/OneShotSmall-v0", "kwargs": {"reward_scale": "auto"}}
 PPO = {
@@ -78,6 +87,7 @@ def test_run_folder_holds_every_artifact(ppo_run: Path) -> None:
     episodes = sum(len(m.read_text().splitlines()) - 2 for m in monitors)  # minus 2 header lines
     assert episodes == 256  # one-shot: one step per episode
     assert (ppo_run / "tb" / "progress.csv").is_file()
+    assert list((ppo_run / "tb").glob("**/events.out.tfevents.*"))  # TensorBoard
     saved = checkpoints(ppo_run / "checkpoints")
     assert [p.name for p in saved] == ["step-000000000128"]  # rollouts start at 0, 64, 128, 192
     for step in saved:
@@ -106,10 +116,14 @@ def test_kill_after_a_checkpoint_then_resume(tmp_path: Path) -> None:
         "step-000000000200",
         "step-000000000250",
     ]
-    # Simulate a kill after the checkpoint at 200 steps: no DONE, no final model, no later checkpoint.
+    first_log = (folder / "tb" / "progress.csv").read_text()
+    # Simulate a kill after the checkpoint at 200 steps: no DONE, no final model, no later
+    # checkpoint.
     for name in ("DONE", "model.zip"):
         (folder / name).unlink()
     shutil.rmtree(folder / "checkpoints" / "step-000000000250")
+    twin = tmp_path / "twin"
+    shutil.copytree(folder, twin)
     resume_run(folder, command="second", progress=False)
     assert json.loads((folder / "DONE").read_text())["timesteps"] == 300
     assert (folder / "model.zip").is_file()
@@ -121,6 +135,106 @@ def test_kill_after_a_checkpoint_then_resume(tmp_path: Path) -> None:
     model = load_model("sac", latest / "model.zip")
     model.load_replay_buffer(latest / "replay_buffer.pkl")
     assert model.replay_buffer.size() == 250
+    # Logs: the first segment is kept, the resume logs into its own segment.
+    assert (folder / "tb" / "progress.csv").read_text() == first_log
+    assert (folder / "tb" / "resume-200" / "progress.csv").is_file()
+    assert list((folder / "tb" / "resume-200").glob("events.out.tfevents.*"))
+    # Monitor: the first segment is cut back to the checkpoint's 200 one-step episodes, the
+    # resume segment holds the replayed 100, so every timestep is counted once.
+    assert monitor_rows(folder / "monitor") == 200
+    assert monitor_rows(folder / "monitor" / "resume-200") == 100
+    # Resuming is deterministic given (seed, checkpoint).
+    resume_run(twin, progress=False)
+    a, b = parameters(folder, "sac"), parameters(twin, "sac")
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def monitor_rows(segment: Path) -> int:
+    """Episodes recorded in the Monitor CSVs directly inside ``segment``."""
+    files = list(segment.glob("*.monitor.csv"))
+    assert files
+    return sum(len(m.read_text().splitlines()) - 2 for m in files)  # minus 2 header lines
+
+
+def test_resume_truncates_every_earlier_monitor_segment(tmp_path: Path) -> None:
+    agent = {**SAC, "n_envs": 2, "total_timesteps": 250}
+    (folder,) = train_experiment(experiment(tmp_path, agent, checkpoint_every=50), progress=False)
+    assert [p.name for p in checkpoints(folder / "checkpoints")] == [
+        "step-000000000150",
+        "step-000000000200",
+    ]
+    assert monitor_rows(folder / "monitor") == 250
+    for name in ("DONE", "model.zip"):
+        (folder / name).unlink()
+    shutil.rmtree(folder / "checkpoints" / "step-000000000200")
+    # A stale segment from an earlier resume at or after the checkpoint is dropped.
+    (folder / "monitor" / "resume-150").mkdir()
+    resume_run(folder, progress=False)
+    assert monitor_rows(folder / "monitor") == 150
+    assert monitor_rows(folder / "monitor" / "resume-150") == 100
+
+
+def test_a_failed_start_leaves_no_run_folder(tmp_path: Path) -> None:
+    # PPO refuses batch_size 1 when it normalizes advantages: the model cannot be built.
+    bad = {**PPO, "hyperparams": {"n_steps": 32, "batch_size": 1}}
+    config = experiment(tmp_path, bad)
+    with pytest.raises(AssertionError, match="batch_size"):
+        train_experiment(config, progress=False)
+    assert list((tmp_path / "tiny").iterdir()) == []  # no run folder, no staging folder
+    agent = {**PPO, "total_timesteps": 64}
+    (folder,) = train_experiment(experiment(tmp_path, agent), progress=False)
+    assert (folder / "DONE").is_file()
+
+
+def test_off_policy_buffer_defaults_to_the_training_length(tmp_path: Path) -> None:
+    env = make_env(EnvConfig(ENV["id"], ENV["kwargs"]), parse_agent(SAC), 0, tmp_path / "m")
+    unset = {k: v for k, v in SAC["hyperparams"].items() if k != "buffer_size"}
+    assert make_model(parse_agent({**SAC, "hyperparams": unset}), env, 0).buffer_size == 300
+    assert make_model(parse_agent(SAC), env, 0).buffer_size == 1000  # set by the config
+    big = {**SAC, "algo": "td3", "total_timesteps": 5_000_000, "hyperparams": unset}
+    assert make_model(parse_agent(big), env, 0).buffer_size == 1_000_000
+    env.close()
+
+
+def parse_agent(agent: dict[str, Any]) -> AgentConfig:
+    return experiment(Path("unused"), agent).agents[0]
+
+
+class StopAfter(BaseCallback):
+    """Tracks the timesteps a kill would lose at every step (timesteps since the latest
+    checkpoint) and stops learning at ``stop`` timesteps, as a kill would."""
+
+    def __init__(self, directory: Path, stop: int) -> None:
+        super().__init__()
+        self.directory, self.stop, self.worst = directory, stop, 0
+
+    def _on_step(self) -> bool:
+        saved = checkpoints(self.directory)
+        latest = int(saved[-1].name.removeprefix("step-")) if saved else 0
+        self.worst = max(self.worst, self.model.num_timesteps - latest)
+        return self.model.num_timesteps < self.stop
+
+
+@pytest.mark.parametrize(("every", "stop"), [(100, 190), (128, 250), (96, 252)])
+def test_an_interrupted_learn_loses_at_most_checkpoint_every(
+    tmp_path: Path, every: int, stop: int
+) -> None:
+    # Rollouts of 64 timesteps (n_steps 32 x 2 envs); checkpoint_every need not be a multiple.
+    agent = parse_agent({**PPO, "total_timesteps": 512})
+    env = make_env(EnvConfig(ENV["id"], ENV["kwargs"]), agent, 3, tmp_path / "monitor")
+    model = make_model(agent, env, 3)
+    probe = StopAfter(tmp_path / "checkpoints", stop)
+    checkpoint = CheckpointCallback(tmp_path / "checkpoints", every=every, keep=100)
+    model.learn(512, callback=CallbackList([checkpoint, probe]))
+    env.close()
+    assert model.num_timesteps == stop  # interrupted
+    latest = checkpoints(tmp_path / "checkpoints")[-1]
+    lost = model.num_timesteps - json.loads((latest / "meta.json").read_text())["timesteps"]
+    assert 0 <= lost <= every
+    assert probe.worst <= every
+    steps = [int(p.name.removeprefix("step-")) for p in checkpoints(tmp_path / "checkpoints")]
+    assert all(b - a <= every for a, b in zip([0, *steps], steps, strict=False))
+    assert all(s % 64 == 0 for s in steps)  # rollout boundaries
 
 
 def test_resume_without_a_checkpoint_starts_over_in_place(tmp_path: Path) -> None:
