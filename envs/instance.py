@@ -40,6 +40,8 @@ import scipy.sparse as sp
 from scipy.sparse.csgraph import connected_components
 
 SUM_TOLERANCE = 1e-9
+MAX_CUSTOMERS = 2**31 - 1
+"""The largest season length T (customer indices and counts stay within 32-bit integers)."""
 ARRIVAL_MODES = ("fixed", "poisson")
 JSON_KEYS = ("name", "prices", "costs", "salvage", "arrival", "substitution", "customers", "arrivals")
 REQUIRED_JSON_KEYS = ("name", "prices", "costs", "arrival", "substitution", "customers")
@@ -205,6 +207,8 @@ def _customers_iv(customers: Any) -> int:
             raise TypeError(f"`customers` must be a positive integer; got {customers!r}")
     if customers < 1:
         raise ValueError(f"`customers` must be a positive integer; got {customers!r}")
+    if customers > MAX_CUSTOMERS:
+        raise ValueError(f"`customers` must be at most {MAX_CUSTOMERS:,} (2**31 - 1); got {customers!r}")
     return int(customers)
 
 

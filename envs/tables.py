@@ -104,6 +104,10 @@ class ChoiceTables:
             row_start = row_start.astype(np.int32)  # half the cache footprint of the row index
         scale = float(1 << THRESHOLD_BITS)
         threshold = np.minimum(np.round(keep * scale), scale).astype(np.int64)
+        # An outcome whose scaled probability rounds to 0 would vanish from the chain the kernel
+        # samples, and a validated chain could become a trap (a leak of 1e-8 lost): keep one
+        # unit, a change of at most 2^-24 / K, within the tables' resolution.
+        threshold[(probabilities > 0) & (threshold == 0)] = 1
         alias_target = targets[alias]
         certain = threshold == (1 << THRESHOLD_BITS)
         threshold[certain] -= 1

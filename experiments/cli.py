@@ -2,8 +2,9 @@
 
 Each command module defines ``add_parser(subparsers)`` (which registers its arguments and sets
 ``func``) and returns a process exit code from ``func(args)``. Input errors (``ValueError``,
-``TypeError``, ``FileNotFoundError``) are printed as one line on stderr with exit code 2,
-never as a traceback.
+``TypeError``, ``KeyError`` and any ``OSError`` such as a missing file, a directory, a denied
+permission or a name too long) are printed as one line on stderr with exit code 2, never as a
+traceback.
 """
 
 from __future__ import annotations
@@ -36,7 +37,11 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args) or 0)
-    except (ValueError, TypeError, FileNotFoundError, IsADirectoryError, KeyError) as exc:
+    except OSError as exc:
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"assort {args.command}: error: {where}{exc.strerror or exc}", file=sys.stderr)
+        return 2
+    except (ValueError, TypeError, KeyError) as exc:
         message = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
         print(f"assort {args.command}: error: {message}", file=sys.stderr)
         return 2

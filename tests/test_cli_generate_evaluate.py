@@ -200,3 +200,19 @@ def test_generate_refuses_bad_arguments(tmp_path, capsys, argv, message):
     assert err.startswith("assort generate: error: ") and "\n" not in err
     assert re.search(message, err), err
     assert not out.exists()
+
+
+@pytest.mark.parametrize("command", ["generate", "evaluate-instance", "evaluate-stock"])
+def test_operating_system_errors_are_one_line_not_a_traceback(small_files, tmp_path, capsys, command):
+    instance_path, stock_path = small_files
+    too_long = str(tmp_path / ("x" * 300 + ".json"))
+    argv = {
+        "generate": ["generate", "--family", "small", "--seed", "0", "--out", too_long],
+        "evaluate-instance": ["evaluate", "--instance", too_long, "--stock", str(stock_path)],
+        "evaluate-stock": ["evaluate", "--instance", str(instance_path), "--stock", too_long],
+    }[command]
+    capsys.readouterr()
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and "Traceback" not in err
+    assert re.search(r"error: .*(File name too long|x{300}\.json)", err), err

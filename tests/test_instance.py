@@ -99,6 +99,7 @@ VALIDATION_CASES = [
     (dict(customers="10"), TypeError, r"`customers` must be a positive integer; got '10'"),
     (dict(customers=True), TypeError, r"`customers` must be a positive integer; got True"),
     (dict(customers=0), ValueError, r"`customers` must be a positive integer; got 0"),
+    (dict(customers=10**30), ValueError, r"`customers` must be at most 2,147,483,647 \(2\*\*31 - 1\); got 1000000000000000000000000000000"),
     (dict(arrivals="binomial"), ValueError,
      r"`arrivals` must be one of \('fixed', 'poisson'\); got 'binomial'"),
 ]

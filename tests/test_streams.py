@@ -136,6 +136,20 @@ def test_tables_of_mnl_without_outside_option_never_leave() -> None:
         assert tables.outcome_probabilities(i)[-1] == 0.0
 
 
+def test_tiny_probabilities_keep_their_outcome_so_a_valid_chain_stays_valid() -> None:
+    # A leak of 1e-8 and an MNL weight of 1e-9 lie below the tables' 2^-24 resolution; dropping
+    # them would turn valid chains into traps (a customer cycling forever between products 0 and 1).
+    rho = [[0.0, 1.0 - 1e-8, 0.0], [1.0, 0.0, 0.0], [0.0, 0.0, 0.0]]
+    inst = make_instance(prices=[1.0] * 3, costs=[0.0] * 3, arrival=[0.5, 0.2, 0.2], substitution=rho, customers=3)
+    tables = ChoiceTables.from_instance(inst)
+    assert 0.0 < tables.outcome_probabilities(0)[-1] <= 2.0**-24
+    mnl = mnl_instance([1.0, 1.0, 1e-9], 0.0, prices=[1.0] * 3, costs=[0.0] * 3, customers=3)
+    tables = ChoiceTables.from_instance(mnl)
+    for i in (0, 1):
+        assert tables.outcome_probabilities(i)[2] > 0.0
+    assert tables.outcome_probabilities()[2] > 0.0
+
+
 def test_tables_are_cached_per_instance_and_read_only() -> None:
     inst = mnl_instance([1.0, 2.0], 1.0, prices=[1.0] * 2, costs=[0.0] * 2, customers=4)
     first = ChoiceTables.for_instance(inst)
