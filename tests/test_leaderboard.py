@@ -56,7 +56,8 @@ def zero_rule(instance) -> np.ndarray:
 
 
 def contender(policy: StandIn, kind: str = "heuristic") -> Contender:
-    return Contender(policy.name, kind, (Member(policy.name, policy.name, policy_decider(lambda: policy)),))
+    return Contender(policy.name, kind,
+                     (Member(policy.name, policy.name, policy_decider(lambda: policy)),))
 
 
 @pytest.fixture(scope="module")
@@ -112,8 +113,10 @@ def test_bad_policies_rank_below_fluid_and_numbers_repeat(suite, tmp_path: Path)
     from experiments.leaderboard import heuristic_contender
 
     policies = [StandIn("overstock", overstock_rule), StandIn("zero", zero_rule)]
-    board = run_leaderboard(suite, [heuristic_contender("fluid")] + [contender(p) for p in policies],
-                            seasons=SEASONS, seed=SEED, store=ResultStore(tmp_path / "a"), bootstrap_reps=200)
+    board = run_leaderboard(suite,
+                            [heuristic_contender("fluid")] + [contender(p) for p in policies],
+                            seasons=SEASONS, seed=SEED, store=ResultStore(tmp_path / "a"),
+                            bootstrap_reps=200)
     rows = {row.policy: row for row in board.families["small"]}
     assert [row.policy for row in board.families["small"]] == ["fluid", "zero", "overstock"]
     assert rows["fluid"].is_best_heuristic and rows["fluid"].rank == 1
@@ -121,13 +124,16 @@ def test_bad_policies_rank_below_fluid_and_numbers_repeat(suite, tmp_path: Path)
     assert 50 < rows["fluid"].percent_of_bound.mean < 100  # below the bound, far above nothing
     assert rows["overstock"].diff_to_best.high < 0
     assert rows["fluid"].diff_to_best.mean == 0.0
-    assert rows["fluid"].n_instances == 2 and rows["fluid"].seasons == SEASONS and rows["fluid"].n_seeds == 1
+    assert rows["fluid"].n_instances == 2 and rows["fluid"].seasons == SEASONS
+    assert rows["fluid"].n_seeds == 1
     # percentage of bound is the per-instance ratio, averaged
     assert [r.policy for r in board.aggregate] == ["fluid", "zero", "overstock"]
     assert board.aggregate[0].iqm.mean == pytest.approx(rows["fluid"].percent_of_bound.mean / 100)
     # a second, independent evaluation with the same seeds gives the same numbers
-    again = run_leaderboard(suite, [heuristic_contender("fluid")] + [contender(StandIn(p.name, p.rule)) for p in policies],
-                            seasons=SEASONS, seed=SEED, store=ResultStore(tmp_path / "b"), bootstrap_reps=200)
+    fresh = [contender(StandIn(p.name, p.rule)) for p in policies]
+    again = run_leaderboard(suite, [heuristic_contender("fluid")] + fresh,
+                            seasons=SEASONS, seed=SEED, store=ResultStore(tmp_path / "b"),
+                            bootstrap_reps=200)
     assert again.counts.evaluations_computed == 6
     first, second = board.to_dict(), again.to_dict()
     for table in (first, second):
@@ -140,17 +146,20 @@ def test_bad_policies_rank_below_fluid_and_numbers_repeat(suite, tmp_path: Path)
 def test_adding_a_policy_does_not_recompute_the_others(suite, tmp_path: Path) -> None:
     store = ResultStore(tmp_path)
     fluid, zero = StandIn("fluid", fluid_rule), StandIn("zero", zero_rule)
-    board = run_leaderboard(suite, [contender(fluid)], seasons=SEASONS, seed=SEED, store=store, bootstrap_reps=50)
+    board = run_leaderboard(suite, [contender(fluid)], seasons=SEASONS, seed=SEED, store=store,
+                            bootstrap_reps=50)
     assert (board.counts.decisions_computed, board.counts.evaluations_computed) == (2, 2)
     fluid_again = StandIn("fluid", fluid_rule)
-    board2 = run_leaderboard(suite, [contender(fluid_again), contender(zero)], seasons=SEASONS, seed=SEED,
+    board2 = run_leaderboard(suite, [contender(fluid_again), contender(zero)], seasons=SEASONS,
+                             seed=SEED,
                              store=store, bootstrap_reps=50)
     assert fluid_again.calls == 0 and zero.calls == 2
     assert (board2.counts.decisions_computed, board2.counts.evaluations_computed) == (2, 2)
     assert (board2.counts.decisions_reused, board2.counts.evaluations_reused) == (2, 2)
     assert board2.families["small"][0].mean_profit == board.families["small"][0].mean_profit
     # more seasons is another number: re-evaluated, but the stored decision is reused
-    board3 = run_leaderboard(suite, [contender(StandIn("fluid", fluid_rule))], seasons=SEASONS + 1, seed=SEED,
+    board3 = run_leaderboard(suite, [contender(StandIn("fluid", fluid_rule))], seasons=SEASONS + 1,
+                             seed=SEED,
                              store=store, bootstrap_reps=50)
     assert (board3.counts.decisions_reused, board3.counts.evaluations_computed) == (2, 2)
 
@@ -164,10 +173,12 @@ def test_interrupted_leaderboard_resumes_from_the_store(suite, tmp_path: Path) -
         return fluid_rule(instance)
 
     with pytest.raises(KeyboardInterrupt):
-        run_leaderboard(suite, [contender(StandIn("fluid", dies_on_second))], seasons=SEASONS, seed=SEED,
+        run_leaderboard(suite, [contender(StandIn("fluid", dies_on_second))], seasons=SEASONS,
+                        seed=SEED,
                         store=store, bootstrap_reps=50)
     resumed = StandIn("fluid", fluid_rule)
-    board = run_leaderboard(suite, [contender(resumed)], seasons=SEASONS, seed=SEED, store=store, bootstrap_reps=50)
+    board = run_leaderboard(suite, [contender(resumed)], seasons=SEASONS, seed=SEED, store=store,
+                            bootstrap_reps=50)
     assert resumed.calls == 1
     assert board.counts.evaluations_reused == 1 and board.counts.evaluations_computed == 1
 
@@ -176,12 +187,17 @@ def test_learned_agent_is_aggregated_over_its_seeds(suite, tmp_path: Path) -> No
     scale = {0: 1.0, 1: 0.5}
 
     def member(seed: int) -> Member:
-        policy = StandIn(f"agent-seed{seed}", lambda inst, s=seed: np.round(scale[s] * fluid_rule(inst)).astype(np.int64))
-        return Member(f"exp/agent-seed{seed}", {"seed": seed}, policy_decider(lambda: policy), training_seed=seed,
+        def rule(instance, s: int = seed) -> np.ndarray:
+            return np.round(scale[s] * fluid_rule(instance)).astype(np.int64)
+
+        policy = StandIn(f"agent-seed{seed}", rule)
+        return Member(f"exp/agent-seed{seed}", {"seed": seed}, policy_decider(lambda: policy),
+                      training_seed=seed,
                       timesteps=500)
 
     agent = Contender("agent", "learned", (member(0), member(1)))
-    board = run_leaderboard(suite, [contender(StandIn("fluid", fluid_rule)), agent], seasons=SEASONS, seed=SEED,
+    board = run_leaderboard(suite, [contender(StandIn("fluid", fluid_rule)), agent],
+                            seasons=SEASONS, seed=SEED,
                             store=ResultStore(tmp_path), bootstrap_reps=100)
     rows = {row.policy: row for row in board.families["small"]}
     row = rows["agent"]
@@ -198,10 +214,12 @@ def test_learned_agent_is_aggregated_over_its_seeds(suite, tmp_path: Path) -> No
     assert row.across_seeds.high - row.across_seeds.mean == pytest.approx(half)
     # Δ vs the best heuristic (fluid): t-interval over the per-seed paired differences
     gaps = q - rows["fluid"].percent_of_bound.mean
-    assert row.diff_basis == "seeds" and row.diff_percent_of_bound.mean == pytest.approx(gaps.mean())
+    assert row.diff_basis == "seeds"
+    assert row.diff_percent_of_bound.mean == pytest.approx(gaps.mean())
     assert row.diff_percent_of_bound.low == pytest.approx(
         gaps.mean() - 12.706204736174698 * gaps.std(ddof=1) / math.sqrt(2))
-    assert row.across_seeds.high - row.across_seeds.low > row.percent_of_bound.high - row.percent_of_bound.low
+    width = row.percent_of_bound.high - row.percent_of_bound.low
+    assert row.across_seeds.high - row.across_seeds.low > width
     assert rows["fluid"].across_seeds is None and rows["fluid"].diff_basis == "customers"
 
 
@@ -219,9 +237,11 @@ def test_one_seed_has_no_across_seed_interval(suite, tmp_path: Path) -> None:
     from experiments.report import FAMILY_COLUMNS, family_cells
 
     policy = StandIn("agent-seed0", zero_rule)
-    agent = Contender("agent", "learned", (Member("exp/agent-seed0", 0, policy_decider(lambda: policy),
+    agent = Contender("agent", "learned",
+                      (Member("exp/agent-seed0", 0, policy_decider(lambda: policy),
                                                   training_seed=0),))
-    board = run_leaderboard(suite, [contender(StandIn("fluid", fluid_rule)), agent], seasons=SEASONS,
+    board = run_leaderboard(suite, [contender(StandIn("fluid", fluid_rule)), agent],
+                            seasons=SEASONS,
                             seed=SEED, store=ResultStore(tmp_path), bootstrap_reps=20)
     row = {r.policy: r for r in board.families["small"]}["agent"]
     assert row.across_seeds is None and row.diff_basis == "customers"
@@ -269,7 +289,8 @@ def test_the_environment_refuses_another_catalog_size_with_its_own_error() -> No
 def test_planning_seed_is_deterministic_and_not_the_evaluation_seed(suite) -> None:
     seeds = {planning_seed(SEED, item) for item in suite}
     assert len(seeds) == 2 and SEED not in seeds
-    assert planning_seed(SEED, suite[0]) == planning_seed(SEED, suite[0]) != planning_seed(SEED + 1, suite[0])
+    first = planning_seed(SEED, suite[0])
+    assert first == planning_seed(SEED, suite[0]) != planning_seed(SEED + 1, suite[0])
 
 
 # ------------------------------------------------------------------------------ bad input
@@ -278,17 +299,25 @@ def test_planning_seed_is_deterministic_and_not_the_evaluation_seed(suite) -> No
 @pytest.mark.parametrize(
     ("call", "match"),
     [
-        (lambda: stratified_mean_ci([]), "`groups` must hold at least one array of values; got none"),
-        (lambda: stratified_mean_ci([np.ones(1)]), r"`groups` entry 0 has shape \(1,\); each group needs"),
-        (lambda: stratified_mean_ci([np.ones(3)], level=1.5), r"`level` must be a number in \(0, 1\); got 1.5"),
-        (lambda: bootstrap_iqm([np.ones((1, 2))], reps=0), "`reps` must be a positive integer; got 0"),
-        (lambda: bootstrap_iqm([np.ones(3)]), r"`strata` must be non-empty \(runs, tasks\) matrices"),
-        (lambda: Contender("x", "oracle", ()), "`kind` must be 'heuristic' or 'learned'; got 'oracle'"),
+        (lambda: stratified_mean_ci([]),
+         "`groups` must hold at least one array of values; got none"),
+        (lambda: stratified_mean_ci([np.ones(1)]),
+         r"`groups` entry 0 has shape \(1,\); each group needs"),
+        (lambda: stratified_mean_ci([np.ones(3)], level=1.5),
+         r"`level` must be a number in \(0, 1\); got 1.5"),
+        (lambda: bootstrap_iqm([np.ones((1, 2))], reps=0),
+         "`reps` must be a positive integer; got 0"),
+        (lambda: bootstrap_iqm([np.ones(3)]),
+         r"`strata` must be non-empty \(runs, tasks\) matrices"),
+        (lambda: Contender("x", "oracle", ()),
+         "`kind` must be 'heuristic' or 'learned'; got 'oracle'"),
         (lambda: Contender("x", "learned", ()), "contender 'x' has no members"),
         (lambda: suite_instance("small", 1, make_family_instance("small", 1), 0.0),
          "the fluid LP bound of small-1 is 0.0; normalized scores need a positive bound"),
-        (lambda: build_suite([], [1]), "`families` must name at least one instance family; got none"),
-        (lambda: build_suite(["small"], []), "`instance_seeds` must name at least one seed; got none"),
+        (lambda: build_suite([], [1]),
+         "`families` must name at least one instance family; got none"),
+        (lambda: build_suite(["small"], []),
+         "`instance_seeds` must name at least one seed; got none"),
     ],
 )
 def test_bad_input_messages(call, match) -> None:
@@ -301,7 +330,8 @@ def test_run_leaderboard_rejects_bad_arguments(suite, tmp_path: Path) -> None:
     fluid = contender(StandIn("fluid", fluid_rule))
     with pytest.raises(ValueError, match="`seasons` must be an integer of at least 2 .*; got 1"):
         run_leaderboard(suite, [fluid], seasons=1, seed=SEED, store=store)
-    with pytest.raises(ValueError, match=r"contender names must be unique; \['fluid'\] appear more than once"):
+    with pytest.raises(ValueError,
+                       match=r"contender names must be unique; \['fluid'\] appear more than once"):
         run_leaderboard(suite, [fluid, fluid], seasons=SEASONS, seed=SEED, store=store)
     with pytest.raises(ValueError, match="`suite` must hold at least one instance; got none"):
         run_leaderboard((), [fluid], seasons=SEASONS, seed=SEED, store=store)
@@ -317,20 +347,26 @@ def test_report_files_and_self_contained_page(suite, tmp_path: Path) -> None:
 
     def member(seed: int) -> Member:
         policy = StandIn(f"agent-seed{seed}", fluid_rule)
-        return Member(f"exp/agent-seed{seed}", {"seed": seed}, policy_decider(lambda: policy), training_seed=seed,
+        return Member(f"exp/agent-seed{seed}", {"seed": seed}, policy_decider(lambda: policy),
+                      training_seed=seed,
                       timesteps=500)
 
-    contenders = [contender(StandIn("fluid", fluid_rule)), contender(StandIn("overstock", overstock_rule)),
-                  Contender("agent", "learned", (member(0), member(1)), note="agent split by config")]
-    board = run_leaderboard(suite, contenders, seasons=SEASONS, seed=SEED, store=ResultStore(tmp_path / "store"),
+    contenders = [contender(StandIn("fluid", fluid_rule)),
+                  contender(StandIn("overstock", overstock_rule)),
+                  Contender("agent", "learned", (member(0), member(1)),
+                            note="agent split by config")]
+    board = run_leaderboard(suite, contenders, seasons=SEASONS, seed=SEED,
+                            store=ResultStore(tmp_path / "store"),
                             bootstrap_reps=100)
     written = write_report(board, tmp_path / "out", title="Tiny <suite>")
-    expected = {"leaderboard.md", "leaderboard.json", "family-small.md", "family-small.csv", "aggregate.md",
+    expected = {"leaderboard.md", "leaderboard.json", "family-small.md", "family-small.csv",
+                "aggregate.md",
                 "aggregate.csv", "bound-small.png", "aggregate-iqm.png", "index.html"}
     assert set(written) == expected
     assert all((tmp_path / "out" / name).is_file() for name in expected)
     page = (tmp_path / "out" / "index.html").read_text()
-    assert "http://" not in page and "https://" not in page and "<link" not in page and "<script" not in page
+    assert "http://" not in page and "https://" not in page
+    assert "<link" not in page and "<script" not in page
     sources = page.split('src="')[1:]
     assert len(sources) == 2 and all(s.startswith("data:image/png;base64,") for s in sources)
     import base64
@@ -338,12 +374,15 @@ def test_report_files_and_self_contained_page(suite, tmp_path: Path) -> None:
     png = base64.b64decode(sources[0].split('"')[0].removeprefix("data:image/png;base64,"))
     assert png[:8] == b"\x89PNG\r\n\x1a\n"
     assert "Tiny &lt;suite&gt;" in page  # escaped, not markup
-    assert f"{SEASONS:,} seasons per instance" in page and "Fewer than 3 training seeds stand behind agent" in page
+    assert f"{SEASONS:,} seasons per instance" in page
+    assert "Fewer than 3 training seeds stand behind agent" in page
     markdown = (tmp_path / "out" / "family-small.md").read_text()
-    assert "| 2 × 200 |" in markdown and "2 (few)" in markdown and "fluid (best heuristic)" in markdown
+    assert "| 2 × 200 |" in markdown and "2 (few)" in markdown
+    assert "fluid (best heuristic)" in markdown
     assert "Across seeds 95% CI" in markdown and "(seeds) |" in markdown
     assert "t-interval (S − 1 degrees of freedom)" in page
-    assert "Training configs: agent split by config." in page and board.notes == ("agent split by config",)
+    assert "Training configs: agent split by config." in page
+    assert board.notes == ("agent split by config",)
     import csv
 
     rows = list(csv.DictReader((tmp_path / "out" / "family-small.csv").open()))
@@ -359,8 +398,9 @@ def test_report_files_and_self_contained_page(suite, tmp_path: Path) -> None:
 def test_runs_are_found_and_grouped_by_algorithm(tmp_path: Path) -> None:
     from experiments.leaderboard import find_runs, learned_contenders
 
-    for experiment, run, steps in [("exp", "ppo-seed0", 100), ("exp", "ppo-seed1", 100), ("exp", "sac-seed0", 50),
-                                   ("other", "ppo-seed0", 70)]:
+    runs = [("exp", "ppo-seed0", 100), ("exp", "ppo-seed1", 100), ("exp", "sac-seed0", 50),
+            ("other", "ppo-seed0", 70)]
+    for experiment, run, steps in runs:
         folder = tmp_path / experiment / run
         folder.mkdir(parents=True)
         (folder / "DONE").write_text(f'{{"timesteps": {steps}, "wall_seconds": 1.0}}')
@@ -383,18 +423,22 @@ def test_runs_are_found_and_grouped_by_algorithm(tmp_path: Path) -> None:
 def test_heuristic_entries_are_checked_up_front() -> None:
     from experiments.leaderboard import heuristic_contender
 
-    plain, tuned = heuristic_contender("saa"), heuristic_contender({"name": "saa", "knobs": {"scenarios": 5}})
+    plain = heuristic_contender("saa")
+    tuned = heuristic_contender({"name": "saa", "knobs": {"scenarios": 5}})
     assert plain.name == tuned.name == "saa" and tuned.description == "scenarios=5"
     assert plain.members[0].identity != tuned.members[0].identity
     with pytest.raises(ValueError, match="unknown policy 'flud'"):
         heuristic_contender("flud")
     with pytest.raises(ValueError, match="policy 'saa' has no knob 'scenarioz'"):
         heuristic_contender({"name": "saa", "knobs": {"scenarioz": 5}})
-    with pytest.raises(ValueError, match=r"a heuristic entry must be a name or \{name, knobs\}; got \{'nme': 'saa'\}"):
+    with pytest.raises(ValueError, match=r"a heuristic entry must be a name or \{name, knobs\}; "
+                                         r"got \{'nme': 'saa'\}"):
         heuristic_contender({"nme": "saa"})
-    with pytest.raises(ValueError, match="heuristic 'saa' sets the knob 'rng'; the leaderboard seeds every heuristic"):
+    with pytest.raises(ValueError, match="heuristic 'saa' sets the knob 'rng'; the leaderboard "
+                                         "seeds every heuristic"):
         heuristic_contender({"name": "saa", "knobs": {"rng": 1}})
-    with pytest.raises(TypeError, match=r"a heuristic entry must be a name or \{name, knobs\}; got int"):
+    with pytest.raises(TypeError,
+                       match=r"a heuristic entry must be a name or \{name, knobs\}; got int"):
         heuristic_contender(3)
 
 
@@ -412,27 +456,33 @@ evaluation:
 """
 
 
-def test_leaderboard_command_writes_and_reuses(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+def test_leaderboard_command_writes_and_reuses(tmp_path: Path,
+                                               capsys: pytest.CaptureFixture) -> None:
     from experiments.cli import main
 
     config = tmp_path / "config.yaml"
     config.write_text(CONFIG.format(agents="[]", runs=tmp_path / "runs"))
     out = tmp_path / "board"
-    assert main(["leaderboard", "--config", str(config), "--out", str(out), "--bootstrap-reps", "50"]) == 0
+    assert main(["leaderboard", "--config", str(config), "--out", str(out), "--bootstrap-reps",
+                 "50"]) == 0
     assert "4 evaluations computed, 0 reused" in capsys.readouterr().err
     assert (out / "index.html").is_file() and (out / "family-small.csv").is_file()
-    assert main(["leaderboard", "--config", str(config), "--out", str(out), "--bootstrap-reps", "50",
-                 "--override", "evaluation.heuristics=[fluid, newsvendor, assortment-newsvendor]"]) == 0
+    assert main(["leaderboard", "--config", str(config), "--out", str(out), "--bootstrap-reps",
+                 "50",
+                 "--override",
+                 "evaluation.heuristics=[fluid, newsvendor, assortment-newsvendor]"]) == 0
     assert "2 evaluations computed, 4 reused" in capsys.readouterr().err
     assert main(["leaderboard", "--config", str(config), "--out", str(out), "--override",
                  "evaluation.heuristics=[fluidd]"]) == 2
     assert "'fluidd' is not in baselines.registry.POLICIES" in capsys.readouterr().err
 
 
-def test_run_command_trains_then_resumes_without_retraining(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+def test_run_command_trains_then_resumes_without_retraining(tmp_path: Path,
+                                                            capsys: pytest.CaptureFixture) -> None:
     from experiments.cli import main
 
-    agents = "[{algo: ppo, total_timesteps: 64, n_envs: 1, seeds: [0], hyperparams: {n_steps: 32, batch_size: 32}}]"
+    agents = ("[{algo: ppo, total_timesteps: 64, n_envs: 1, seeds: [0], "
+              "hyperparams: {n_steps: 32, batch_size: 32}}]")
     config = tmp_path / "config.yaml"
     config.write_text(CONFIG.format(agents=agents, runs=tmp_path / "runs"))
     out = tmp_path / "out"
@@ -516,7 +566,8 @@ def test_run_config_check_names_the_changed_keys(tmp_path: Path) -> None:
         r"--seed 0 --force` or use a new runs dir")):
         check_run_config(folder, new, new.agents[0], 0)
     assert config_differences(None, old.to_dict()) == ["config.yaml: <absent> -> the config's run"]
-    assert config_differences({"a": {"log_dir": "x", "b": 1}}, {"a": {"log_dir": "y", "b": 1}}) == []
+    assert config_differences({"a": {"log_dir": "x", "b": 1}},
+                              {"a": {"log_dir": "y", "b": 1}}) == []
 
 
 def test_run_command_refuses_a_run_trained_with_another_config(
