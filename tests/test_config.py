@@ -98,7 +98,8 @@ def test_yaml_1_1_number_strings_are_coerced(tmp_path: Path) -> None:
     path = tmp_path / "c.yaml"
     path.write_text(
         "name: u\nenv: {id: Assort/OneShotSmall-v0}\nagents:\n"
-        "  - {algo: sac, total_timesteps: 2e4, hyperparams: {learning_rate: 3e-4, buffer_size: 1e5}}\n"
+        "  - {algo: sac, total_timesteps: 2e4,\n"
+        "     hyperparams: {learning_rate: 3e-4, buffer_size: 1e5}}\n"
     )
     agent = load_config(path).agents[0]
     assert agent.total_timesteps == 20_000 and isinstance(agent.total_timesteps, int)
@@ -131,7 +132,10 @@ def test_overrides_set_dotted_paths_before_validation() -> None:
 @pytest.mark.parametrize(
     ("override", "message"),
     [
-        ("agents.0.total_timestep=5", r"unknown key `agents\.0\.total_timestep`; did you mean `total_timesteps`\?"),
+        (
+            "agents.0.total_timestep=5",
+            r"unknown key `agents\.0\.total_timestep`; did you mean `total_timesteps`\?",
+        ),
         ("agents.5.n_envs=2", r"override 'agents\.5\.n_envs': '5' is not an index of a list of 2"),
         ("name.x=1", r"override 'name\.x': cannot set 'x' inside the scalar 'unit'"),
         ("novalue", r"override 'novalue' must look like dotted\.key=value"),
@@ -146,71 +150,308 @@ def test_bad_overrides(override: str, message: str) -> None:
     ("path", "value", "error", "message"),
     [
         ("trian", {}, ValueError, r"unknown key `trian`; did you mean `train`\?"),
-        ("train.checkpoint_evry", 5, ValueError, r"unknown key `train\.checkpoint_evry`; did you mean `checkpoint_every`\?"),
-        ("agents.0.normalize.obs", True, ValueError, r"unknown key `agents\.0\.normalize\.obs`; known keys: observation, reward"),
-        ("agents.0.total_timesteps", "lots", TypeError, r"`agents\.0\.total_timesteps` must be an integer, got str 'lots'"),
-        ("agents.0.total_timesteps", "1e-3", TypeError, r"`agents\.0\.total_timesteps` must be an integer, got '1e-3'; write integers like 1_000_000 \(YAML reads 1e6 as a string\)"),
-        ("agents.0.total_timesteps", True, TypeError, r"`agents\.0\.total_timesteps` must be an integer, got bool True"),
-        ("agents.0.total_timesteps", 0, ValueError, r"`agents\.0\.total_timesteps` must be at least 1, got 0"),
+        (
+            "train.checkpoint_evry",
+            5,
+            ValueError,
+            r"unknown key `train\.checkpoint_evry`; did you mean `checkpoint_every`\?",
+        ),
+        (
+            "agents.0.normalize.obs",
+            True,
+            ValueError,
+            r"unknown key `agents\.0\.normalize\.obs`; known keys: observation, reward",
+        ),
+        (
+            "agents.0.total_timesteps",
+            "lots",
+            TypeError,
+            r"`agents\.0\.total_timesteps` must be an integer, got str 'lots'",
+        ),
+        (
+            "agents.0.total_timesteps",
+            "1e-3",
+            TypeError,
+            r"`agents\.0\.total_timesteps` must be an integer, got '1e-3'; write integers like "
+            r"1_000_000 \(YAML reads 1e6 as a string\)",
+        ),
+        (
+            "agents.0.total_timesteps",
+            True,
+            TypeError,
+            r"`agents\.0\.total_timesteps` must be an integer, got bool True",
+        ),
+        (
+            "agents.0.total_timesteps",
+            0,
+            ValueError,
+            r"`agents\.0\.total_timesteps` must be at least 1, got 0",
+        ),
         ("agents.0.n_envs", 0, ValueError, r"`agents\.0\.n_envs` must be at least 1, got 0"),
-        ("agents.0.normalize.reward", "yes", TypeError, r"`agents\.0\.normalize\.reward` must be true or false, got str 'yes'"),
+        (
+            "agents.0.normalize.reward",
+            "yes",
+            TypeError,
+            r"`agents\.0\.normalize\.reward` must be true or false, got str 'yes'",
+        ),
         ("agents.0.seeds", 3, TypeError, r"`agents\.0\.seeds` must be a list, got int 3"),
-        ("agents.0.seeds", [], ValueError, r"`agents\.0\.seeds` must name at least one seed, got \[\]"),
-        ("agents.0.seeds", [0, -1], ValueError, r"`agents\.0\.seeds\.1` must be a non-negative integer, got -1"),
-        ("agents.0.seeds", [0, 0], ValueError, r"`agents\.0` repeats the run ppo-seed0; each \(label, seed\) pair names one run folder"),
-        ("agents.0.algo", "ppo2", ValueError, r"`agents\.0\.algo` 'ppo2' is not one of \['a2c', 'ppo', 'sac', 'td3'\]; did you mean `ppo`\?"),
-        ("agents.0.hyperparams", {"n_step": 64}, ValueError, r"`agents\.0\.hyperparams\.n_step` is not an argument of PPO; did you mean `n_steps`\?"),
-        ("agents.0.hyperparams", {"seed": 3}, ValueError, r"`agents\.0\.hyperparams\.seed` cannot be set here: seeds come from the agent's `seeds` list"),
-        ("agents.0.hyperparams", [1], TypeError, r"`agents\.0\.hyperparams` must be a mapping with string keys, got list \[1\]"),
-        ("agents.0.label", "a/b", ValueError, r"`agents\.0\.label` must be a folder name of letters, digits, '_', '-' and '\.', got 'a/b'"),
-        ("agents.0.env", {"id": "Assort/OneShotMediumFamly-v0"}, ValueError, r"`agents\.0\.env\.id` 'Assort/OneShotMediumFamly-v0' is not a registered Gymnasium id; did you mean `Assort/OneShotMediumFamily-v0`\?"),
-        ("agents.0.env", "medium", TypeError, r"`agents\.0\.env` must be a mapping, got str 'medium'"),
+        (
+            "agents.0.seeds",
+            [],
+            ValueError,
+            r"`agents\.0\.seeds` must name at least one seed, got \[\]",
+        ),
+        (
+            "agents.0.seeds",
+            [0, -1],
+            ValueError,
+            r"`agents\.0\.seeds\.1` must be a non-negative integer, got -1",
+        ),
+        (
+            "agents.0.seeds",
+            [0, 0],
+            ValueError,
+            r"`agents\.0` repeats the run ppo-seed0; each \(label, seed\) pair names one run "
+            r"folder",
+        ),
+        (
+            "agents.0.algo",
+            "ppo2",
+            ValueError,
+            r"`agents\.0\.algo` 'ppo2' is not one of \['a2c', 'ppo', 'sac', 'td3'\]; did you mean "
+            r"`ppo`\?",
+        ),
+        (
+            "agents.0.hyperparams",
+            {"n_step": 64},
+            ValueError,
+            r"`agents\.0\.hyperparams\.n_step` is not an argument of PPO; did you mean `n_steps`\?",
+        ),
+        (
+            "agents.0.hyperparams",
+            {"seed": 3},
+            ValueError,
+            r"`agents\.0\.hyperparams\.seed` cannot be set here: seeds come from the agent's "
+            r"`seeds` list",
+        ),
+        (
+            "agents.0.hyperparams",
+            [1],
+            TypeError,
+            r"`agents\.0\.hyperparams` must be a mapping with string keys, got list \[1\]",
+        ),
+        (
+            "agents.0.label",
+            "a/b",
+            ValueError,
+            r"`agents\.0\.label` must be a folder name of letters, digits, '_', '-' and '\.', got "
+            r"'a/b'",
+        ),
+        (
+            "agents.0.env",
+            {"id": "Assort/OneShotMediumFamly-v0"},
+            ValueError,
+            r"`agents\.0\.env\.id` 'Assort/OneShotMediumFamly-v0' is not a registered Gymnasium "
+            r"id; did you mean `Assort/OneShotMediumFamily-v0`\?",
+        ),
+        (
+            "agents.0.env",
+            "medium",
+            TypeError,
+            r"`agents\.0\.env` must be a mapping, got str 'medium'",
+        ),
         ("agents.0.policy", 3, TypeError, r"`agents\.0\.policy` must be a string, got int 3"),
-        ("agents", [{"algo": "ppo"}], ValueError, r"`agents\.0` is missing the required key `agents\.0\.total_timesteps`"),
+        (
+            "agents",
+            [{"algo": "ppo"}],
+            ValueError,
+            r"`agents\.0` is missing the required key `agents\.0\.total_timesteps`",
+        ),
         ("agents", [5], TypeError, r"`agents\.0` must be a mapping, got int 5"),
-        ("env.id", "Assort/OneShotSmal-v0", ValueError, r"`env\.id` 'Assort/OneShotSmal-v0' is not a registered Gymnasium id; did you mean `Assort/OneShotSmall-v0`\?"),
-        ("name", "a b", ValueError, r"`name` must be a folder name of letters, digits, '_', '-' and '\.', got 'a b'"),
-        ("train.checkpoint_every", 0, ValueError, r"`train\.checkpoint_every` must be at least 1, got 0"),
+        (
+            "env.id",
+            "Assort/OneShotSmal-v0",
+            ValueError,
+            r"`env\.id` 'Assort/OneShotSmal-v0' is not a registered Gymnasium id; did you mean "
+            r"`Assort/OneShotSmall-v0`\?",
+        ),
+        (
+            "name",
+            "a b",
+            ValueError,
+            r"`name` must be a folder name of letters, digits, '_', '-' and '\.', got 'a b'",
+        ),
+        (
+            "train.checkpoint_every",
+            0,
+            ValueError,
+            r"`train\.checkpoint_every` must be at least 1, got 0",
+        ),
         (
             "train.checkpoint_every",
             100,
             ValueError,
-            r"`train\.checkpoint_every` 100 is smaller than the rollout of `agents\.0` \(256 timesteps\); "
+            r"`train\.checkpoint_every` 100 is smaller than the rollout of `agents\.0` "
+            r"\(256 timesteps\); "
             r"checkpoints are taken between rollouts, .* set it to at least 256",
         ),
-        ("train.keep_checkpoints", 0, ValueError, r"`train\.keep_checkpoints` must be at least 1, got 0"),
-        ("evaluation.families", ["small", "medum"], ValueError, r"`evaluation\.families\.1` 'medum' is not in envs\.families\.FAMILIES; did you mean `medium`\?"),
-        ("evaluation.heuristics", ["fluid", "newsvender"], ValueError, r"`evaluation\.heuristics\.1` 'newsvender' is not in baselines\.registry\.POLICIES; did you mean `newsvendor`\?"),
+        (
+            "train.keep_checkpoints",
+            0,
+            ValueError,
+            r"`train\.keep_checkpoints` must be at least 1, got 0",
+        ),
+        (
+            "evaluation.families",
+            ["small", "medum"],
+            ValueError,
+            r"`evaluation\.families\.1` 'medum' is not in envs\.families\.FAMILIES; did you mean "
+            r"`medium`\?",
+        ),
+        (
+            "evaluation.heuristics",
+            ["fluid", "newsvender"],
+            ValueError,
+            r"`evaluation\.heuristics\.1` 'newsvender' is not in baselines\.registry\.POLICIES; "
+            r"did you mean `newsvendor`\?",
+        ),
         ("evaluation.seasons", 1, ValueError, r"`evaluation\.seasons` must be at least 2, got 1"),
         ("evaluation.seed", -1, ValueError, r"`evaluation\.seed` must be non-negative, got -1"),
-        ("evaluation.families", [], ValueError, r"`evaluation\.families` must name at least one entry, got \[\]"),
-        ("evaluation.instance_seeds", [], ValueError, r"`evaluation\.instance_seeds` must name at least one entry, got \[\]"),
+        (
+            "evaluation.families",
+            [],
+            ValueError,
+            r"`evaluation\.families` must name at least one entry, got \[\]",
+        ),
+        (
+            "evaluation.instance_seeds",
+            [],
+            ValueError,
+            r"`evaluation\.instance_seeds` must name at least one entry, got \[\]",
+        ),
         (
             "evaluation.instance_seeds",
             [1_000_000, 999_999],
             ValueError,
-            r"`evaluation\.instance_seeds\.1` is 999999, but instance seeds must be at least 1_000_000 "
-            r"\(envs\.one_shot\.HELD_OUT_SEED_START\): training instances come from the seeds below",
+            r"`evaluation\.instance_seeds\.1` is 999999, but instance seeds must be at least "
+            r"1_000_000 \(envs\.one_shot\.HELD_OUT_SEED_START\): training instances come from "
+            r"the seeds below",
         ),
-        ("agents.0.policy", "MlpPolicyy", ValueError, r"`agents\.0\.policy` 'MlpPolicyy' is not a policy of PPO \(one of \['CnnPolicy', 'MlpPolicy', 'MultiInputPolicy'\]\); did you mean `MlpPolicy`\?"),
-        ("agents.0.policy_kwargs", {"net_arc": [8]}, ValueError, r"`agents\.0\.policy_kwargs\.net_arc` is not an argument of ActorCriticPolicy \(ppo MlpPolicy\); did you mean `net_arch`\?"),
-        ("agents.1.policy_kwargs", {"n_critic": 2}, ValueError, r"`agents\.1\.policy_kwargs\.n_critic` is not an argument of SACPolicy \(sac MlpPolicy\); did you mean `n_critics`\?"),
-        ("agents.0.policy_kwargs", {"activation_fn": "gelu"}, ValueError, r"`agents\.0\.policy_kwargs\.activation_fn` must be one of \['elu', 'leaky_relu', 'relu', 'tanh'\], got 'gelu'; did you mean `elu`\?"),
-        ("env.kwargs", {"reward_scal": "auto"}, ValueError, r"`env\.kwargs\.reward_scal` is not an argument of Assort/OneShotSmall-v0 \(OneShotStockingEnv\); did you mean `reward_scale`\?"),
-        ("env.kwargs", {"reward_scale": "bogus"}, ValueError, r"`env\.kwargs` \{'reward_scale': 'bogus'\} are rejected by Assort/OneShotSmall-v0: `reward_scale` must be 'none', 'auto' or a positive finite number; got 'bogus'"),
-        ("agents.1.env", {"id": "Assort/OneShotSmall-v0", "kwargs": {"reward_scale": -1}}, ValueError, r"`agents\.1\.env\.kwargs` \{'reward_scale': -1\} are rejected by Assort/OneShotSmall-v0: `reward_scale` must be"),
-        ("agents.1.env", {"id": "Assort/OneShotSmall-v0", "kwargs": {"famly": "small"}}, ValueError, r"`agents\.1\.env\.kwargs\.famly` is not an argument of Assort/OneShotSmall-v0 \(OneShotStockingEnv\); did you mean `family`\?"),
-        ("agents.0.hyperparams", {"n_steps": "abc"}, TypeError, r"`agents\.0\.hyperparams\.n_steps` must be an integer \(PPO's default is 2048\), got str 'abc'"),
-        ("agents.0.hyperparams", {"n_steps": 64.5}, TypeError, r"`agents\.0\.hyperparams\.n_steps` must be an integer \(PPO's default is 2048\), got float 64\.5"),
-        ("agents.0.hyperparams", {"learning_rate": "fast"}, TypeError, r"`agents\.0\.hyperparams\.learning_rate` must be a number \(PPO's default is 0\.0003; schedules cannot be written in YAML\), got str 'fast'"),
-        ("agents.0.hyperparams", {"normalize_advantage": 1}, TypeError, r"`agents\.0\.hyperparams\.normalize_advantage` must be true or false \(PPO's default is True\), got int 1"),
-        ("agents.1.hyperparams", {"ent_coef": "autox"}, TypeError, r"`agents\.1\.hyperparams\.ent_coef` must be a number or 'auto' or 'auto_<initial value>' \(SAC's default is 'auto'\), got str 'autox'"),
-        ("agents.1.hyperparams", {"train_freq": [1, "epoch"]}, TypeError, r"`agents\.1\.hyperparams\.train_freq` must be an integer \(SAC's default is 1\), got list \[1, 'epoch'\]"),
-        ("evaluation.seed", 1.5, TypeError, r"`evaluation\.seed` must be an integer, got 1\.5; write integers"),
-        ("evaluation.seed", float("nan"), TypeError, r"`evaluation\.seed` must be a finite number, got float nan"),
+        (
+            "agents.0.policy",
+            "MlpPolicyy",
+            ValueError,
+            r"`agents\.0\.policy` 'MlpPolicyy' is not a policy of PPO \(one of \['CnnPolicy', "
+            r"'MlpPolicy', 'MultiInputPolicy'\]\); did you mean `MlpPolicy`\?",
+        ),
+        (
+            "agents.0.policy_kwargs",
+            {"net_arc": [8]},
+            ValueError,
+            r"`agents\.0\.policy_kwargs\.net_arc` is not an argument of ActorCriticPolicy \(ppo "
+            r"MlpPolicy\); did you mean `net_arch`\?",
+        ),
+        (
+            "agents.1.policy_kwargs",
+            {"n_critic": 2},
+            ValueError,
+            r"`agents\.1\.policy_kwargs\.n_critic` is not an argument of SACPolicy \(sac "
+            r"MlpPolicy\); did you mean `n_critics`\?",
+        ),
+        (
+            "agents.0.policy_kwargs",
+            {"activation_fn": "gelu"},
+            ValueError,
+            r"`agents\.0\.policy_kwargs\.activation_fn` must be one of \['elu', 'leaky_relu', "
+            r"'relu', 'tanh'\], got 'gelu'; did you mean `elu`\?",
+        ),
+        (
+            "env.kwargs",
+            {"reward_scal": "auto"},
+            ValueError,
+            r"`env\.kwargs\.reward_scal` is not an argument of Assort/OneShotSmall-v0 "
+            r"\(OneShotStockingEnv\); did you mean `reward_scale`\?",
+        ),
+        (
+            "env.kwargs",
+            {"reward_scale": "bogus"},
+            ValueError,
+            r"`env\.kwargs` \{'reward_scale': 'bogus'\} are rejected by Assort/OneShotSmall-v0: "
+            r"`reward_scale` must be 'none', 'auto' or a positive finite number; got 'bogus'",
+        ),
+        (
+            "agents.1.env",
+            {"id": "Assort/OneShotSmall-v0", "kwargs": {"reward_scale": -1}},
+            ValueError,
+            r"`agents\.1\.env\.kwargs` \{'reward_scale': -1\} are rejected by "
+            r"Assort/OneShotSmall-v0: `reward_scale` must be",
+        ),
+        (
+            "agents.1.env",
+            {"id": "Assort/OneShotSmall-v0", "kwargs": {"famly": "small"}},
+            ValueError,
+            r"`agents\.1\.env\.kwargs\.famly` is not an argument of Assort/OneShotSmall-v0 "
+            r"\(OneShotStockingEnv\); did you mean `family`\?",
+        ),
+        (
+            "agents.0.hyperparams",
+            {"n_steps": "abc"},
+            TypeError,
+            r"`agents\.0\.hyperparams\.n_steps` must be an integer \(PPO's default is 2048\), got "
+            r"str 'abc'",
+        ),
+        (
+            "agents.0.hyperparams",
+            {"n_steps": 64.5},
+            TypeError,
+            r"`agents\.0\.hyperparams\.n_steps` must be an integer \(PPO's default is 2048\), got "
+            r"float 64\.5",
+        ),
+        (
+            "agents.0.hyperparams",
+            {"learning_rate": "fast"},
+            TypeError,
+            r"`agents\.0\.hyperparams\.learning_rate` must be a number \(PPO's default is "
+            r"0\.0003; schedules cannot be written in YAML\), got str 'fast'",
+        ),
+        (
+            "agents.0.hyperparams",
+            {"normalize_advantage": 1},
+            TypeError,
+            r"`agents\.0\.hyperparams\.normalize_advantage` must be true or false \(PPO's default "
+            r"is True\), got int 1",
+        ),
+        (
+            "agents.1.hyperparams",
+            {"ent_coef": "autox"},
+            TypeError,
+            r"`agents\.1\.hyperparams\.ent_coef` must be a number or 'auto' or 'auto_<initial "
+            r"value>' \(SAC's default is 'auto'\), got str 'autox'",
+        ),
+        (
+            "agents.1.hyperparams",
+            {"train_freq": [1, "epoch"]},
+            TypeError,
+            r"`agents\.1\.hyperparams\.train_freq` must be an integer \(SAC's default is 1\), got "
+            r"list \[1, 'epoch'\]",
+        ),
+        (
+            "evaluation.seed",
+            1.5,
+            TypeError,
+            r"`evaluation\.seed` must be an integer, got 1\.5; write integers",
+        ),
+        (
+            "evaluation.seed",
+            float("nan"),
+            TypeError,
+            r"`evaluation\.seed` must be a finite number, got float nan",
+        ),
     ],
 )
-def test_rejections_name_the_key(path: str, value: Any, error: type[Exception], message: str) -> None:
+def test_rejections_name_the_key(
+    path: str, value: Any, error: type[Exception], message: str
+) -> None:
     with pytest.raises(error, match=message):
         parse_config(with_change(path, value))
 
@@ -220,7 +461,8 @@ def test_missing_and_malformed_files(tmp_path: Path) -> None:
         load_config(tmp_path / "nope.yaml")
     path = tmp_path / "list.yaml"
     path.write_text("- 1\n- 2\n")
-    with pytest.raises(TypeError, match=r"config file '.*list\.yaml' must hold a mapping, got list"):
+    message = r"config file '.*list\.yaml' must hold a mapping, got list"
+    with pytest.raises(TypeError, match=message):
         load_config(path)
     data = base()
     del data["env"]
@@ -232,7 +474,8 @@ def test_agents_sharing_an_algorithm_need_labels_and_may_have_their_own_env() ->
     data = base()
     medium = {"algo": "sac", "total_timesteps": 10, "env": {"id": "Assort/OneShotMediumFamily-v0"}}
     data["agents"].append(medium)
-    with pytest.raises(ValueError, match=r"`agents\.2` repeats the run sac-seed0; .*different labels"):
+    message = r"`agents\.2` repeats the run sac-seed0; .*different labels"
+    with pytest.raises(ValueError, match=message):
         parse_config(data)
     data["agents"][2] = {**medium, "label": "sac-medium"}
     config = parse_config(data)
@@ -250,7 +493,8 @@ def test_config_is_frozen() -> None:
 
 
 def test_agent_lookup_names_the_agents() -> None:
-    with pytest.raises(KeyError, match=r"no agent with algo 'td3'; the config has \['ppo', 'sac'\]"):
+    message = r"no agent with algo 'td3'; the config has \['ppo', 'sac'\]"
+    with pytest.raises(KeyError, match=message):
         parse_config(base()).agent("td3")
 
 

@@ -48,7 +48,9 @@ SAC = {
 }
 
 
-def experiment(runs_dir: Path, *agents: dict[str, Any], checkpoint_every: int = 100) -> ExperimentConfig:
+def experiment(
+    runs_dir: Path, *agents: dict[str, Any], checkpoint_every: int = 100
+) -> ExperimentConfig:
     return parse_config(
         {
             "name": "tiny",
@@ -72,7 +74,8 @@ def parameters(folder: Path, algo: str) -> dict[str, torch.Tensor]:
 
 def test_run_folder_holds_every_artifact(ppo_run: Path) -> None:
     assert ppo_run.name == "ppo-seed3" and ppo_run.parent.name == "tiny"
-    for name in ("config.yaml", "command.txt", "versions.json", "model.zip", "vecnormalize.pkl", "DONE"):
+    artifacts = ("config.yaml", "command.txt", "versions.json", "model.zip", "vecnormalize.pkl")
+    for name in (*artifacts, "DONE"):
         assert (ppo_run / name).is_file(), name
     config = load_config(ppo_run / "config.yaml")
     assert [(a.algo, a.seeds) for a in config.agents] == [("ppo", (3,))]
@@ -98,14 +101,16 @@ def test_run_folder_holds_every_artifact(ppo_run: Path) -> None:
 def test_finished_or_existing_runs_are_never_overwritten(ppo_run: Path) -> None:
     config = load_config(ppo_run / "config.yaml")
     before = (ppo_run / "model.zip").read_bytes()
-    with pytest.raises(ValueError, match=r"holds a finished run \(DONE exists\); refusing to overwrite it\. Pass --force"):
+    message = r"holds a finished run \(DONE exists\); refusing to overwrite it\. Pass --force"
+    with pytest.raises(ValueError, match=message):
         train_experiment(config, progress=False)
     with pytest.raises(ValueError, match=r"already finished \(DONE exists\); nothing to resume"):
         resume_run(ppo_run, progress=False)
     assert (ppo_run / "model.zip").read_bytes() == before
     unfinished = run_dir(config, config.agents[0], 4)
     unfinished.mkdir(parents=True)
-    with pytest.raises(ValueError, match=r"already exists \(an unfinished run\); continue it with `assort train --resume"):
+    message = r"already exists \(an unfinished run\); continue it with `assort train --resume"
+    with pytest.raises(ValueError, match=message):
         train_experiment(config, seed=4, progress=False)
 
 
@@ -300,9 +305,11 @@ def test_learned_policy_plays_the_sequential_environment(tmp_path: Path) -> None
 
 def test_run_config_is_one_agent_one_seed_with_its_own_env(tmp_path: Path) -> None:
     medium = {"id": "Assort/OneShotMediumFamily-v0", "kwargs": {"reward_scale": 2.0}}
-    config = experiment(tmp_path, PPO, {**PPO, "label": "ppo-medium", "env": medium, "seeds": [1, 2]})
+    labelled = {**PPO, "label": "ppo-medium", "env": medium, "seeds": [1, 2]}
+    config = experiment(tmp_path, PPO, labelled)
     single = run_config(config, config.agents[1], 2)
-    assert single.env.id == "Assort/OneShotMediumFamily-v0" and single.env.kwargs == {"reward_scale": 2.0}
+    assert single.env.id == "Assort/OneShotMediumFamily-v0"
+    assert single.env.kwargs == {"reward_scale": 2.0}
     assert [(a.label, a.seeds, a.env) for a in single.agents] == [("ppo-medium", (2,), None)]
     assert run_dir(config, config.agents[1], 2) == tmp_path / "tiny" / "ppo-medium-seed2"
     assert parse_config(single.to_dict()) == single
@@ -313,9 +320,12 @@ def test_learned_policy_needs_a_finished_run(tmp_path: Path) -> None:
         LearnedPolicy(tmp_path)
 
 
-def test_cli_trains_one_seed_and_reports_bad_usage(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_trains_one_seed_and_reports_bad_usage(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     path = tmp_path / "tiny.yaml"
-    path.write_text(yaml.safe_dump({"name": "cli", "env": ENV, "agents": [{**PPO, "seeds": [0, 1]}]}))
+    agents = [{**PPO, "seeds": [0, 1]}]
+    path.write_text(yaml.safe_dump({"name": "cli", "env": ENV, "agents": agents}))
     runs = tmp_path / "runs"
     code = main(
         ["train", str(path), "--seed", "5", "--runs-dir", str(runs), "--no-progress",
