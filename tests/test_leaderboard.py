@@ -591,6 +591,23 @@ def test_run_command_refuses_a_run_trained_with_another_config(
     assert not (tmp_path / "runs" / "cfg-test" / "ppo-seed0").exists()
 
 
+def test_run_command_reports_the_mismatch(
+    tmp_path: Path, capsys: pytest.CaptureFixture,
+) -> None:
+    import yaml
+
+    from experiments.cli import main
+
+    _fake_run(_config(tmp_path), 0)
+    config = tmp_path / "config.yaml"
+    config.write_text(yaml.safe_dump(_config(tmp_path, total_timesteps=128).to_dict()))
+    assert main(["run", str(config), "--out", str(tmp_path / "out"), "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert "agents.0.total_timesteps: 64 -> 128" in err and "--force" in err
+    assert yaml.safe_load((tmp_path / "out" / "config.yaml").read_text())["agents"][0][
+        "total_timesteps"] == 128
+
+
 def test_train_all_fails_when_training_leaves_no_done(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
 ) -> None:

@@ -7,7 +7,9 @@ Every heuristic in ``evaluation.heuristics`` and every finished run (the config'
 ``<train.runs_dir>/<name>/``, or every run folder with a DONE marker under ``--runs``) is
 evaluated on ``evaluation.families x evaluation.instance_seeds`` with the same customers. Results
 are kept per (policy, instance, seed) in the store (default ``DIR/store``), so a second call
-only computes what is new and an interrupted call resumes. Writes the report of
+only computes what is new and an interrupted call resumes. A config's own run folder whose
+saved config.yaml differs from the config in a training setting is refused (the message names
+the keys, old -> new), so a stale run is never reported under the config. Writes the report of
 :mod:`experiments.report` into ``DIR``; progress lines go to stderr.
 """
 
