@@ -159,8 +159,13 @@ def test_tables_are_cached_per_instance_and_read_only() -> None:
         first.slots[0] = 0
 
 
+@pytest.mark.slow
 def test_large_sparse_tables_build_fast() -> None:
-    """N = 100,000 with 20 substitutes per row: well under a second (a Python loop took ~3 s)."""
+    """N = 100,000 with 20 substitutes per row: well under a second (a Python loop took ~3 s).
+
+    Timed, so kept out of the default run (a busy machine makes it flaky); the benchmark script
+    reports the build time of every instance it measures.
+    """
     n, k = 100_000, 20
     rng = np.random.default_rng(4)
     rows = np.repeat(np.arange(n), k)
