@@ -242,6 +242,36 @@ def offer_probabilities(
     return pi
 
 
+def policy_values(
+    instance: Instance,
+    margins: np.ndarray,
+    buy: np.ndarray,
+    *,
+    tolerance: float = DEFAULT_TOLERANCE,
+    max_iterations: int = DEFAULT_MAX_ITERATIONS,
+) -> np.ndarray:
+    """g with g_S = m_S on the buy set S = ``buy`` and g_U = (rho g)_U off it: the margin a
+    customer standing at each product finally earns when exactly S is offered (the policy
+    evaluation step of the fixed point; exact LU for |U| <= ``DIRECT_LIMIT``, otherwise the
+    certified fixed-policy iteration or BiCGSTAB). ``tolerance`` is relative to max |m|."""
+    _fluid_lp_iv(instance, "fixed-point", tolerance, max_iterations)
+    m = _margins_iv(margins, instance.n_products)
+    mask = np.asarray(buy)
+    if mask.dtype != bool or mask.shape != (instance.n_products,):
+        raise ValueError(
+            f"`buy` must be a boolean mask of shape ({instance.n_products},); "
+            f"got dtype {mask.dtype}, shape {mask.shape}"
+        )
+    slack = tolerance * max(float(np.abs(m).max()), 1e-300)
+    g, _, ok = _evaluate_policy(
+        instance.substitution, m, mask, np.zeros(instance.n_products), _contraction(instance), slack,
+        max_iterations,
+    )
+    if not ok:
+        raise RuntimeError(f"policy values did not converge within {max_iterations} iterations")
+    return g
+
+
 def _margins_iv(values: np.ndarray, n: int) -> np.ndarray:
     m = np.asarray(values, dtype=np.float64)
     if m.shape != (n,) or not np.all(np.isfinite(m)):

@@ -9,7 +9,8 @@ box is 0 <= x_i <= K for every product:
 * Poisson(T) customers: K = the (1 - ``POISSON_BOX_TAIL``) quantile of Poisson(T); a unit
   beyond it sells with probability below 1e-6 (a truncation, like the DP's own).
 
-Refuses instances whose box holds more than ``max_candidates`` vectors, naming the limit. Ties
+Refuses instances whose box holds more than ``max_candidates`` vectors with
+:class:`InstanceTooLargeError` (a ``ValueError``), naming the count and the limit. Ties
 go to the first maximizer in lexicographic order, so the result is deterministic.
 """
 
@@ -22,12 +23,19 @@ import time
 import numpy as np
 from scipy.stats import poisson
 
+from baselines._validation import positive_int_iv, rng_iv
 from baselines.policy import PolicyResult
 from envs.exact import exact_expected_profit
 from envs.instance import Instance
 
 MAX_CANDIDATES = 20_000
 POISSON_BOX_TAIL = 1e-6
+EXACT_DIGITS = 30
+SCIENTIFIC_DIGITS = 4_000
+
+
+class InstanceTooLargeError(ValueError):
+    """The exact policy refuses an instance whose search box is larger than ``max_candidates``."""
 
 
 def stock_box(instance: Instance) -> int:
@@ -37,18 +45,33 @@ def stock_box(instance: Instance) -> int:
     return instance.customers
 
 
+def candidate_count(box: int, n_products: int) -> str:
+    """(K + 1)^N written out from Python integers: exact (with thousands separators) below
+    ``EXACT_DIGITS`` digits, else the leading digits in scientific form (d.dde+X, truncated);
+    beyond ``SCIENTIFIC_DIGITS`` digits only the power of ten, from the logarithm."""
+    digits = n_products * math.log10(box + 1)
+    if digits < EXACT_DIGITS:
+        return f"{(box + 1) ** n_products:,}"
+    if digits < SCIENTIFIC_DIGITS:
+        text = str((box + 1) ** n_products)
+        return f"{text[0]}.{text[1:3]}e+{len(text) - 1}"
+    return f"about 10^{digits:,.0f}"
+
+
 def _exact_iv(instance: Instance, max_candidates: int) -> int:
     if not isinstance(instance, Instance):
         raise TypeError(f"`instance` must be an envs.instance.Instance; got {type(instance).__name__}")
-    if isinstance(max_candidates, bool) or not isinstance(max_candidates, int) or max_candidates < 1:
-        raise ValueError(f"`max_candidates` must be a positive integer; got {max_candidates!r}")
+    max_candidates = positive_int_iv("max_candidates", max_candidates)
     box = stock_box(instance)
-    count = (box + 1) ** instance.n_products if instance.n_products * math.log10(box + 1) < 18 else math.inf
-    if count > max_candidates:
-        raise ValueError(
+    too_many = (
+        instance.n_products * math.log10(box + 1) > math.log10(max_candidates) + 1
+        or (box + 1) ** instance.n_products > max_candidates
+    )
+    if too_many:
+        raise InstanceTooLargeError(
             f"the exact policy would enumerate (K + 1)^N = ({box} + 1)^{instance.n_products} "
-            f"= {count:,} stock vectors; it handles at most max_candidates = {max_candidates:,} "
-            "(tiny instances only)"
+            f"= {candidate_count(box, instance.n_products)} stock vectors; it handles at most "
+            f"max_candidates = {max_candidates:,} (tiny instances only)"
         )
     return box
 
@@ -59,8 +82,10 @@ def exact_policy(
     rng: None | int | np.random.Generator = None,
     max_candidates: int = MAX_CANDIDATES,
 ) -> PolicyResult:
-    """The stock vector with the largest exact expected profit (deterministic; ``rng`` unused)."""
+    """The stock vector with the largest exact expected profit (deterministic; ``rng`` is
+    validated, unused)."""
     start = time.perf_counter()
+    rng_iv(rng)
     box = _exact_iv(instance, max_candidates)
     best_profit = -math.inf
     best = np.zeros(instance.n_products, dtype=np.int64)

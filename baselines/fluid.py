@@ -1,8 +1,9 @@
 """Fluid policy: stock the rounded fluid LP sales z (DESIGN.md 5), no hedging against variability.
 
-Rounding rules: ``"nearest"`` (x = floor(z + 1/2)), ``"floor"``, ``"ceil"``. Sales below
-``ZERO_SALES`` (numerical noise from the fixed point) count as 0 before rounding, so ``"ceil"``
-never stocks a product the LP does not sell.
+Rounding rules (:func:`round_stock`, shared by every heuristic that rounds a fractional stock):
+``"nearest"`` (x = floor(z + 1/2)), ``"floor"``, ``"ceil"``. Values within
+``ROUNDING_TOLERANCE`` of an integer count as that integer (LP solutions and fixed points carry
+round-off), so ``"ceil"`` never stocks a product the LP does not sell.
 """
 
 from __future__ import annotations
@@ -12,24 +13,28 @@ from typing import Literal
 
 import numpy as np
 
+from baselines._validation import choice_iv, rng_iv
 from baselines.bound import METHODS, fluid_lp
 from baselines.policy import PolicyResult
 from envs.instance import Instance
 
 ROUNDING_RULES = ("nearest", "floor", "ceil")
-ZERO_SALES = 1e-9
+ROUNDING_TOLERANCE = 1e-6
 
 
-def round_sales(sales: np.ndarray, rounding: str) -> np.ndarray:
-    """Round fluid sales to whole units by ``rounding`` (one of ``ROUNDING_RULES``)."""
-    if rounding not in ROUNDING_RULES:
-        raise ValueError(f"`rounding` must be one of {ROUNDING_RULES}; got {rounding!r}")
-    z = np.where(sales < ZERO_SALES, 0.0, sales)
+def round_stock(x: np.ndarray, rounding: str) -> np.ndarray:
+    """Round a fractional stock vector to whole units: ``nearest`` (halves up), ``floor`` or
+    ``ceil``; negative values count as 0 and values within ``ROUNDING_TOLERANCE`` of an integer
+    as that integer."""
+    choice_iv("rounding", rounding, ROUNDING_RULES)
+    x = np.maximum(np.asarray(x, dtype=np.float64), 0.0)
     if rounding == "nearest":
-        return np.floor(z + 0.5).astype(np.int64)
-    if rounding == "floor":
-        return np.floor(z + ZERO_SALES).astype(np.int64)
-    return np.ceil(z - ZERO_SALES).astype(np.int64)
+        out = np.floor(x + 0.5)
+    elif rounding == "floor":
+        out = np.floor(x + ROUNDING_TOLERANCE)
+    else:
+        out = np.ceil(x - ROUNDING_TOLERANCE)
+    return out.astype(np.int64)
 
 
 def fluid_policy(
@@ -39,13 +44,12 @@ def fluid_policy(
     rounding: Literal["nearest", "floor", "ceil"] = "nearest",
     method: Literal["auto", "fixed-point", "highs"] = "auto",
 ) -> PolicyResult:
-    """Stock round(z) for the fluid LP sales z (deterministic; ``rng`` is unused)."""
+    """Stock round(z) for the fluid LP sales z (deterministic; ``rng`` is validated, unused)."""
     start = time.perf_counter()
-    if rounding not in ROUNDING_RULES:
-        raise ValueError(f"`rounding` must be one of {ROUNDING_RULES}; got {rounding!r}")
-    if method not in METHODS:
-        raise ValueError(f"`method` must be one of {METHODS}; got {method!r}")
+    rng_iv(rng)
+    choice_iv("rounding", rounding, ROUNDING_RULES)
+    choice_iv("method", method, METHODS)
     solution = fluid_lp(instance, method=method)
-    stock = round_sales(solution.sales, rounding)
+    stock = round_stock(solution.sales, rounding)
     info = {"lp_bound": solution.value, "lp_status": solution.status, "lp_method": solution.method}
     return PolicyResult(policy="fluid", stock=stock, solve_seconds=time.perf_counter() - start, info=info)

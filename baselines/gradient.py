@@ -21,6 +21,10 @@ gradient over m_i, is projected on [0, T], and the result is the rounded average
 iterates of the second half. Start: the fluid LP sales (``start="fluid"``) or the independent
 newsvendor (``start="newsvendor"``).
 
+Stopping is deterministic: ``iterations`` steps (no wall-clock limit unless ``time_limit`` is
+given); ``info["stopped"]`` is ``"iterations"`` or ``"time_limit"`` and ``info["planning_seed"]``
+is the seed the planning seasons were derived from.
+
 Planning seasons use the counter-based draws of :mod:`envs.streams` under seeds derived from
 ``rng.integers(2**62)`` with inverse-CDF sampling of their own (the planner's simulator, not
 the evaluation kernel), so the customers planned on are independent of the evaluation seeds.
@@ -34,10 +38,11 @@ from dataclasses import dataclass
 import numpy as np
 from numba import njit, prange
 
+from baselines._validation import choice_iv, positive_float_iv, positive_int_iv, rng_iv, time_limit_iv
 from baselines.bound import fluid_lp
+from baselines.fluid import ROUNDING_RULES, round_stock
 from baselines.newsvendor import newsvendor_policy
 from baselines.policy import PolicyResult
-from baselines.saa import ROUNDING_RULES, round_stock
 from envs.instance import Instance
 from envs.streams import customer_key, draw, season_key, to_uniform
 
@@ -157,12 +162,6 @@ def unit_values(margin: np.ndarray, displaced: np.ndarray, depth: int) -> np.nda
     return g
 
 
-def _positive_int_iv(label: str, value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"`{label}` must be a positive integer; got {value!r}")
-    return int(value)
-
-
 def sample_path_gradient_policy(
     instance: Instance,
     *,
@@ -173,27 +172,23 @@ def sample_path_gradient_policy(
     cascade_depth: int = 3,
     start: str = "fluid",
     rounding: str = "nearest",
-    time_limit: float | None = 60.0,
+    time_limit: float | None = None,
 ) -> PolicyResult:
     """Sample-path gradient ascent of the module docstring.
 
     Knobs: ``iterations``; ``seasons`` simulated per iteration; ``step`` scale; ``cascade_depth``;
     ``start`` (``fluid`` or ``newsvendor``); ``rounding`` of the averaged iterate; ``time_limit``
-    seconds (stops early; ``info["iterations"]`` says how many ran).
+    seconds (None: no limit; stops early, ``info["iterations"]`` says how many ran).
     """
     begin = time.perf_counter()
-    iterations = _positive_int_iv("iterations", iterations)
-    seasons = _positive_int_iv("seasons", seasons)
-    cascade_depth = _positive_int_iv("cascade_depth", cascade_depth)
-    if not step > 0:
-        raise ValueError(f"`step` must be positive; got {step!r}")
-    if start not in STARTS:
-        raise ValueError(f"`start` must be one of {STARTS}; got {start!r}")
-    if rounding not in ROUNDING_RULES:
-        raise ValueError(f"`rounding` must be one of {ROUNDING_RULES}; got {rounding!r}")
-    if time_limit is not None and not time_limit > 0:
-        raise ValueError(f"`time_limit` must be positive seconds or None; got {time_limit!r}")
-    generator = np.random.default_rng(rng)
+    generator = rng_iv(rng)
+    iterations = positive_int_iv("iterations", iterations)
+    seasons = positive_int_iv("seasons", seasons)
+    cascade_depth = positive_int_iv("cascade_depth", cascade_depth)
+    step = positive_float_iv("step", step)
+    choice_iv("start", start, STARTS)
+    choice_iv("rounding", rounding, ROUNDING_RULES)
+    time_limit = time_limit_iv(time_limit)
     seed = int(generator.integers(2**62))
     tables = WalkTables.from_instance(instance)
     margin = instance.prices - instance.salvage
@@ -206,6 +201,7 @@ def sample_path_gradient_policy(
     total = np.zeros_like(y)
     averaged = 0
     done = 0
+    stopped = "iterations"
     for t in range(iterations):
         x = np.floor(y + generator.random(y.shape[0])).astype(np.int64)
         _, displaced = displacement_table(instance, x, seasons, _iteration_seed(seed, t), tables, generator)
@@ -215,11 +211,15 @@ def sample_path_gradient_policy(
         if t >= iterations // 2:
             total += y
             averaged += 1
-        if time_limit is not None and time.perf_counter() - begin > time_limit:
+        if time_limit is not None and done < iterations and time.perf_counter() - begin > time_limit:
+            stopped = "time_limit"
             break
     final = total / averaged if averaged else y
     stock = round_stock(final, rounding)
-    info = {"iterations": done, "seasons_per_iteration": seasons, "averaged_iterates": max(averaged, 1)}
+    info = {
+        "iterations": done, "seasons_per_iteration": seasons, "averaged_iterates": max(averaged, 1),
+        "stopped": stopped, "planning_seed": seed,
+    }
     return PolicyResult(
         policy="sample-path-gradient", stock=stock, solve_seconds=time.perf_counter() - begin, info=info,
     )

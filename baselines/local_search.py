@@ -8,10 +8,17 @@ the same customers, so F is a deterministic function and a move is kept only if 
 Starting from the rounded fluid LP sales (``start="fluid"``) or the independent newsvendor
 (``start="newsvendor"``), passes visit the products in a random order (from ``rng``); for each
 product the move +1 is tried, then -1, and the first improving move is kept (first
-improvement). The search stops after a pass without improvement, after ``max_passes`` passes or
-when ``time_limit`` seconds have run. Each candidate costs ``seasons`` x T simulated customers,
-so a full pass costs about 2 N seasons T customers: a strong reference on small and medium
-instances, time-limited (and far from converged) on large ones.
+improvement). The search stops after a pass without improvement (``stopped="converged"``),
+after ``max_passes`` passes (``"iterations"``), after ``max_evaluations`` objective evaluations
+(``"evaluations"``) or, only if ``time_limit`` is given, after that many seconds
+(``"time_limit"``). Without a time limit the result depends on the seed alone.
+
+Each candidate costs ``seasons`` x T simulated customers, so a full pass costs about
+2 N seasons T customers. The default ``max_evaluations`` (:func:`default_evaluations`) is a
+budget of ``CUSTOMER_BUDGET`` = 1e9 simulated customers, at least 100 and at most 20,000
+evaluations: 312 evaluations at N = 10,000, T = 100,000 with 32 seasons (under two minutes on
+one core), 3,125 at the heavy-tail family's N = 1,000, T = 10,000. A strong reference on small
+and medium instances (it converges), budget-limited and far from converged on large ones.
 """
 
 from __future__ import annotations
@@ -21,13 +28,22 @@ from dataclasses import replace
 
 import numpy as np
 
+from baselines._validation import choice_iv, positive_int_iv, rng_iv, time_limit_iv
 from baselines.fluid import fluid_policy
+from baselines.gradient import STARTS
 from baselines.newsvendor import newsvendor_policy
 from baselines.policy import PolicyResult
 from envs.instance import Instance
 from envs.simulate import simulate
 
-STARTS = ("fluid", "newsvendor")
+CUSTOMER_BUDGET = 1_000_000_000
+MIN_EVALUATIONS = 100
+MAX_EVALUATIONS = 20_000
+
+
+def default_evaluations(seasons: int, customers: int) -> int:
+    """min(``MAX_EVALUATIONS``, max(``MIN_EVALUATIONS``, ``CUSTOMER_BUDGET`` // (seasons T)))."""
+    return min(MAX_EVALUATIONS, max(MIN_EVALUATIONS, CUSTOMER_BUDGET // max(seasons * customers, 1)))
 
 
 def bank_objective(instance: Instance, seasons: int, seed: int):
@@ -46,37 +62,38 @@ def local_search_policy(
     seasons: int = 32,
     start: str = "fluid",
     max_passes: int = 20,
-    time_limit: float | None = 60.0,
+    max_evaluations: int | None = None,
+    time_limit: float | None = None,
 ) -> PolicyResult:
     """First-improvement +-1 local search of the module docstring.
 
     ``info`` carries ``bank_profit`` (F at the result), ``start_profit``, ``evaluations``,
-    ``moves``, ``passes`` and ``stopped`` (``"local optimum"``, ``"max_passes"`` or ``"time_limit"``).
+    ``moves``, ``passes``, ``stopped`` (``"converged"``, ``"iterations"``, ``"evaluations"`` or
+    ``"time_limit"``), ``max_evaluations`` and ``bank_seed`` (the planning seed of the bank).
     """
     begin = time.perf_counter()
-    for label, value in (("seasons", seasons), ("max_passes", max_passes)):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-            raise ValueError(f"`{label}` must be a positive integer; got {value!r}")
-    if start not in STARTS:
-        raise ValueError(f"`start` must be one of {STARTS}; got {start!r}")
-    if time_limit is not None and not time_limit > 0:
-        raise ValueError(f"`time_limit` must be positive seconds or None; got {time_limit!r}")
-    generator = np.random.default_rng(rng)
+    generator = rng_iv(rng)
+    seasons = positive_int_iv("seasons", seasons)
+    max_passes = positive_int_iv("max_passes", max_passes)
+    choice_iv("start", start, STARTS)
+    if max_evaluations is None:
+        max_evaluations = default_evaluations(seasons, instance.customers)
+    max_evaluations = positive_int_iv("max_evaluations", max_evaluations)
+    time_limit = time_limit_iv(time_limit)
     seed = int(generator.integers(2**62))
     model = replace(instance, shopper=None) if instance.shopper is not None else instance
-    objective = bank_objective(model, int(seasons), seed)
+    objective = bank_objective(model, seasons, seed)
     x = (fluid_policy(instance) if start == "fluid" else newsvendor_policy(instance)).stock.astype(np.int64)
     best = objective(x)
     start_profit = best
     evaluations, moves, passes = 1, 0, 0
-    stopped = "max_passes"
-    out_of_time = False
-    while passes < max_passes and not out_of_time:
+    stopped = "iterations"
+    while passes < max_passes and stopped == "iterations":
         passes += 1
         improved = False
         for i in generator.permutation(instance.n_products):
             for delta in (1, -1):
-                if x[i] + delta < 0:
+                if x[i] + delta < 0 or evaluations >= max_evaluations:
                     continue
                 x[i] += delta
                 value = objective(x)
@@ -87,15 +104,17 @@ def local_search_policy(
                     improved = True
                     break
                 x[i] -= delta
+            if evaluations >= max_evaluations:
+                stopped = "evaluations"
+                break
             if time_limit is not None and time.perf_counter() - begin > time_limit:
-                out_of_time = True
                 stopped = "time_limit"
                 break
-        if not improved and not out_of_time:
-            stopped = "local optimum"
-            break
+        if not improved and stopped == "iterations":
+            stopped = "converged"
     info = {
         "bank_profit": best, "start_profit": start_profit, "evaluations": evaluations,
-        "moves": moves, "passes": passes, "stopped": stopped, "seasons": int(seasons),
+        "moves": moves, "passes": passes, "stopped": stopped, "seasons": seasons,
+        "max_evaluations": max_evaluations, "bank_seed": seed,
     }
     return PolicyResult(policy="local-search", stock=x, solve_seconds=time.perf_counter() - begin, info=info)

@@ -5,7 +5,8 @@ Poisson(T p_i) when the number of customers is Poisson(T) (a Poisson mixture of 
 Poisson), with p_i = lambda_i. The newsvendor stocks the smallest x with
 P(D_i <= x) >= q_i, q_i = (r_i - c_i) / (r_i - s_i) (underage cost r_i - c_i, overage cost
 c_i - s_i). Products with r_i - c_i <= 0 get x_i = 0. When c_i = s_i leftovers cost nothing and
-q_i = 1; it is capped at ``MAX_RATIO`` = 1 - 1e-12 so the Poisson quantile stays finite.
+q_i = 1; it is capped at ``MAX_RATIO`` = 1 - 1e-12 so the Poisson quantile stays finite. When
+r_i = s_i (so r_i <= c_i: no unit can earn anything) the ratio 0/0 is defined as 0.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import time
 import numpy as np
 from scipy.stats import binom, poisson
 
+from baselines._validation import rng_iv
 from baselines.policy import PolicyResult
 from envs.instance import Instance
 
@@ -22,8 +24,10 @@ MAX_RATIO = 1.0 - 1e-12
 
 
 def critical_ratios(instance: Instance) -> np.ndarray:
-    """q_i = (r_i - c_i) / (r_i - s_i), clipped to [0, ``MAX_RATIO``]."""
-    ratio = (instance.prices - instance.costs) / (instance.prices - instance.salvage)
+    """q_i = (r_i - c_i) / (r_i - s_i), clipped to [0, ``MAX_RATIO``]; q_i = 0 when r_i = s_i."""
+    spread = instance.prices - instance.salvage
+    safe = np.where(spread > 0, spread, 1.0)
+    ratio = np.where(spread > 0, (instance.prices - instance.costs) / safe, 0.0)
     return np.clip(ratio, 0.0, MAX_RATIO)
 
 
@@ -52,7 +56,9 @@ def newsvendor_stock(instance: Instance, probabilities: np.ndarray) -> np.ndarra
 
 
 def newsvendor_policy(instance: Instance, *, rng: None | int | np.random.Generator = None) -> PolicyResult:
-    """The independent newsvendor on first-choice demand (deterministic; ``rng`` is unused)."""
+    """The independent newsvendor on first-choice demand (deterministic; ``rng`` is validated,
+    unused)."""
     start = time.perf_counter()
+    rng_iv(rng)
     stock = newsvendor_stock(instance, instance.arrival)
     return PolicyResult(policy="newsvendor", stock=stock, solve_seconds=time.perf_counter() - start)

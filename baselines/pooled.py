@@ -42,15 +42,13 @@ import time
 import numpy as np
 from scipy.stats import poisson
 
+from baselines._validation import nonnegative_int_iv, unit_interval_iv
 from baselines.assortment import best_assortment
-from baselines.bound import offer_probabilities
+from baselines.bound import offer_probabilities, policy_values
 from baselines.newsvendor import critical_ratios
 from baselines.policy import PolicyResult
-from baselines.saa import saa_policy
+from baselines.saa import _saa
 from envs.instance import Instance
-
-VALUE_TOLERANCE = 1e-10
-VALUE_MAX_STEPS = 10_000
 
 
 def marginal_newsvendor_values(instance: Instance, demand: np.ndarray) -> np.ndarray:
@@ -68,28 +66,18 @@ def stocking_pays(instance: Instance, demand: np.ndarray, pass_on: np.ndarray) -
 
 
 def customer_values(instance: Instance, offered: np.ndarray, margin: np.ndarray | None = None) -> np.ndarray:
-    """v with v_i = margin_i on the offer set and v = rho v off it (fixed-point iteration);
-    ``margin`` defaults to r - c."""
-    rho = instance.substitution_csr
+    """v with v_i = margin_i on the offer set and v = rho v off it
+    (:func:`baselines.bound.policy_values`); ``margin`` defaults to r - c."""
     margin = instance.prices - instance.costs if margin is None else margin
-    v = np.where(offered, margin, 0.0)
-    scale = max(1.0, float(np.abs(margin).max()))
-    for _ in range(VALUE_MAX_STEPS):
-        nxt = np.where(offered, margin, rho @ v)
-        if np.abs(nxt - v).max() <= VALUE_TOLERANCE * scale:
-            return nxt
-        v = nxt
-    return v
+    return policy_values(instance, margin, np.asarray(offered, dtype=bool))
 
 
 def pooled_assortment(
     instance: Instance, *, drop_fraction: float = 0.5, max_rounds: int = 50
 ) -> tuple[np.ndarray, int]:
     """The offer set of steps 1-4 of the module docstring and the number of rounds used."""
-    if not 0 < drop_fraction <= 1:
-        raise ValueError(f"`drop_fraction` must lie in (0, 1]; got {drop_fraction!r}")
-    if isinstance(max_rounds, bool) or not isinstance(max_rounds, (int, np.integer)) or max_rounds < 0:
-        raise ValueError(f"`max_rounds` must be a non-negative integer; got {max_rounds!r}")
+    drop_fraction = unit_interval_iv("drop_fraction", drop_fraction)
+    max_rounds = nonnegative_int_iv("max_rounds", max_rounds)
     offered = best_assortment(instance).copy()
     rho = instance.substitution_csr
     rounds = 0
@@ -113,22 +101,23 @@ def pooled_saa_policy(
     scenarios: int = 32,
     rounding: str = "nearest",
     solver: str = "auto",
-    iterations: int = 300,
-    time_limit: float | None = 60.0,
+    method: str = "highs-ipm",
+    iterations: int | None = None,
+    time_limit: float | None = None,
     drop_fraction: float = 0.5,
     max_rounds: int = 50,
 ) -> PolicyResult:
     """Expected-demand threshold pooling (ours, module docstring), then SAA on the kept products.
 
-    ``scenarios``, ``rounding``, ``solver``, ``iterations`` and ``time_limit`` are passed to
-    :func:`baselines.saa.saa_policy`; ``drop_fraction`` and ``max_rounds`` steer the pruning.
+    ``scenarios``, ``rounding``, ``solver``, ``method``, ``iterations`` and ``time_limit`` are
+    passed to the SAA of :func:`baselines.saa.saa_policy`, restricted to the kept products; ``drop_fraction`` and ``max_rounds`` steer the pruning.
     ``info`` adds ``assortment_size`` and ``pruning_rounds`` to the SAA facts.
     """
     start = time.perf_counter()
     offered, rounds = pooled_assortment(instance, drop_fraction=drop_fraction, max_rounds=max_rounds)
-    result = saa_policy(
-        instance, rng=rng, scenarios=scenarios, rounding=rounding, solver=solver,
-        iterations=iterations, time_limit=time_limit, offered=offered,
+    result = _saa(
+        instance, offered, rng=rng, scenarios=scenarios, rounding=rounding, solver=solver, method=method,
+        iterations=iterations, time_limit=time_limit,
     )
     info = {
         **result.info,

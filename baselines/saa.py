@@ -26,10 +26,22 @@ min(inflow, x) and only the excess spills,
 
 (m = r - s, h = c - s), and x climbs the supergradient of F: for product i saturated in
 scenario k (a^k_i > x_i) one more unit earns m_i minus the value of the spill it stops,
-m_i - (rho v^k)_i, where v^k = m on unsaturated products and v^k = rho v^k on saturated ones
-(the adjoint of the fixed point); unsaturated products earn 0. F is the LP objective restricted
+m_i - (rho v^k)_i, where v^k_j is what one more customer arriving at j finally earns: m_j where
+j is stocked and not saturated (0 < x_j, a^k_j <= x_j) and (rho v^k)_j where she passes on
+(a^k_j > x_j, or x_j = 0: an unstocked product sells her nothing); unsaturated products earn
+0. (Products reached by spill from a saturated product have positive inflow, so an unstocked
+one is already saturated there and the x_j = 0 rule changes only v itself, not the step.) F is the LP objective restricted
 to greedy sales, so F(x) <= the LP value at x; without substitution both reduce to the
 scenario newsvendor and share its optimum.
+
+Only first-choice scenarios are implemented: the whole preference walk of each customer
+(DESIGN.md 5's walk scenarios) is not sampled; spill is routed through rho in expectation.
+
+Stopping is deterministic by default (``time_limit=None``): the flow ascent runs ``iterations``
+steps (default :func:`default_iterations`: 300, fewer for large N so that N = 10,000,
+T = 100,000 heavy-tail instances finish within two minutes on one core) or stops earlier when a
+step leaves x unchanged; ``info["stopped"]`` says which (``"iterations"``, ``"converged"``,
+``"time_limit"``).
 
 Variable order in the builder: x (N), then z^1..z^K (K N), then w^1..w^K (K N).
 """
@@ -38,21 +50,22 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Literal
 
 import numpy as np
 import scipy.sparse as sp
 from scipy.optimize import linprog
 
+from baselines._validation import choice_iv, positive_int_iv, rng_iv, time_limit_iv
 from baselines.bound import fluid_lp
+from baselines.fluid import ROUNDING_RULES, round_stock
 from baselines.policy import PolicyResult
-from baselines.scenarios import first_choice_counts, scenarios_iv
+from baselines.scenarios import first_choice_counts
 from envs.instance import Instance
 
-ROUNDING_RULES = ("nearest", "floor", "ceil")
 LP_METHODS = ("highs", "highs-ipm", "highs-ds")
-SCENARIO_KINDS = ("first-choice",)
-ROUNDING_TOLERANCE = 1e-6
+MAX_ITERATIONS = 300
+ITERATION_BUDGET = 1_500_000
+MIN_ITERATIONS = 30
 SOLVERS = ("auto", "lp", "flow-ascent")
 LP_VARIABLE_LIMIT = 10_000
 FIXED_POINT_TOLERANCE = 1e-9
@@ -76,16 +89,6 @@ class SAAProgram:
     def stock(self, v: np.ndarray) -> np.ndarray:
         """The x block of a solution vector."""
         return v[: self.n_products]
-
-    def sales(self, v: np.ndarray) -> np.ndarray:
-        """The z blocks of a solution vector, shape (K, N)."""
-        n, k = self.n_products, self.n_scenarios
-        return v[n : n + k * n].reshape(k, n)
-
-    def spill(self, v: np.ndarray) -> np.ndarray:
-        """The w blocks of a solution vector, shape (K, N)."""
-        n, k = self.n_products, self.n_scenarios
-        return v[n + k * n :].reshape(k, n)
 
 
 def demands_iv(demands: object, n_products: int) -> np.ndarray:
@@ -148,55 +151,47 @@ def saa_program(instance: Instance, demands: object, offered: object = None) -> 
     )
 
 
-def round_stock(x: np.ndarray, rounding: str) -> np.ndarray:
-    """Round a fractional stock vector: ``nearest`` (halves up), ``floor`` or ``ceil``.
-
-    Values within 1e-6 of an integer count as that integer (LP solutions carry round-off).
-    """
-    if rounding not in ROUNDING_RULES:
-        raise ValueError(f"`rounding` must be one of {ROUNDING_RULES}; got {rounding!r}")
-    x = np.maximum(np.asarray(x, dtype=np.float64), 0.0)
-    if rounding == "nearest":
-        out = np.floor(x + 0.5)
-    elif rounding == "floor":
-        out = np.floor(x + ROUNDING_TOLERANCE)
-    else:
-        out = np.ceil(x - ROUNDING_TOLERANCE)
-    return out.astype(np.int64)
+def default_iterations(n_products: int) -> int:
+    """The flow ascent's default step count: min(``MAX_ITERATIONS``, max(``MIN_ITERATIONS``,
+    ``ITERATION_BUDGET`` // N)), i.e. 300 up to N = 5,000 and a budget of 1.5e6 product-steps
+    above (150 steps at N = 10,000: about 80 s there on one loaded core, measured)."""
+    return min(MAX_ITERATIONS, max(MIN_ITERATIONS, ITERATION_BUDGET // max(n_products, 1)))
 
 
 @dataclass(frozen=True)
 class SAASolution:
-    """A solved SAA LP: fractional stock, in-sample objective and the solver's status."""
+    """A solved SAA LP: fractional stock, in-sample objective, the solver's status and why it
+    stopped (``"converged"``, ``"iterations"`` or ``"time_limit"``)."""
 
     stock: np.ndarray
     value: float
     status: int
     message: str
     iterations: int
+    stopped: str
 
 
 def solve_saa_program(program: SAAProgram, *, method: str = "highs", time_limit: float | None = None) -> SAASolution:
     """Solve an SAA LP with HiGHS. A failed solve (status != 0 without a solution) is reported in
     ``status``/``message`` with an all-zero stock, never raised."""
-    if method not in LP_METHODS:
-        raise ValueError(f"`method` must be one of {LP_METHODS}; got {method!r}")
+    choice_iv("method", method, LP_METHODS)
+    time_limit = time_limit_iv(time_limit)
     options: dict[str, object] = {"presolve": True}
     if time_limit is not None:
-        if not time_limit > 0:
-            raise ValueError(f"`time_limit` must be positive seconds or None; got {time_limit!r}")
-        options["time_limit"] = float(time_limit)
+        options["time_limit"] = time_limit
     bounds = np.column_stack([np.zeros_like(program.upper), program.upper])
     result = linprog(
         program.cost, A_ub=program.a_ub, b_ub=program.b_ub, A_eq=program.a_eq, b_eq=program.b_eq,
         bounds=bounds, method=method, options=options,
     )
+    # linprog status 1: iteration or time limit reached; HiGHS' iteration limit is not set here.
+    stopped = "converged" if result.status == 0 else ("time_limit" if result.status == 1 else "failed")
     if result.x is None:
         status, message = int(result.status), str(result.message)
-        return SAASolution(np.zeros(program.n_products), float("nan"), status, message, 0)
+        return SAASolution(np.zeros(program.n_products), float("nan"), status, message, 0, stopped)
     return SAASolution(
         stock=program.stock(result.x).copy(), value=float(-result.fun), status=int(result.status),
-        message=str(result.message), iterations=int(getattr(result, "nit", 0)),
+        message=str(result.message), iterations=int(getattr(result, "nit", 0)), stopped=stopped,
     )
 
 
@@ -215,20 +210,33 @@ def scenario_flows(
     return a
 
 
-def spill_values(rho: sp.csr_array, margin: np.ndarray, saturated: np.ndarray) -> np.ndarray:
-    """v^k (shape (K, N)): v = m on unsaturated products, v = rho v on saturated ones, i.e. the
-    margin a spilled customer arriving at each product finally earns (0 if she leaves)."""
-    v = np.where(saturated, 0.0, margin)
+def spill_values(rho: sp.csr_array, margin: np.ndarray, passes: np.ndarray) -> np.ndarray:
+    """v^k (shape (K, N)): v = m where a customer buys, v = rho v where she ``passes`` on
+    (saturated or unstocked products), i.e. the margin one more customer arriving at each
+    product finally earns (0 if she leaves). A batch of K fixed-policy iterations (one buy set
+    per scenario); :func:`baselines.bound.policy_values` is the single-policy exact version."""
+    v = np.where(passes, 0.0, margin)
     for _ in range(FIXED_POINT_MAX_STEPS):
-        nxt = np.where(saturated, (rho @ v.T).T, margin)
+        nxt = np.where(passes, (rho @ v.T).T, margin)
         if np.abs(nxt - v).max() <= FIXED_POINT_TOLERANCE * max(1.0, float(margin.max())):
             return nxt
         v = nxt
     return v
 
 
+def ascent_direction(
+    rho: sp.csr_array, margin: np.ndarray, holding: np.ndarray, inflows: np.ndarray, x: np.ndarray
+) -> np.ndarray:
+    """The supergradient of F at x (module docstring): mean_k of m_i - (rho v^k)_i on products
+    saturated in scenario k (a^k_i > x_i), 0 elsewhere, minus h. v^k passes customers on where
+    a^k_j > x_j or x_j = 0 (an unstocked product sells nothing to a spilled customer)."""
+    saturated = inflows > x
+    v = spill_values(rho, margin, saturated | (x == 0))
+    return np.where(saturated, margin - (rho @ v.T).T, 0.0).mean(axis=0) - holding
+
+
 def flow_ascent(
-    instance: Instance, demands: np.ndarray, offered: np.ndarray, *, iterations: int = 300,
+    instance: Instance, demands: np.ndarray, offered: np.ndarray, *, iterations: int = MAX_ITERATIONS,
     step: float = 5.0, time_limit: float | None = None,
 ) -> SAASolution:
     """Maximize F(x) of the module docstring by projected supergradient ascent on fixed scenarios.
@@ -238,7 +246,9 @@ def flow_ascent(
     on a heavy-tail instance, N = 3,000: in-sample 16,353 against 17,311 from the fluid start);
     the step for product i at iteration t is
     ``step * (1 + sqrt(mean inflow_i)) / sqrt(t + 1)`` times the supergradient divided by m_i;
-    x stays in [0, max_k sum d^k] (0 off the offer set). Returns the best iterate seen.
+    x stays in [0, max_k sum d^k] (0 off the offer set). Stops after ``iterations`` steps, when a
+    step leaves x unchanged (``"converged"``) or after ``time_limit`` seconds (None: no limit).
+    Returns the best iterate seen.
     """
     start = time.perf_counter()
     rho = instance.substitution_csr
@@ -250,20 +260,24 @@ def flow_ascent(
     best_x, best_value = x.copy(), -np.inf
     a = None
     done = 0
+    stopped = "iterations"
     for t in range(iterations):
         a = scenario_flows(rho_t, demands, x, a)
         value = float((np.minimum(a, x) @ margin).mean() - holding @ x)
         if value > best_value:
             best_x, best_value = x.copy(), value
-        saturated = a > x
-        v = spill_values(rho, margin, saturated)
-        gain = np.where(saturated, margin - (rho @ v.T).T, 0.0).mean(axis=0) - holding
+        gain = ascent_direction(rho, margin, holding, a, x)
         scale = (1.0 + np.sqrt(a.mean(axis=0))) / np.maximum(margin, 1e-12)
-        x = np.clip(x + step * scale * gain / np.sqrt(t + 1.0), 0.0, cap)
+        nxt = np.clip(x + step * scale * gain / np.sqrt(t + 1.0), 0.0, cap)
         done = t + 1
-        if time_limit is not None and time.perf_counter() - start > time_limit:
+        if np.array_equal(nxt, x):
+            stopped = "converged"
             break
-    return SAASolution(best_x, best_value, 0, f"flow ascent: {done} iterations", done)
+        x = nxt
+        if time_limit is not None and time.perf_counter() - start > time_limit:
+            stopped = "time_limit"
+            break
+    return SAASolution(best_x, best_value, 0, f"flow ascent: {done} iterations", done, stopped)
 
 
 def saa_policy(
@@ -271,42 +285,58 @@ def saa_policy(
     *,
     rng: None | int | np.random.Generator = None,
     scenarios: int = 32,
-    scenario_kind: Literal["first-choice"] = "first-choice",
     rounding: str = "nearest",
     solver: str = "auto",
     method: str = "highs-ipm",
-    iterations: int = 300,
-    time_limit: float | None = 60.0,
-    offered: object = None,
+    iterations: int | None = None,
+    time_limit: float | None = None,
 ) -> PolicyResult:
-    """Whole-catalog SAA (``offered=None``) or SAA restricted to an offer set.
+    """Whole-catalog SAA on first-choice scenarios (walk scenarios are not implemented).
 
-    Knobs: ``scenarios`` K; ``scenario_kind`` (first-choice counts; preference-walk scenarios are
-    not implemented); ``rounding`` of x; ``solver``: ``lp`` (HiGHS ``method``), ``flow-ascent``
-    (``iterations`` supergradient steps), or ``auto`` (the LP up to ``LP_VARIABLE_LIMIT``
-    variables, flow ascent above); ``time_limit`` seconds for either. ``info`` carries
-    ``status`` (0 = solved), ``message``, ``saa_value`` (in-sample value), ``solver``,
-    ``scenarios`` and ``lp_variables``.
+    Knobs: ``scenarios`` K; ``rounding`` of x; ``solver``: ``lp`` (HiGHS ``method``),
+    ``flow-ascent`` (``iterations`` supergradient steps, default :func:`default_iterations`), or
+    ``auto`` (the LP up to ``LP_VARIABLE_LIMIT`` variables, flow ascent above); ``time_limit``
+    seconds for either (None: deterministic budgets only). ``info`` carries ``status``
+    (0 = solved), ``message``, ``saa_value`` (in-sample value), ``solver``, ``scenarios``,
+    ``lp_variables``, ``iterations`` and ``stopped``.
     """
+    return _saa(
+        instance, None, rng=rng, scenarios=scenarios, rounding=rounding, solver=solver, method=method,
+        iterations=iterations, time_limit=time_limit,
+    )
+
+
+def _saa(
+    instance: Instance,
+    offered: np.ndarray | None,
+    *,
+    rng: None | int | np.random.Generator,
+    scenarios: int,
+    rounding: str,
+    solver: str,
+    method: str,
+    iterations: int | None,
+    time_limit: float | None,
+) -> PolicyResult:
+    """:func:`saa_policy` restricted to the offer set ``offered`` (None: the whole catalog);
+    :mod:`baselines.pooled` calls it with its pruned assortment."""
     start = time.perf_counter()
-    k = scenarios_iv(scenarios)
-    if scenario_kind not in SCENARIO_KINDS:
-        raise ValueError(f"`scenario_kind` must be one of {SCENARIO_KINDS}; got {scenario_kind!r}")
-    if rounding not in ROUNDING_RULES:
-        raise ValueError(f"`rounding` must be one of {ROUNDING_RULES}; got {rounding!r}")
-    if solver not in SOLVERS:
-        raise ValueError(f"`solver` must be one of {SOLVERS}; got {solver!r}")
-    if isinstance(iterations, bool) or not isinstance(iterations, (int, np.integer)) or iterations < 1:
-        raise ValueError(f"`iterations` must be a positive integer; got {iterations!r}")
+    generator = rng_iv(rng)
+    k = positive_int_iv("scenarios", scenarios)
+    choice_iv("rounding", rounding, ROUNDING_RULES)
+    choice_iv("solver", solver, SOLVERS)
+    choice_iv("method", method, LP_METHODS)
     n = instance.n_products
+    steps = default_iterations(n) if iterations is None else positive_int_iv("iterations", iterations)
+    time_limit = time_limit_iv(time_limit)
     mask = offered_iv(offered, n)
-    demands = first_choice_counts(instance, k, rng).astype(np.float64)
+    demands = first_choice_counts(instance, k, generator).astype(np.float64)
     variables = n * (2 * k + 1)
     chosen = solver if solver != "auto" else ("lp" if variables <= LP_VARIABLE_LIMIT else "flow-ascent")
     if chosen == "lp":
         solution = solve_saa_program(saa_program(instance, demands, mask), method=method, time_limit=time_limit)
     else:
-        solution = flow_ascent(instance, demands, mask, iterations=int(iterations), time_limit=time_limit)
+        solution = flow_ascent(instance, demands, mask, iterations=steps, time_limit=time_limit)
     stock = np.where(mask, round_stock(solution.stock, rounding), 0)
     return PolicyResult(
         policy="saa",
@@ -319,5 +349,7 @@ def saa_policy(
             "solver": chosen,
             "scenarios": k,
             "lp_variables": variables,
+            "iterations": solution.iterations,
+            "stopped": solution.stopped,
         },
     )

@@ -18,14 +18,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from baselines._validation import positive_int_iv, rng_iv
 from envs.instance import Instance
-
-
-def scenarios_iv(scenarios: object) -> int:
-    """Validate a scenario count K (a positive integer)."""
-    if isinstance(scenarios, bool) or not isinstance(scenarios, (int, np.integer)) or scenarios < 1:
-        raise ValueError(f"`scenarios` must be a positive integer; got {scenarios!r}")
-    return int(scenarios)
 
 
 def first_choice_counts(
@@ -36,8 +30,8 @@ def first_choice_counts(
     Multinomial(T; lambda, lambda_0) per row for fixed-length seasons, independent
     Poisson(T lambda_i) entries for Poisson seasons. Same ``rng`` seed => identical arrays.
     """
-    k = scenarios_iv(scenarios)
-    generator = np.random.default_rng(rng)
+    k = positive_int_iv("scenarios", scenarios)
+    generator = rng_iv(rng)
     lam = instance.arrival
     if instance.arrivals == "poisson":
         return generator.poisson(instance.customers * lam, size=(k, lam.shape[0])).astype(np.int64)

@@ -14,6 +14,7 @@ from baselines.bound import (
     fluid_lp,
     fluid_lp_matrices,
     offer_probabilities,
+    policy_values,
     single_customer_values,
 )
 from envs.choice import markov_chain_choice_probabilities, mnl_instance
@@ -268,3 +269,26 @@ def test_one_million_products_under_ten_seconds():
     assert seconds < 10.0
     assert solution.status == "optimal"
     assert_primal_feasible(instance, solution, rtol=1e-8)
+
+
+def test_policy_values_hand_solved():
+    # Buy set {1}, margins (1, 3), rho_01 = 0.5: g_1 = 3, g_0 = 0.5 * 3 = 1.5.
+    instance = make_instance(prices=[3.0, 2.0], costs=[1.0, 1.5], arrival=[0.5, 0.3],
+                             substitution=[[0.0, 0.5], [0.4, 0.0]], customers=10)
+    np.testing.assert_allclose(policy_values(instance, np.array([1.0, 3.0]), np.array([False, True])), [1.5, 3.0])
+    with pytest.raises(ValueError, match=r"`buy` must be a boolean mask of shape \(2,\); got dtype int64"):
+        policy_values(instance, np.array([1.0, 3.0]), np.array([0, 1]))
+
+
+def test_large_sparse_evaluations_report_running_out_of_iterations():
+    # |U| > DIRECT_LIMIT and beta <= 0.99: the fixed-policy iterations get a budget of 1 step.
+    instance = random_instance(DIRECT_LIMIT + 100, np.random.default_rng(8), sparse=True, degree=3)
+    offered = np.zeros(instance.n_products, dtype=bool)
+    offered[0] = True
+    with pytest.raises(RuntimeError, match=r"choice probabilities did not converge within 1 iterations"):
+        offer_probabilities(instance, offered, max_iterations=1)
+    with pytest.raises(RuntimeError, match=r"policy values did not converge within 1 iterations"):
+        policy_values(instance, instance.prices - instance.costs, offered, max_iterations=1)
+    values = policy_values(instance, instance.prices - instance.costs, offered)
+    m = instance.prices - instance.costs
+    np.testing.assert_allclose(values, np.where(offered, m, instance.substitution_csr @ values), atol=1e-9)

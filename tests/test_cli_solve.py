@@ -90,3 +90,43 @@ def test_unknown_knob_and_rng_knob_are_refused(capsys, hand_file):
 def test_missing_instance_file_exits_2(capsys, tmp_path):
     assert main(["bound", "--instance", str(tmp_path / "nope.json")]) == 2
     assert "does not exist" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("name", list(POLICIES))
+def test_solve_validates_the_seed_for_every_policy(capsys, hand_file, name):
+    assert main(["solve", "--instance", hand_file, "--policy", name, "--seed", "-5"]) == 2
+    assert "`--seed` must be an integer seed in [0, 2**63); got -5" in capsys.readouterr().err
+    assert main(["solve", "--instance", hand_file, "--policy", name, "--seed", str(2**63)]) == 2
+    assert f"`--seed` must be an integer seed in [0, 2**63); got {2**63}" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("policy", "knob", "message"),
+    [
+        ("pooled-saa", 'drop_fraction="a"', "`drop_fraction` must be a real number in (0, 1]; got 'a' (str)"),
+        ("saa", "scenarios=2.5", "`scenarios` must be a positive integer; got 2.5 (float)"),
+        ("sample-path-gradient", 'step="big"', "`step` must be a positive real number; got 'big' (str)"),
+        ("local-search", "max_evaluations=true", "`max_evaluations` must be a positive integer; got True (bool)"),
+        ("exact", 'max_candidates="9"', "`max_candidates` must be a positive integer; got '9' (str)"),
+        ("fluid", "rounding=3", "`rounding` must be one of ('nearest', 'floor', 'ceil'); got 3"),
+    ],
+)
+def test_solve_type_checks_knobs(capsys, hand_file, policy, knob, message):
+    assert main(["solve", "--instance", hand_file, "--policy", policy, "--set", knob]) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_bound_json_never_prints_nan(capsys, hand_file, monkeypatch):
+    # A failed solve: lp_bound is null, and the exit code is 1 with and without --json.
+    import experiments.commands.bound as bound_command
+    from baselines.bound import fluid_lp
+
+    def failed(instance, *, method="auto"):
+        solution = fluid_lp(instance)
+        return type(solution)(**{**solution.__dict__, "value": float("nan"), "status": "numerical_error"})
+
+    monkeypatch.setattr(bound_command, "fluid_lp", failed)
+    assert main(["bound", "--instance", hand_file, "--json"]) == 1
+    record = json.loads(capsys.readouterr().out)
+    assert record["lp_bound"] is None and record["status"] == "numerical_error"
+    assert main(["bound", "--instance", hand_file]) == 1

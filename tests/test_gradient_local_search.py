@@ -68,11 +68,10 @@ def substitution_instance() -> object:
 
 def test_local_search_ends_in_a_bank_local_optimum() -> None:
     instance = substitution_instance()
-    result = local_search_policy(instance, rng=2, seasons=64, time_limit=None)
-    assert result.info["stopped"] == "local optimum"
+    result = local_search_policy(instance, rng=2, seasons=64)
+    assert result.info["stopped"] == "converged"
     assert result.info["bank_profit"] >= result.info["start_profit"]
-    seed = int(np.random.default_rng(2).integers(2**62))
-    objective = bank_objective(instance, 64, seed)
+    objective = bank_objective(instance, 64, result.info["bank_seed"])
     best = objective(result.stock)
     assert best == pytest.approx(result.info["bank_profit"])
     for i in range(3):
@@ -81,8 +80,42 @@ def test_local_search_ends_in_a_bank_local_optimum() -> None:
             neighbour[i] += delta
             if neighbour[i] >= 0:
                 assert objective(neighbour) <= best
-    again = local_search_policy(instance, rng=2, seasons=64, time_limit=None)
+    again = local_search_policy(instance, rng=2, seasons=64)
     np.testing.assert_array_equal(result.stock, again.stock)
+
+
+def test_local_search_stops_at_its_evaluation_budget() -> None:
+    instance = substitution_instance()
+    result = local_search_policy(instance, rng=2, seasons=64, max_evaluations=3)
+    assert result.info["stopped"] == "evaluations" and result.info["evaluations"] == 3
+    assert local_search_policy(instance, rng=2, seasons=64, max_passes=1).info["stopped"] in ("iterations", "converged")
+
+
+def test_local_search_default_evaluation_budget() -> None:
+    from baselines.local_search import default_evaluations
+
+    assert default_evaluations(32, 100_000) == 312  # N = 10,000, T = 100,000 heavy-tail: < 2 min
+    assert default_evaluations(32, 10_000) == 3_125 and default_evaluations(32, 40) == 20_000
+    assert default_evaluations(10**6, 10**6) == 100
+
+
+@pytest.mark.parametrize("name", ["saa", "pooled-saa", "sample-path-gradient", "local-search"])
+def test_default_budgets_make_seeded_heuristics_reproducible(name: str) -> None:
+    # No wall-clock stopping rule by default: the same seed gives the same stock under any load.
+    from baselines.registry import policy_knobs, solve
+
+    assert policy_knobs(name)["time_limit"] is None
+    instance = substitution_instance()
+    first = solve(name, instance, rng=17)
+    second = solve(name, instance, rng=17)
+    np.testing.assert_array_equal(first.stock, second.stock)
+    assert first.info["stopped"] == second.info["stopped"] != "time_limit"
+
+
+def test_gradient_reports_its_planning_seed_and_stopping_rule() -> None:
+    result = sample_path_gradient_policy(newsvendor_instance(), rng=9, iterations=5)
+    assert result.info["stopped"] == "iterations"
+    assert result.info["planning_seed"] == int(np.random.default_rng(9).integers(2**62))
 
 
 @pytest.mark.parametrize(
@@ -91,7 +124,9 @@ def test_local_search_ends_in_a_bank_local_optimum() -> None:
         ({"iterations": 0}, r"`iterations` must be a positive integer; got 0"),
         ({"seasons": 0}, r"`seasons` must be a positive integer; got 0"),
         ({"cascade_depth": 0}, r"`cascade_depth` must be a positive integer; got 0"),
-        ({"step": 0.0}, r"`step` must be positive; got 0.0"),
+        ({"step": 0.0}, r"`step` must be positive and finite; got 0.0"),
+        ({"step": float("inf")}, r"`step` must be positive and finite; got inf"),
+        ({"rng": -1}, r"`rng` must be an integer seed in \[0, 2\*\*63\); got -1"),
         ({"start": "zero"}, r"`start` must be one of .*; got 'zero'"),
         ({"rounding": "up"}, r"`rounding` must be one of .*; got 'up'"),
         ({"time_limit": 0.0}, r"`time_limit` must be positive seconds or None; got 0.0"),
@@ -99,7 +134,7 @@ def test_local_search_ends_in_a_bank_local_optimum() -> None:
 )
 def test_gradient_bad_knobs_raise(knobs: dict, match: str) -> None:
     with pytest.raises(ValueError, match=match):
-        sample_path_gradient_policy(newsvendor_instance(), rng=0, **knobs)
+        sample_path_gradient_policy(newsvendor_instance(), **{"rng": 0, **knobs})
 
 
 @pytest.mark.parametrize(
@@ -109,8 +144,36 @@ def test_gradient_bad_knobs_raise(knobs: dict, match: str) -> None:
         ({"max_passes": 0}, r"`max_passes` must be a positive integer; got 0"),
         ({"start": "zero"}, r"`start` must be one of .*; got 'zero'"),
         ({"time_limit": -2.0}, r"`time_limit` must be positive seconds or None; got -2.0"),
+        ({"max_evaluations": 0}, r"`max_evaluations` must be a positive integer; got 0"),
     ],
 )
 def test_local_search_bad_knobs_raise(knobs: dict, match: str) -> None:
     with pytest.raises(ValueError, match=match):
         local_search_policy(substitution_instance(), rng=0, **knobs)
+
+
+@pytest.mark.parametrize(
+    ("knobs", "match"),
+    [
+        ({"step": "1"}, r"`step` must be a positive real number; got '1' \(str\)"),
+        ({"iterations": 3.0}, r"`iterations` must be a positive integer; got 3.0 \(float\)"),
+        ({"seasons": None}, r"`seasons` must be a positive integer; got None \(NoneType\)"),
+        ({"time_limit": "10"}, r"`time_limit` must be positive seconds or None; got '10' \(str\)"),
+    ],
+)
+def test_gradient_mistyped_knobs_raise(knobs: dict, match: str) -> None:
+    with pytest.raises(TypeError, match=match):
+        sample_path_gradient_policy(newsvendor_instance(), rng=0, **knobs)
+
+
+@pytest.mark.parametrize(
+    ("knobs", "match"),
+    [
+        ({"max_evaluations": 1.5}, r"`max_evaluations` must be a positive integer; got 1.5 \(float\)"),
+        ({"max_passes": "2"}, r"`max_passes` must be a positive integer; got '2' \(str\)"),
+        ({"rng": "seed"}, r"`rng` must be None, an integer seed in \[0, 2\*\*63\) or a numpy Generator"),
+    ],
+)
+def test_local_search_mistyped_knobs_raise(knobs: dict, match: str) -> None:
+    with pytest.raises(TypeError, match=match):
+        local_search_policy(substitution_instance(), **{"rng": 0, **knobs})

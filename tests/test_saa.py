@@ -5,8 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from baselines.fluid import round_stock
 from baselines.saa import (
-    flow_ascent, round_stock, saa_policy, saa_program, solve_saa_program,
+    ascent_direction, default_iterations, flow_ascent, saa_policy, saa_program, solve_saa_program,
+    spill_values,
 )
 from baselines.scenarios import first_choice_counts
 from envs.instance import make_instance
@@ -146,16 +148,65 @@ def test_rounding_rules() -> None:
         ({"rounding": "up"}, ValueError, r"`rounding` must be one of .*; got 'up'"),
         ({"solver": "cplex"}, ValueError, r"`solver` must be one of .*; got 'cplex'"),
         ({"iterations": 0}, ValueError, r"`iterations` must be a positive integer; got 0"),
-        ({"scenario_kind": "walks"}, ValueError, r"`scenario_kind` must be one of .*; got 'walks'"),
+        ({"scenarios": 2.0}, TypeError, r"`scenarios` must be a positive integer; got 2.0 \(float\)"),
+        ({"iterations": "9"}, TypeError, r"`iterations` must be a positive integer; got '9' \(str\)"),
+        ({"time_limit": "a"}, TypeError, r"`time_limit` must be positive seconds or None; got 'a' \(str\)"),
+        ({"rng": -5}, ValueError, r"`rng` must be an integer seed in \[0, 2\*\*63\); got -5"),
+        ({"rng": 1.5}, TypeError, r"`rng` must be None, an integer seed in \[0, 2\*\*63\) or a numpy Generator"),
         ({"method": "simplex", "solver": "lp"}, ValueError, r"`method` must be one of .*; got 'simplex'"),
         ({"time_limit": -1.0, "solver": "lp"}, ValueError, r"`time_limit` must be positive seconds or None; got -1.0"),
-        ({"offered": [1, 0]}, TypeError, r"`offered` must be a boolean mask over the products; got dtype int"),
-        ({"offered": np.array([True])}, ValueError, r"`offered` must have shape \(2,\)"),
     ],
 )
 def test_bad_knobs_raise(knobs: dict, error: type, match: str) -> None:
     with pytest.raises(error, match=match):
-        saa_policy(two_product(), rng=0, **knobs)
+        saa_policy(two_product(), **{"rng": 0, **knobs})
+
+
+@pytest.mark.parametrize(
+    ("offered", "error", "match"),
+    [
+        ([1, 0], TypeError, r"`offered` must be a boolean mask over the products; got dtype int"),
+        (np.array([True]), ValueError, r"`offered` must have shape \(2,\)"),
+    ],
+)
+def test_bad_offer_set_raises(offered: object, error: type, match: str) -> None:
+    with pytest.raises(error, match=match):
+        saa_program(two_product(), np.array([[10, 4]]), offered=offered)
+
+
+def test_offer_set_and_scenario_kind_are_not_public_knobs() -> None:
+    from baselines.registry import policy_knobs
+
+    assert "offered" not in policy_knobs("saa") and "scenario_kind" not in policy_knobs("saa")
+    assert "offered" not in policy_knobs("pooled-saa")
+
+
+def test_default_iterations_rule() -> None:
+    assert default_iterations(10) == 300 and default_iterations(5_000) == 300
+    assert default_iterations(10_000) == 150 and default_iterations(10**6) == 30
+
+
+def test_spill_into_an_unstocked_product_passes_on() -> None:
+    # Chain 0 -> 1 (prob 0.5), 1 -> 2 (prob 0.8); margins (4, 3, 2); x = (3, 0, 5).
+    # In the scenario product 1 gets no inflow (a_1 = 0 = x_1), product 2 is unsaturated.
+    # One more customer at 1 finds nothing and walks on: v_1 = 0.8 * v_2 = 0.8 * 2 = 1.6
+    # (the old rule "saturated = a > x" valued her at m_1 = 3). Products 0 and 2 have stock
+    # left: v_0 = 4, v_2 = 2.
+    import scipy.sparse as sp
+
+    rho = sp.csr_array(np.array([[0.0, 0.5, 0.0], [0.0, 0.0, 0.8], [0.0, 0.0, 0.0]]))
+    margin = np.array([4.0, 3.0, 2.0])
+    x = np.array([3.0, 0.0, 5.0])
+    inflows = np.array([[1.0, 0.0, 2.0]])
+    passes = (inflows > x) | (x == 0)
+    np.testing.assert_allclose(spill_values(rho, margin, passes), [[4.0, 1.6, 2.0]])
+    np.testing.assert_allclose(spill_values(rho, margin, inflows > x), [[4.0, 3.0, 2.0]])
+    # Saturated product 0 (a_0 = 6 > 3): one more unit earns m_0 - 0.5 v_1 - h_0, with v_1 = 0.8
+    # v_2 = 1.6 (1 is unstocked, but reached by 0's spill so a_1 > 0 = x_1 anyway):
+    # 4 - 0.8 - 1 = 2.2; unsaturated products earn -h.
+    inflows = np.array([[6.0, 1.5, 2.0]])
+    direction = ascent_direction(rho, margin, np.ones(3), inflows, x)
+    np.testing.assert_allclose(direction, [2.2, 3.0 - 1.6 - 1.0, -1.0])
 
 
 def test_bad_demands_raise() -> None:
@@ -219,4 +270,17 @@ def test_pruning_pools_the_tail_product_into_its_substitute() -> None:
 )
 def test_bad_pruning_knobs_raise(knobs: dict, match: str) -> None:
     with pytest.raises(ValueError, match=match):
+        pooled_saa_policy(pooling_instance(), rng=0, **knobs)
+
+
+@pytest.mark.parametrize(
+    ("knobs", "match"),
+    [
+        ({"drop_fraction": "a"}, r"`drop_fraction` must be a real number in \(0, 1\]; got 'a' \(str\)"),
+        ({"max_rounds": 2.5}, r"`max_rounds` must be a non-negative integer; got 2.5 \(float\)"),
+        ({"scenarios": True}, r"`scenarios` must be a positive integer; got True \(bool\)"),
+    ],
+)
+def test_mistyped_pruning_knobs_raise(knobs: dict, match: str) -> None:
+    with pytest.raises(TypeError, match=match):
         pooled_saa_policy(pooling_instance(), rng=0, **knobs)

@@ -12,9 +12,9 @@ import pytest
 from baselines import POLICIES, HeuristicPolicy, StockingPolicy, solve
 from baselines.assortment import best_assortment
 from baselines.bound import fluid_lp
-from baselines.exact import exact_policy
-from baselines.fluid import fluid_policy, round_sales
-from baselines.newsvendor import newsvendor_stock
+from baselines.exact import InstanceTooLargeError, candidate_count, exact_policy
+from baselines.fluid import fluid_policy, round_stock
+from baselines.newsvendor import critical_ratios, newsvendor_stock
 from baselines.registry import load_policy, policy_knobs
 from envs.choice import markov_chain_choice_probabilities
 from envs.exact import exact_expected_profit
@@ -97,8 +97,8 @@ def test_fluid_rounding_rules_on_hand_solved_lp():
     assert fluid_policy(instance, rounding="floor").stock.tolist() == [6, 0]
     assert fluid_policy(instance, rounding="ceil").stock.tolist() == [7, 0]
     assert fluid_policy(instance).info["lp_bound"] == pytest.approx(12.4)
-    np.testing.assert_array_equal(round_sales(np.array([0.5, 1.49, 2.0, 1e-12]), "nearest"), [1, 1, 2, 0])
-    np.testing.assert_array_equal(round_sales(np.array([1e-12, 2.0, 2.1]), "ceil"), [0, 2, 3])
+    np.testing.assert_array_equal(round_stock(np.array([0.5, 1.49, 2.0, 1e-12]), "nearest"), [1, 1, 2, 0])
+    np.testing.assert_array_equal(round_stock(np.array([1e-12, 2.0, 2.1, -1e-9]), "ceil"), [0, 2, 3, 0])
     with pytest.raises(ValueError, match=r"`rounding` must be one of \('nearest', 'floor', 'ceil'\); got 'up'"):
         fluid_policy(instance, rounding="up")
     with pytest.raises(ValueError, match=r"`method` must be one of \('auto', 'fixed-point', 'highs'\); got 'x'"):
@@ -217,8 +217,38 @@ def test_exact_optimum_below_bound_and_above_heuristics(seed):
 
 def test_exact_refuses_large_instances():
     instance = random_tiny(0, n=3, customers=40)
-    with pytest.raises(ValueError, match=r"the exact policy would enumerate \(K \+ 1\)\^N = \(40 \+ 1\)\^3 = "
-                                         r"68,921 stock vectors; it handles at most max_candidates = 20,000"):
+    with pytest.raises(InstanceTooLargeError, match=r"the exact policy would enumerate \(K \+ 1\)\^N = "
+                       r"\(40 \+ 1\)\^3 = 68,921 stock vectors; it handles at most max_candidates = 20,000"):
         solve("exact", instance)
     with pytest.raises(ValueError, match="`max_candidates` must be a positive integer; got 0"):
         exact_policy(instance, max_candidates=0)
+    with pytest.raises(TypeError, match=r"`max_candidates` must be a positive integer; got 1e\+30 \(float\)"):
+        exact_policy(instance, max_candidates=1e30)
+
+
+def test_exact_refusal_prints_the_count_not_inf():
+    # 201^200 = 10^(200 log10 201) = 10^460.6392 = 4.357e+460 (float overflow printed "inf");
+    # the leading digits are truncated, not rounded.
+    assert candidate_count(200, 200) == "4.35e+460"
+    assert candidate_count(40, 3) == "68,921"
+    assert candidate_count(10**5, 10**6) == "about 10^5,000,004"
+    instance = random_tiny(0, n=200, customers=200)
+    with pytest.raises(InstanceTooLargeError, match=r"= \(200 \+ 1\)\^200 = 4\.35e\+460 stock vectors"):
+        exact_policy(instance)
+
+
+def test_critical_ratio_is_zero_when_price_equals_salvage():
+    # r = s = c for product 0: (r - c) / (r - s) = 0/0 -> 0 by definition (no unit can earn).
+    # pytest turns RuntimeWarning (invalid value in divide) into an error.
+    instance = make_instance(prices=[2.0, 4.0], costs=[2.0, 1.0], salvage=[2.0, 0.0], arrival=[0.3, 0.3],
+                             substitution=np.zeros((2, 2)), customers=10)
+    np.testing.assert_allclose(critical_ratios(instance), [0.0, 0.75])
+    assert solve("newsvendor", instance).stock[0] == 0
+
+
+@pytest.mark.parametrize("name", SIMPLE + ("exact",))
+def test_deterministic_policies_validate_the_seed(name):
+    with pytest.raises(ValueError, match=r"`rng` must be an integer seed in \[0, 2\*\*63\); got -5"):
+        solve(name, hand_instance(customers=3), rng=-5)
+    with pytest.raises(TypeError, match=r"`rng` must be None, an integer seed in \[0, 2\*\*63\) or a numpy"):
+        solve(name, hand_instance(customers=3), rng="x")

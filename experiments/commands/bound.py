@@ -5,13 +5,15 @@
 
 No stocking policy earns more in expectation than the bound (DESIGN.md 5). With --json one JSON
 object with the keys lp_bound, status, method, solve_seconds, assortment_size, n_products,
-customers.
+customers; lp_bound is null when the solve failed (never NaN). The exit code is 0 when the
+status is "optimal" and 1 otherwise, with or without --json.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 
 from baselines.bound import METHODS, fluid_lp
 from envs.families import FAMILIES
@@ -53,14 +55,15 @@ def run(args: argparse.Namespace) -> int:
     solution = fluid_lp(instance, method=args.method)
     record = {
         "instance": instance.name, "n_products": instance.n_products, "customers": instance.customers,
-        "lp_bound": solution.value, "status": solution.status, "method": solution.method,
+        "lp_bound": solution.value if math.isfinite(solution.value) else None, "status": solution.status, "method": solution.method,
         "solve_seconds": solution.solve_seconds, "assortment_size": int(solution.assortment.sum()),
     }
+    code = 0 if solution.status == "optimal" else 1
     if args.json:
-        print(json.dumps(record))
-        return 0
+        print(json.dumps(record, allow_nan=False))
+        return code
     print(f"instance         {instance.name}: {instance.n_products} products, {instance.customers} customers")
     print(f"lp bound         {solution.value:.6f} ({solution.status}, {solution.method}, "
           f"{solution.solve_seconds:.3f} s)")
     print(f"fluid assortment {record['assortment_size']} of {instance.n_products} products")
-    return 0 if solution.status == "optimal" else 1
+    return code

@@ -4,7 +4,8 @@
     assort solve --family F --instance-seed S [--family-set KEY=VALUE ...] --policy NAME ...
 
 --set passes a knob to the heuristic (a value is read as JSON when it parses, else kept as a
-string; unknown knobs are refused with the list of known ones); --seed is its ``rng``. --out
+string; unknown knobs are refused with the list of known ones, and every knob's type and range
+is checked by the heuristic); --seed is its ``rng``, an integer in [0, 2**63). --out
 writes the stock file (a JSON list of N integers) that ``assort evaluate --stock`` reads. With
 --json one JSON object with at least policy, stock, solve_seconds and lp_bound (the fluid LP
 bound, for scale), plus the heuristic's own facts. ``assort policies`` lists the names.
@@ -20,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from baselines._validation import seed_iv
 from baselines.bound import fluid_lp
 from baselines.registry import POLICIES, solve
 from experiments.commands.bound import add_instance_arguments, instance_from_args
@@ -65,7 +67,7 @@ def run(args: argparse.Namespace) -> int:
     if "rng" in knobs:
         raise ValueError("give the policy's seed with --seed S, not --set rng=...")
     if args.seed is not None:
-        knobs["rng"] = args.seed
+        knobs["rng"] = seed_iv("--seed", args.seed)
     instance = instance_from_args(args)
     result = solve(args.policy, instance, **knobs)
     record = _plain(result.to_dict())
