@@ -94,8 +94,8 @@ def test_local_search_stops_at_its_evaluation_budget() -> None:
 def test_local_search_default_evaluation_budget() -> None:
     from baselines.local_search import default_evaluations
 
-    assert default_evaluations(32, 100_000) == 312  # N = 10,000, T = 100,000 heavy-tail: < 2 min
-    assert default_evaluations(32, 10_000) == 3_125 and default_evaluations(32, 40) == 20_000
+    assert default_evaluations(32, 100_000) == 625  # N = 10,000, T = 100,000 heavy-tail: < 2 min
+    assert default_evaluations(32, 10_000) == 6_250 and default_evaluations(32, 40) == 20_000
     assert default_evaluations(10**6, 10**6) == 100
 
 
