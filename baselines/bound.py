@@ -62,6 +62,7 @@ import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 from scipy.optimize import linprog
 
+from baselines._validation import choice_iv, positive_int_iv
 from envs.instance import SUM_TOLERANCE, Instance
 
 METHODS = ("auto", "fixed-point", "highs")
@@ -103,12 +104,10 @@ class FluidSolution:
 def _fluid_lp_iv(instance: Instance, method: str, tolerance: float, max_iterations: int) -> None:
     if not isinstance(instance, Instance):
         raise TypeError(f"`instance` must be an envs.instance.Instance; got {type(instance).__name__}")
-    if method not in METHODS:
-        raise ValueError(f"`method` must be one of {METHODS}; got {method!r}")
+    choice_iv("method", method, METHODS)
     if not (isinstance(tolerance, float) and 0 < tolerance < 1):
         raise ValueError(f"`tolerance` must be a float in (0, 1); got {tolerance!r}")
-    if isinstance(max_iterations, bool) or not isinstance(max_iterations, int) or max_iterations < 1:
-        raise ValueError(f"`max_iterations` must be a positive integer; got {max_iterations!r}")
+    positive_int_iv("max_iterations", max_iterations)
 
 
 def margins(instance: Instance) -> np.ndarray:

@@ -159,6 +159,8 @@ def test_input_validation():
         fluid_lp(instance, tolerance=2.0)
     with pytest.raises(ValueError, match="`max_iterations` must be a positive integer; got 0"):
         fluid_lp(instance, max_iterations=0)
+    with pytest.raises(TypeError, match=r"`max_iterations` must be a positive integer; got 5.0 \(float\)"):
+        fluid_lp(instance, max_iterations=5.0)
 
 
 def assert_optimality_certificate(instance, solution, rtol=1e-9):
