@@ -17,6 +17,7 @@ from stable_baselines3.common.callbacks import BaseCallback, CallbackList
 from agents.callbacks import CheckpointCallback, checkpoints
 from agents.factory import load_model, make_model
 from agents.policy import LearnedPolicy
+from envs.one_shot import IncompatibleInstanceError
 from envs.families import make_family_instance
 from experiments.cli import main
 from experiments.config import AgentConfig, EnvConfig, ExperimentConfig, load_config, parse_config
@@ -285,8 +286,18 @@ def test_learned_policy_is_a_deterministic_stocking_policy(ppo_run: Path) -> Non
     other = make_family_instance("small", 1_000_001)
     assert other.n_products == instance.n_products
     too_big = make_family_instance("small", 1_000_000, n_products=instance.n_products + 1)
-    with pytest.raises(ValueError, match="products"):
+    with pytest.raises(IncompatibleInstanceError, match="products"):
         policy.stock_for(too_big)
+
+
+def test_a_refused_first_instance_does_not_break_the_next_decision(ppo_run: Path) -> None:
+    # The leaderboard shows every family to every agent: a first reset refused for its size must
+    # leave the policy able to play the next instance (gymnasium's passive checker could not).
+    policy = LearnedPolicy(ppo_run)
+    instance = make_family_instance("small", 1_000_000)
+    with pytest.raises(IncompatibleInstanceError):
+        policy.stock_for(make_family_instance("medium", 1_000_000))
+    assert np.array_equal(policy.stock_for(instance), LearnedPolicy(ppo_run).stock_for(instance))
 
 
 def test_learned_policy_plays_the_sequential_environment(tmp_path: Path) -> None:
