@@ -233,6 +233,10 @@ class PreparedInstance:
             baseline_stock=np.rint(sales).astype(np.int64) if reward_baseline == "fluid" else None,
         )
 
+    def image(self, stock: np.ndarray) -> np.ndarray:
+        """:func:`stock_image` of ``stock`` against the mean first-choice demand T lambda."""
+        return stock_image(stock, self.cap, self.instance.customers * self.instance.arrival)
+
     def stock_for(self, action: np.ndarray) -> np.ndarray:
         """The stock an action commits: :func:`scale_action`, or :func:`anchored_stock`."""
         if self.anchor is None:
@@ -322,7 +326,7 @@ class InstanceSource:
             instance = make_family_instance(family, int(instance_seed), **self.family_kwargs)
             if not self.resample:
                 self.instance_seed = int(instance_seed)
-        self.fixed = PreparedInstance.build(instance, self.reward_scale, self.action_anchor, self.reward_baseline)
+        self.fixed = self._build(instance)
         self.n_products = instance.n_products
         self._last = self.fixed
 
@@ -348,7 +352,7 @@ class InstanceSource:
         prepared = self._cache.get(seed)
         if prepared is None:
             instance = make_family_instance(self.family, seed, **self.family_kwargs)
-            prepared = PreparedInstance.build(instance, self.reward_scale, self.action_anchor, self.reward_baseline)
+            prepared = self._build(instance)
             self._cache[seed] = prepared
             if len(self._cache) > PREPARED_CACHE_SIZE:
                 self._cache.popitem(last=False)
@@ -357,9 +361,12 @@ class InstanceSource:
         self._last = prepared
         return prepared, seed
 
+    def _build(self, instance: Instance) -> PreparedInstance:
+        return PreparedInstance.build(instance, self.reward_scale, self.action_anchor, self.reward_baseline)
+
     def _prepare(self, instance: Instance) -> PreparedInstance:
         if instance is not self._last.instance:
-            self._last = PreparedInstance.build(instance, self.reward_scale, self.action_anchor, self.reward_baseline)
+            self._last = self._build(instance)
         return self._last
 
 
@@ -541,6 +548,4 @@ class OneShotStockingEnv(gym.Env[np.ndarray, np.ndarray]):
         """The committed stock against demand (:func:`stock_image`), or None without a render mode."""
         if self.render_mode is None:
             return None
-        prepared = self._prepared or self.source.fixed
-        demand = prepared.instance.customers * prepared.instance.arrival
-        return stock_image(self._stock, prepared.cap, demand)
+        return (self._prepared or self.source.fixed).image(self._stock)

@@ -24,7 +24,6 @@ from envs.one_shot import (
     action_iv,
     render_mode_iv,
     scale_action,
-    stock_image,
 )
 
 BATCH_FEATURES: tuple[tuple[str, float, float], ...] = (
@@ -237,6 +236,4 @@ class SequentialStockingEnv(gym.Env[np.ndarray, np.ndarray]):
         """The stock committed so far against demand (:func:`envs.one_shot.stock_image`)."""
         if self.render_mode is None:
             return None
-        prepared = self._prepared or self.source.fixed
-        demand = prepared.instance.customers * prepared.instance.arrival
-        return stock_image(self._stock, prepared.cap, demand)
+        return (self._prepared or self.source.fixed).image(self._stock)
