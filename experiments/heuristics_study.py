@@ -180,7 +180,7 @@ def markdown(rows: list[dict[str, Any]], settings: dict[str, Any], mode: str) ->
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="one instance seed, 200 seasons, 10 s limits")
+    parser.add_argument("--quick", action="store_true", help="one instance seed, 200 seasons")
     args = parser.parse_args(argv)
     mode = "quick" if args.quick else "full"
     settings = {"mode": mode, **SETTINGS[mode]}
