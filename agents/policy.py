@@ -52,12 +52,16 @@ class LearnedPolicy:
         self.name = self.run_dir.name
         # No passive env checker: it checks only the first reset, and a first reset refused for an
         # instance of the wrong size would leave it unable to check the next episode's step.
-        self.env = gymnasium.make(self.config.env.id, disable_env_checker=True, **self.config.env.kwargs)
+        self.env = gymnasium.make(
+            self.config.env.id, disable_env_checker=True, **self.config.env.kwargs
+        )
         self.normalizer: VecNormalize | None = None
         stats = self.run_dir / "vecnormalize.pkl"
         if stats.is_file():
             env_id, kwargs = self.config.env.id, self.config.env.kwargs
-            holder = DummyVecEnv([lambda: gymnasium.make(env_id, disable_env_checker=True, **kwargs)])
+            holder = DummyVecEnv(
+                [lambda: gymnasium.make(env_id, disable_env_checker=True, **kwargs)]
+            )
             self.normalizer = VecNormalize.load(str(stats), holder)
             self.normalizer.training = False
             self.normalizer.norm_reward = False

@@ -7,4 +7,12 @@
 from baselines.policy import PolicyResult, StockingPolicy
 from baselines.registry import POLICIES, HeuristicPolicy, load_policy, policy_knobs, solve
 
-__all__ = ["POLICIES", "HeuristicPolicy", "PolicyResult", "StockingPolicy", "load_policy", "policy_knobs", "solve"]
+__all__ = [
+    "POLICIES",
+    "HeuristicPolicy",
+    "PolicyResult",
+    "StockingPolicy",
+    "load_policy",
+    "policy_knobs",
+    "solve",
+]

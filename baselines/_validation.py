@@ -25,7 +25,7 @@ def _is_integer(value: object) -> bool:
 
 
 def _is_real(value: object) -> bool:
-    return (_is_integer(value) or isinstance(value, (float, np.floating)))
+    return _is_integer(value) or isinstance(value, (float, np.floating))
 
 
 def positive_int_iv(label: str, value: object) -> int:

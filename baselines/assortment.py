@@ -44,5 +44,8 @@ def assortment_newsvendor_policy(
     stock = newsvendor_stock(instance, pi)
     info = {"assortment_size": int(offered.sum())}
     return PolicyResult(
-        policy="assortment-newsvendor", stock=stock, solve_seconds=time.perf_counter() - start, info=info
+        policy="assortment-newsvendor",
+        stock=stock,
+        solve_seconds=time.perf_counter() - start,
+        info=info,
     )

@@ -75,7 +75,13 @@ RESIDUAL_TOLERANCE = 1e-9
 HIGHS_LIMIT = 20_000
 DEFAULT_TOLERANCE = 1e-12
 DEFAULT_MAX_ITERATIONS = 10_000
-_HIGHS_STATUS = {0: "optimal", 1: "iteration_limit", 2: "infeasible", 3: "unbounded", 4: "numerical_error"}
+_HIGHS_STATUS = {
+    0: "optimal",
+    1: "iteration_limit",
+    2: "infeasible",
+    3: "unbounded",
+    4: "numerical_error",
+}
 
 Method = Literal["auto", "fixed-point", "highs"]
 
@@ -103,7 +109,9 @@ class FluidSolution:
 
 def _fluid_lp_iv(instance: Instance, method: str, tolerance: float, max_iterations: int) -> None:
     if not isinstance(instance, Instance):
-        raise TypeError(f"`instance` must be an envs.instance.Instance; got {type(instance).__name__}")
+        raise TypeError(
+            f"`instance` must be an envs.instance.Instance; got {type(instance).__name__}"
+        )
     choice_iv("method", method, METHODS)
     if not (isinstance(tolerance, float) and 0 < tolerance < 1):
         raise ValueError(f"`tolerance` must be a float in (0, 1); got {tolerance!r}")
@@ -171,16 +179,29 @@ def _solve_highs(instance: Instance) -> FluidSolution:
     if result.x is None:
         empty = np.full(n, np.nan)
         return FluidSolution(
-            value=float("nan"), sales=empty, visits=empty.copy(), dual=empty.copy(),
-            assortment=np.zeros(n, bool), method="highs", solve_seconds=0.0, status=status,
+            value=float("nan"),
+            sales=empty,
+            visits=empty.copy(),
+            dual=empty.copy(),
+            assortment=np.zeros(n, bool),
+            method="highs",
+            solve_seconds=0.0,
+            status=status,
         )
     z = np.maximum(result.x[:n], 0.0)
-    w = np.maximum(result.x[n:2 * n], 0.0)
+    w = np.maximum(result.x[n : 2 * n], 0.0)
     g = -np.asarray(result.eqlin.marginals, dtype=np.float64)
     m = margins(instance)
     return FluidSolution(
-        value=float(-result.fun), sales=z, visits=w, dual=g, assortment=(z > 0) & (m > 0),
-        method="highs", solve_seconds=0.0, status=status, iterations=int(result.nit),
+        value=float(-result.fun),
+        sales=z,
+        visits=w,
+        dual=g,
+        assortment=(z > 0) & (m > 0),
+        method="highs",
+        solve_seconds=0.0,
+        status=status,
+        iterations=int(result.nit),
     )
 
 
@@ -211,7 +232,11 @@ def single_customer_values(
     ``margins`` defaults to r - c.
     """
     _fluid_lp_iv(instance, "fixed-point", tolerance, max_iterations)
-    m = instance.prices - instance.costs if margins is None else _margins_iv(margins, instance.n_products)
+    m = (
+        instance.prices - instance.costs
+        if margins is None
+        else _margins_iv(margins, instance.n_products)
+    )
     g, buy, status, _ = _dual_fixed_point(instance, m, tolerance, max_iterations)
     return g, buy, status
 
@@ -237,7 +262,9 @@ def offer_probabilities(
         )
     pi, _, ok = _absorption(instance, mask, tolerance, max_iterations)
     if not ok:
-        raise RuntimeError(f"choice probabilities did not converge within {max_iterations} iterations")
+        raise RuntimeError(
+            f"choice probabilities did not converge within {max_iterations} iterations"
+        )
     return pi
 
 
@@ -263,7 +290,12 @@ def policy_values(
         )
     slack = tolerance * max(float(np.abs(m).max()), 1e-300)
     g, _, ok = _evaluate_policy(
-        instance.substitution, m, mask, np.zeros(instance.n_products), _contraction(instance), slack,
+        instance.substitution,
+        m,
+        mask,
+        np.zeros(instance.n_products),
+        _contraction(instance),
+        slack,
         max_iterations,
     )
     if not ok:
@@ -274,7 +306,9 @@ def policy_values(
 def _margins_iv(values: np.ndarray, n: int) -> np.ndarray:
     m = np.asarray(values, dtype=np.float64)
     if m.shape != (n,) or not np.all(np.isfinite(m)):
-        raise ValueError(f"`margins` must be {n} finite numbers, one per product; got shape {m.shape}")
+        raise ValueError(
+            f"`margins` must be {n} finite numbers, one per product; got shape {m.shape}"
+        )
     return m
 
 
@@ -305,7 +339,9 @@ def _dual_fixed_point(
             break
         buy = improved
     residual = float(np.abs(np.maximum(m, np.maximum(rho @ g, 0.0)) - g).max())
-    status = "optimal" if residual <= max(10 * slack, RESIDUAL_TOLERANCE * scale) else "not_converged"
+    status = (
+        "optimal" if residual <= max(10 * slack, RESIDUAL_TOLERANCE * scale) else "not_converged"
+    )
     return g, buy, status, used
 
 
@@ -342,7 +378,9 @@ def _evaluate_policy(
         return g, 1, True
     if beta > NEUMANN_BETA:
         b = _submatrix(rho, u, np.flatnonzero(buy)) @ m[buy]
-        g[u], used, ok = _krylov_transient(_submatrix(rho, u, u), b, g0[u], tol, budget, transpose=False)
+        g[u], used, ok = _krylov_transient(
+            _submatrix(rho, u, u), b, g0[u], tol, budget, transpose=False
+        )
         return g, used, ok
     factor = beta / (1.0 - beta)
     g = np.where(buy, m, g0)
@@ -387,8 +425,9 @@ def _krylov_transient(
     def note(_: np.ndarray) -> None:
         count[0] += 1
 
-    x, info = spla.bicgstab(lhs, b, x0=x0, rtol=0.0, atol=tol, maxiter=min(budget, KRYLOV_MAX_ITERATIONS),
-                            callback=note)
+    x, info = spla.bicgstab(
+        lhs, b, x0=x0, rtol=0.0, atol=tol, maxiter=min(budget, KRYLOV_MAX_ITERATIONS), callback=note
+    )
     residual = float(np.abs(lhs @ x - b).max()) if b.size else 0.0
     if info != 0 or residual > 10 * tol:
         # Nearly singular I - rho_UU (a chain that almost never leaves U) can stall BiCGSTAB;
@@ -414,15 +453,20 @@ def _absorption(
     if u.size == 0:
         return pi, y, True
     if not buy.any() and not has_leak(instance):
-        return pi, y, True  # nothing offered and no leak: every customer leaves at once (l = T lambda)
+        return (
+            pi,
+            y,
+            True,
+        )  # nothing offered and no leak: every customer leaves at once (l = T lambda)
     if u.size <= DIRECT_LIMIT:
         y[u] = _solve_transient(_submatrix(rho, u, u), lam[u], transpose=True)
         pi[buy] += _submatrix(rho, u, np.flatnonzero(buy)).T @ y[u]
         return pi, y, True
     beta = _contraction(instance)
     if beta > NEUMANN_BETA:
-        y[u], _, ok = _krylov_transient(_submatrix(rho, u, u), lam[u], lam[u], tol * float(lam[u].sum()),
-                                         budget, transpose=True)
+        y[u], _, ok = _krylov_transient(
+            _submatrix(rho, u, u), lam[u], lam[u], tol * float(lam[u].sum()), budget, transpose=True
+        )
         pi[buy] += _submatrix(rho, u, np.flatnonzero(buy)).T @ y[u]
         return pi, y, ok
     factor = beta / (1.0 - beta)
@@ -442,8 +486,13 @@ def _absorption(
 
 
 def _pack(
-    instance: Instance, g: np.ndarray, buy: np.ndarray, status: str, iterations: int,
-    tolerance: float, budget: int,
+    instance: Instance,
+    g: np.ndarray,
+    buy: np.ndarray,
+    status: str,
+    iterations: int,
+    tolerance: float,
+    budget: int,
 ) -> FluidSolution:
     pi, y, ok = _absorption(instance, buy, tolerance, budget)
     if not ok and status == "optimal":
@@ -452,6 +501,13 @@ def _pack(
     z = t * pi
     w = t * y
     return FluidSolution(
-        value=float(margins(instance) @ z), sales=z, visits=w, dual=g, assortment=buy,
-        method="fixed-point", solve_seconds=0.0, status=status, iterations=iterations,
+        value=float(margins(instance) @ z),
+        sales=z,
+        visits=w,
+        dual=g,
+        assortment=buy,
+        method="fixed-point",
+        solve_seconds=0.0,
+        status=status,
+        iterations=iterations,
     )

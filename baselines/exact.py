@@ -60,7 +60,9 @@ def candidate_count(box: int, n_products: int) -> str:
 
 def _exact_iv(instance: Instance, max_candidates: int) -> int:
     if not isinstance(instance, Instance):
-        raise TypeError(f"`instance` must be an envs.instance.Instance; got {type(instance).__name__}")
+        raise TypeError(
+            f"`instance` must be an envs.instance.Instance; got {type(instance).__name__}"
+        )
     max_candidates = positive_int_iv("max_candidates", max_candidates)
     box = stock_box(instance)
     too_many = (
@@ -95,4 +97,6 @@ def exact_policy(
             best_profit = profit
             best = np.array(candidate, dtype=np.int64)
     info = {"exact_profit": best_profit, "candidates": (box + 1) ** instance.n_products}
-    return PolicyResult(policy="exact", stock=best, solve_seconds=time.perf_counter() - start, info=info)
+    return PolicyResult(
+        policy="exact", stock=best, solve_seconds=time.perf_counter() - start, info=info
+    )

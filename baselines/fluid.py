@@ -52,4 +52,6 @@ def fluid_policy(
     solution = fluid_lp(instance, method=method)
     stock = round_stock(solution.sales, rounding)
     info = {"lp_bound": solution.value, "lp_status": solution.status, "lp_method": solution.method}
-    return PolicyResult(policy="fluid", stock=stock, solve_seconds=time.perf_counter() - start, info=info)
+    return PolicyResult(
+        policy="fluid", stock=stock, solve_seconds=time.perf_counter() - start, info=info
+    )

@@ -38,7 +38,13 @@ from dataclasses import dataclass
 import numpy as np
 from numba import njit, prange
 
-from baselines._validation import choice_iv, positive_float_iv, positive_int_iv, rng_iv, time_limit_iv
+from baselines._validation import (
+    choice_iv,
+    positive_float_iv,
+    positive_int_iv,
+    rng_iv,
+    time_limit_iv,
+)
 from baselines.bound import fluid_lp
 from baselines.fluid import ROUNDING_RULES, round_stock
 from baselines.newsvendor import newsvendor_policy
@@ -129,7 +135,11 @@ class WalkTables:
 
 
 def displacement_table(
-    instance: Instance, stock: np.ndarray, seasons: int, seed: int, tables: WalkTables,
+    instance: Instance,
+    stock: np.ndarray,
+    seasons: int,
+    seed: int,
+    tables: WalkTables,
     generator: np.random.Generator,
 ) -> tuple[np.ndarray, np.ndarray]:
     """(sales, displaced), both int64 (seasons, N), for ``stock`` on planning seed ``seed``
@@ -142,8 +152,15 @@ def displacement_table(
     sales = np.zeros((seasons, n), dtype=np.int64)
     displaced = np.zeros((seasons, n), dtype=np.int64)
     _displacement_paths(
-        np.asarray(stock, dtype=np.int64), np.uint64(seed), counts, tables.first_cdf, tables.indptr,
-        tables.indices, tables.row_cdf, sales, displaced,
+        np.asarray(stock, dtype=np.int64),
+        np.uint64(seed),
+        counts,
+        tables.first_cdf,
+        tables.indptr,
+        tables.indices,
+        tables.row_cdf,
+        sales,
+        displaced,
     )
     return sales, displaced
 
@@ -204,24 +221,40 @@ def sample_path_gradient_policy(
     stopped = "iterations"
     for t in range(iterations):
         x = np.floor(y + generator.random(y.shape[0])).astype(np.int64)
-        _, displaced = displacement_table(instance, x, seasons, _iteration_seed(seed, t), tables, generator)
+        _, displaced = displacement_table(
+            instance, x, seasons, _iteration_seed(seed, t), tables, generator
+        )
         gradient = unit_values(margin, displaced, cascade_depth).mean(axis=0) - holding
-        y = np.clip(y + step * (1.0 + np.sqrt(y)) * gradient / np.maximum(margin, 1e-12) / np.sqrt(t + 1.0), 0.0, cap)
+        y = np.clip(
+            y + step * (1.0 + np.sqrt(y)) * gradient / np.maximum(margin, 1e-12) / np.sqrt(t + 1.0),
+            0.0,
+            cap,
+        )
         done = t + 1
         if t >= iterations // 2:
             total += y
             averaged += 1
-        if time_limit is not None and done < iterations and time.perf_counter() - begin > time_limit:
+        if (
+            time_limit is not None
+            and done < iterations
+            and time.perf_counter() - begin > time_limit
+        ):
             stopped = "time_limit"
             break
     final = total / averaged if averaged else y
     stock = round_stock(final, rounding)
     info = {
-        "iterations": done, "seasons_per_iteration": seasons, "averaged_iterates": max(averaged, 1),
-        "stopped": stopped, "planning_seed": seed,
+        "iterations": done,
+        "seasons_per_iteration": seasons,
+        "averaged_iterates": max(averaged, 1),
+        "stopped": stopped,
+        "planning_seed": seed,
     }
     return PolicyResult(
-        policy="sample-path-gradient", stock=stock, solve_seconds=time.perf_counter() - begin, info=info,
+        policy="sample-path-gradient",
+        stock=stock,
+        solve_seconds=time.perf_counter() - begin,
+        info=info,
     )
 
 

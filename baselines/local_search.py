@@ -44,7 +44,9 @@ MAX_EVALUATIONS = 20_000
 
 def default_evaluations(seasons: int, customers: int) -> int:
     """min(``MAX_EVALUATIONS``, max(``MIN_EVALUATIONS``, ``CUSTOMER_BUDGET`` // (seasons T)))."""
-    return min(MAX_EVALUATIONS, max(MIN_EVALUATIONS, CUSTOMER_BUDGET // max(seasons * customers, 1)))
+    return min(
+        MAX_EVALUATIONS, max(MIN_EVALUATIONS, CUSTOMER_BUDGET // max(seasons * customers, 1))
+    )
 
 
 def bank_objective(instance: Instance, seasons: int, seed: int):
@@ -84,7 +86,9 @@ def local_search_policy(
     seed = int(generator.integers(2**62))
     model = replace(instance, shopper=None) if instance.shopper is not None else instance
     objective = bank_objective(model, seasons, seed)
-    x = (fluid_policy(instance) if start == "fluid" else newsvendor_policy(instance)).stock.astype(np.int64)
+    x = (fluid_policy(instance) if start == "fluid" else newsvendor_policy(instance)).stock.astype(
+        np.int64
+    )
     best = objective(x)
     start_profit = best
     evaluations, moves, passes = 1, 0, 0
@@ -114,8 +118,16 @@ def local_search_policy(
         if not improved and stopped == "iterations":
             stopped = "converged"
     info = {
-        "bank_profit": best, "start_profit": start_profit, "evaluations": evaluations,
-        "moves": moves, "passes": passes, "stopped": stopped, "seasons": seasons,
-        "max_evaluations": max_evaluations, "bank_seed": seed,
+        "bank_profit": best,
+        "start_profit": start_profit,
+        "evaluations": evaluations,
+        "moves": moves,
+        "passes": passes,
+        "stopped": stopped,
+        "seasons": seasons,
+        "max_evaluations": max_evaluations,
+        "bank_seed": seed,
     }
-    return PolicyResult(policy="local-search", stock=x, solve_seconds=time.perf_counter() - begin, info=info)
+    return PolicyResult(
+        policy="local-search", stock=x, solve_seconds=time.perf_counter() - begin, info=info
+    )

@@ -38,7 +38,12 @@ def newsvendor_stock(instance: Instance, probabilities: np.ndarray) -> np.ndarra
     in stock. Products with margin r_i - c_i <= 0 or p_i = 0 get 0.
     """
     p = np.asarray(probabilities, dtype=np.float64)
-    if p.shape != (instance.n_products,) or np.any(~np.isfinite(p)) or np.any(p < 0) or np.any(p > 1 + 1e-12):
+    if (
+        p.shape != (instance.n_products,)
+        or np.any(~np.isfinite(p))
+        or np.any(p < 0)
+        or np.any(p > 1 + 1e-12)
+    ):
         raise ValueError(
             f"`probabilities` must be {instance.n_products} numbers in [0, 1]; got shape {p.shape}"
         )
@@ -55,7 +60,9 @@ def newsvendor_stock(instance: Instance, probabilities: np.ndarray) -> np.ndarra
     return stock
 
 
-def newsvendor_policy(instance: Instance, *, rng: None | int | np.random.Generator = None) -> PolicyResult:
+def newsvendor_policy(
+    instance: Instance, *, rng: None | int | np.random.Generator = None
+) -> PolicyResult:
     """The independent newsvendor on first-choice demand (deterministic; ``rng`` is validated,
     unused)."""
     start = time.perf_counter()

@@ -54,18 +54,24 @@ from envs.instance import Instance
 def marginal_newsvendor_values(instance: Instance, demand: np.ndarray) -> np.ndarray:
     """u_j = (r_j - s_j) P(D <= x*_j - 1), D ~ Poisson(demand_j): d NV_j / d demand_j at fixed x*."""
     mu = np.asarray(demand, dtype=np.float64)
-    x = np.maximum(np.nan_to_num(np.where(mu > 0, poisson.ppf(critical_ratios(instance), mu), 0.0)), 0.0)
+    x = np.maximum(
+        np.nan_to_num(np.where(mu > 0, poisson.ppf(critical_ratios(instance), mu), 0.0)), 0.0
+    )
     return (instance.prices - instance.salvage) * poisson.cdf(x - 1, mu)
 
 
 def stocking_pays(instance: Instance, demand: np.ndarray, pass_on: np.ndarray) -> np.ndarray:
     """(r - s - p) P(Poisson(D) >= 1) > c - s: one unit of i earns more than passing its
     customers on (p = ``pass_on``, the value of a customer who finds i missing)."""
-    keep = (instance.prices - instance.salvage - pass_on) * -np.expm1(-np.asarray(demand, dtype=np.float64))
+    keep = (instance.prices - instance.salvage - pass_on) * -np.expm1(
+        -np.asarray(demand, dtype=np.float64)
+    )
     return keep > instance.costs - instance.salvage
 
 
-def customer_values(instance: Instance, offered: np.ndarray, margin: np.ndarray | None = None) -> np.ndarray:
+def customer_values(
+    instance: Instance, offered: np.ndarray, margin: np.ndarray | None = None
+) -> np.ndarray:
     """v with v_i = margin_i on the offer set and v = rho v off it
     (:func:`baselines.bound.policy_values`); ``margin`` defaults to r - c."""
     margin = instance.prices - instance.costs if margin is None else margin
@@ -114,14 +120,28 @@ def pooled_saa_policy(
     ``info`` adds ``assortment_size`` and ``pruning_rounds`` to the SAA facts.
     """
     start = time.perf_counter()
-    offered, rounds = pooled_assortment(instance, drop_fraction=drop_fraction, max_rounds=max_rounds)
+    offered, rounds = pooled_assortment(
+        instance, drop_fraction=drop_fraction, max_rounds=max_rounds
+    )
     result = _saa(
-        instance, offered, rng=rng, scenarios=scenarios, rounding=rounding, solver=solver, method=method,
-        iterations=iterations, time_limit=time_limit,
+        instance,
+        offered,
+        rng=rng,
+        scenarios=scenarios,
+        rounding=rounding,
+        solver=solver,
+        method=method,
+        iterations=iterations,
+        time_limit=time_limit,
     )
     info = {
         **result.info,
         "assortment_size": int(offered.sum()),
         "pruning_rounds": rounds,
     }
-    return PolicyResult(policy="pooled-saa", stock=result.stock, solve_seconds=time.perf_counter() - start, info=info)
+    return PolicyResult(
+        policy="pooled-saa",
+        stock=result.stock,
+        solve_seconds=time.perf_counter() - start,
+        info=info,
+    )

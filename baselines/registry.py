@@ -49,7 +49,9 @@ def load_policy(name: str) -> Callable[..., PolicyResult]:
     except ModuleNotFoundError as exc:
         if exc.name != module_name:
             raise
-        raise ValueError(f"policy {name!r} is registered but its module {module_name} is not available") from exc
+        raise ValueError(
+            f"policy {name!r} is registered but its module {module_name} is not available"
+        ) from exc
     return getattr(module, function_name)
 
 
@@ -57,7 +59,9 @@ def policy_knobs(name: str) -> dict[str, Any]:
     """The knobs of policy ``name`` with their defaults (keyword-only parameters, incl. ``rng``)."""
     signature = inspect.signature(load_policy(name))
     return {
-        p.name: p.default for p in signature.parameters.values() if p.kind is inspect.Parameter.KEYWORD_ONLY
+        p.name: p.default
+        for p in signature.parameters.values()
+        if p.kind is inspect.Parameter.KEYWORD_ONLY
     }
 
 

@@ -98,12 +98,17 @@ def demands_iv(demands: object, n_products: int) -> np.ndarray:
         raise ValueError(
             f"`demands` must have shape (K, {n_products}) with K >= 1, one row per scenario; got {arr.shape}"
         )
-    if not (np.issubdtype(arr.dtype, np.integer) or np.issubdtype(arr.dtype, np.floating)) or arr.dtype == bool:
+    if (
+        not (np.issubdtype(arr.dtype, np.integer) or np.issubdtype(arr.dtype, np.floating))
+        or arr.dtype == bool
+    ):
         raise TypeError(f"`demands` must hold numbers; got dtype {arr.dtype}")
     bad = np.argwhere(~np.isfinite(arr) | (arr < 0))
     if bad.size:
         k, i = (int(v) for v in bad[0])
-        raise ValueError(f"`demands` entry ({k}, {i}) is {float(arr[k, i])!r}; demands must be finite and non-negative")
+        raise ValueError(
+            f"`demands` entry ({k}, {i}) is {float(arr[k, i])!r}; demands must be finite and non-negative"
+        )
     return arr.astype(np.float64)
 
 
@@ -113,9 +118,13 @@ def offered_iv(offered: object, n_products: int) -> np.ndarray:
         return np.ones(n_products, dtype=bool)
     mask = np.asarray(offered)
     if mask.dtype != bool:
-        raise TypeError(f"`offered` must be a boolean mask over the products; got dtype {mask.dtype}")
+        raise TypeError(
+            f"`offered` must be a boolean mask over the products; got dtype {mask.dtype}"
+        )
     if mask.shape != (n_products,):
-        raise ValueError(f"`offered` must have shape ({n_products},), one entry per product; got {mask.shape}")
+        raise ValueError(
+            f"`offered` must have shape ({n_products},), one entry per product; got {mask.shape}"
+        )
     return mask
 
 
@@ -135,7 +144,11 @@ def saa_program(instance: Instance, demands: object, offered: object = None) -> 
     eye_kn = sp.identity(k * n, format="csr")
     flow = (eye_n - instance.substitution_csr.T).tocsr()
     a_eq = sp.hstack(
-        [sp.csr_array((k * n, n)), eye_kn, sp.kron(sp.identity(k, format="csr"), flow, format="csr")],
+        [
+            sp.csr_array((k * n, n)),
+            eye_kn,
+            sp.kron(sp.identity(k, format="csr"), flow, format="csr"),
+        ],
         format="csr",
     )
     a_ub = sp.hstack(
@@ -146,8 +159,14 @@ def saa_program(instance: Instance, demands: object, offered: object = None) -> 
     upper = np.full(n * (2 * k + 1), np.inf)
     upper[:n] = np.where(mask, cap, 0.0)
     return SAAProgram(
-        cost=cost, a_eq=sp.csr_array(a_eq), b_eq=d.ravel(), a_ub=sp.csr_array(a_ub),
-        b_ub=np.zeros(k * n), upper=upper, n_products=n, n_scenarios=k,
+        cost=cost,
+        a_eq=sp.csr_array(a_eq),
+        b_eq=d.ravel(),
+        a_ub=sp.csr_array(a_ub),
+        b_ub=np.zeros(k * n),
+        upper=upper,
+        n_products=n,
+        n_scenarios=k,
     )
 
 
@@ -171,7 +190,9 @@ class SAASolution:
     stopped: str
 
 
-def solve_saa_program(program: SAAProgram, *, method: str = "highs", time_limit: float | None = None) -> SAASolution:
+def solve_saa_program(
+    program: SAAProgram, *, method: str = "highs", time_limit: float | None = None
+) -> SAASolution:
     """Solve an SAA LP with HiGHS. A failed solve (status != 0 without a solution) is reported in
     ``status``/``message`` with an all-zero stock, never raised."""
     choice_iv("method", method, LP_METHODS)
@@ -181,17 +202,29 @@ def solve_saa_program(program: SAAProgram, *, method: str = "highs", time_limit:
         options["time_limit"] = time_limit
     bounds = np.column_stack([np.zeros_like(program.upper), program.upper])
     result = linprog(
-        program.cost, A_ub=program.a_ub, b_ub=program.b_ub, A_eq=program.a_eq, b_eq=program.b_eq,
-        bounds=bounds, method=method, options=options,
+        program.cost,
+        A_ub=program.a_ub,
+        b_ub=program.b_ub,
+        A_eq=program.a_eq,
+        b_eq=program.b_eq,
+        bounds=bounds,
+        method=method,
+        options=options,
     )
     # linprog status 1: iteration or time limit reached; HiGHS' iteration limit is not set here.
-    stopped = "converged" if result.status == 0 else ("time_limit" if result.status == 1 else "failed")
+    stopped = (
+        "converged" if result.status == 0 else ("time_limit" if result.status == 1 else "failed")
+    )
     if result.x is None:
         status, message = int(result.status), str(result.message)
         return SAASolution(np.zeros(program.n_products), float("nan"), status, message, 0, stopped)
     return SAASolution(
-        stock=program.stock(result.x).copy(), value=float(-result.fun), status=int(result.status),
-        message=str(result.message), iterations=int(getattr(result, "nit", 0)), stopped=stopped,
+        stock=program.stock(result.x).copy(),
+        value=float(-result.fun),
+        status=int(result.status),
+        message=str(result.message),
+        iterations=int(getattr(result, "nit", 0)),
+        stopped=stopped,
     )
 
 
@@ -236,8 +269,13 @@ def ascent_direction(
 
 
 def flow_ascent(
-    instance: Instance, demands: np.ndarray, offered: np.ndarray, *, iterations: int = MAX_ITERATIONS,
-    step: float = 5.0, time_limit: float | None = None,
+    instance: Instance,
+    demands: np.ndarray,
+    offered: np.ndarray,
+    *,
+    iterations: int = MAX_ITERATIONS,
+    step: float = 5.0,
+    time_limit: float | None = None,
 ) -> SAASolution:
     """Maximize F(x) of the module docstring by projected supergradient ascent on fixed scenarios.
 
@@ -301,8 +339,15 @@ def saa_policy(
     ``lp_variables``, ``iterations`` and ``stopped``.
     """
     return _saa(
-        instance, None, rng=rng, scenarios=scenarios, rounding=rounding, solver=solver, method=method,
-        iterations=iterations, time_limit=time_limit,
+        instance,
+        None,
+        rng=rng,
+        scenarios=scenarios,
+        rounding=rounding,
+        solver=solver,
+        method=method,
+        iterations=iterations,
+        time_limit=time_limit,
     )
 
 
@@ -327,14 +372,20 @@ def _saa(
     choice_iv("solver", solver, SOLVERS)
     choice_iv("method", method, LP_METHODS)
     n = instance.n_products
-    steps = default_iterations(n) if iterations is None else positive_int_iv("iterations", iterations)
+    steps = (
+        default_iterations(n) if iterations is None else positive_int_iv("iterations", iterations)
+    )
     time_limit = time_limit_iv(time_limit)
     mask = offered_iv(offered, n)
     demands = first_choice_counts(instance, k, generator).astype(np.float64)
     variables = n * (2 * k + 1)
-    chosen = solver if solver != "auto" else ("lp" if variables <= LP_VARIABLE_LIMIT else "flow-ascent")
+    chosen = (
+        solver if solver != "auto" else ("lp" if variables <= LP_VARIABLE_LIMIT else "flow-ascent")
+    )
     if chosen == "lp":
-        solution = solve_saa_program(saa_program(instance, demands, mask), method=method, time_limit=time_limit)
+        solution = solve_saa_program(
+            saa_program(instance, demands, mask), method=method, time_limit=time_limit
+        )
     else:
         solution = flow_ascent(instance, demands, mask, iterations=steps, time_limit=time_limit)
     stock = np.where(mask, round_stock(solution.stock, rounding), 0)

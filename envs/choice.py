@@ -27,9 +27,13 @@ from envs.instance import Instance, make_instance
 def _offered_iv(offered: Any, n: int) -> np.ndarray:
     mask = np.asarray(offered)
     if mask.dtype != bool:
-        raise TypeError(f"`offered` must be a boolean mask over the products; got dtype {mask.dtype}")
+        raise TypeError(
+            f"`offered` must be a boolean mask over the products; got dtype {mask.dtype}"
+        )
     if mask.shape != (n,):
-        raise ValueError(f"`offered` must have shape ({n},), one entry per product; got {mask.shape}")
+        raise ValueError(
+            f"`offered` must have shape ({n},), one entry per product; got {mask.shape}"
+        )
     return mask
 
 
@@ -40,7 +44,9 @@ def _weights_iv(weights: Any, outside_weight: Any) -> tuple[np.ndarray, float]:
     bad = np.flatnonzero(~np.isfinite(v) | (v <= 0))
     if bad.size:
         i = int(bad[0])
-        raise ValueError(f"`weights` entry {i} is {float(v[i])!r}; MNL weights must be positive and finite")
+        raise ValueError(
+            f"`weights` entry {i} is {float(v[i])!r}; MNL weights must be positive and finite"
+        )
     v0 = float(outside_weight)
     if not np.isfinite(v0) or v0 < 0:
         raise ValueError(f"`outside_weight` is {v0!r}; it must be finite and non-negative")
@@ -114,11 +120,19 @@ def mnl_instance(
     total = v0 + v.sum()
     arrival = v / total
     rest = total - v
-    rho = np.divide(v[None, :], rest[:, None], out=np.zeros((v.shape[0], v.shape[0])), where=rest[:, None] > 0)
+    rho = np.divide(
+        v[None, :], rest[:, None], out=np.zeros((v.shape[0], v.shape[0])), where=rest[:, None] > 0
+    )
     np.fill_diagonal(rho, 0.0)
     return make_instance(
-        name=name, prices=prices, costs=costs, salvage=salvage, arrival=arrival,
-        substitution=rho, customers=customers, arrivals=arrivals,
+        name=name,
+        prices=prices,
+        costs=costs,
+        salvage=salvage,
+        arrival=arrival,
+        substitution=rho,
+        customers=customers,
+        arrivals=arrivals,
         metadata={"choice_model": "mnl", "weights": v.tolist(), "outside_weight": v0},
     )
 

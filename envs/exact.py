@@ -123,7 +123,9 @@ def exact_expected_profit(instance: Instance, stock) -> ExactResult:
             after = neighbour[:, i]
             updated += p[:, None] * expected[after]
             updated_revenue += p * (margin[i] + revenue[after])
-            updated_square += p * (margin[i] ** 2 + 2.0 * margin[i] * revenue[after] + square[after])
+            updated_square += p * (
+                margin[i] ** 2 + 2.0 * margin[i] * revenue[after] + square[after]
+            )
         expected, revenue, square = updated, updated_revenue, updated_square
         sales = sales + weights[t] * expected[start]
         first_moment += weights[t] * revenue[start]

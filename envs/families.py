@@ -75,11 +75,15 @@ def _float_rule(low: float, high: float, *, open_low: bool = False) -> Callable[
 
     def rule(label: str, value: Any) -> float:
         if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-            raise ValueError(f"override `{label}` must be a number in {bracket}{low}, {high}]; got {value!r}")
+            raise ValueError(
+                f"override `{label}` must be a number in {bracket}{low}, {high}]; got {value!r}"
+            )
         number = float(value)
         below = number <= low if open_low else number < low
         if not np.isfinite(number) or below or number > high:
-            raise ValueError(f"override `{label}` must be a number in {bracket}{low}, {high}]; got {value!r}")
+            raise ValueError(
+                f"override `{label}` must be a number in {bracket}{low}, {high}]; got {value!r}"
+            )
         return number
 
     return rule
@@ -92,32 +96,37 @@ def _arrivals_rule(label: str, value: Any) -> str:
 
 
 _INF = float("inf")
-KNOB_RULES: Mapping[str, Callable[[str, Any], Any]] = MappingProxyType({
-    "n_products": _int_rule(1),
-    "customers": _int_rule(1),
-    "arrivals": _arrivals_rule,
-    "alpha": _float_rule(0.0, 10.0),
-    "no_purchase": _float_rule(0.0, 0.99),
-    "neighbours": _int_rule(0),
-    "leak_low": _float_rule(0.0, 1.0, open_low=True),
-    "leak_high": _float_rule(0.0, 1.0, open_low=True),
-    "price_low": _float_rule(0.0, _INF, open_low=True),
-    "price_high": _float_rule(0.0, _INF, open_low=True),
-    "cost_fraction_low": _float_rule(0.0, 1.0),
-    "cost_fraction_high": _float_rule(0.0, 1.0),
-    "salvage_fraction": _float_rule(0.0, 1.0),
-    "search_probability": _float_rule(0.0, 1.0),
-    "consideration": _int_rule(1),
-    "utility_spread": _float_rule(0.0, 10.0),
-    "outside_weight": _float_rule(0.0, _INF, open_low=True),
-    "samples_per_anchor": _int_rule(1),
-})
+KNOB_RULES: Mapping[str, Callable[[str, Any], Any]] = MappingProxyType(
+    {
+        "n_products": _int_rule(1),
+        "customers": _int_rule(1),
+        "arrivals": _arrivals_rule,
+        "alpha": _float_rule(0.0, 10.0),
+        "no_purchase": _float_rule(0.0, 0.99),
+        "neighbours": _int_rule(0),
+        "leak_low": _float_rule(0.0, 1.0, open_low=True),
+        "leak_high": _float_rule(0.0, 1.0, open_low=True),
+        "price_low": _float_rule(0.0, _INF, open_low=True),
+        "price_high": _float_rule(0.0, _INF, open_low=True),
+        "cost_fraction_low": _float_rule(0.0, 1.0),
+        "cost_fraction_high": _float_rule(0.0, 1.0),
+        "salvage_fraction": _float_rule(0.0, 1.0),
+        "search_probability": _float_rule(0.0, 1.0),
+        "consideration": _int_rule(1),
+        "utility_spread": _float_rule(0.0, 10.0),
+        "outside_weight": _float_rule(0.0, _INF, open_low=True),
+        "samples_per_anchor": _int_rule(1),
+    }
+)
 """Validation of every knob: ``rule(name, value)`` returns the normalized value or raises."""
 
 
 def _pairs_iv(params: Params) -> None:
-    for low, high in (("leak_low", "leak_high"), ("price_low", "price_high"),
-                      ("cost_fraction_low", "cost_fraction_high")):
+    for low, high in (
+        ("leak_low", "leak_high"),
+        ("price_low", "price_high"),
+        ("cost_fraction_low", "cost_fraction_high"),
+    ):
         if low in params and params[low] > params[high]:
             raise ValueError(
                 f"override `{low}` is {params[low]!r}, above `{high}` = {params[high]!r}; "
@@ -131,7 +140,7 @@ def _pairs_iv(params: Params) -> None:
 def power_law_popularity(rng: np.random.Generator, n: int, alpha: float) -> np.ndarray:
     """w_i = rank_i^-alpha / sum_l rank_l^-alpha with ranks a random permutation of 1..n."""
     ranks = rng.permutation(n) + 1.0
-    weights = ranks ** -alpha
+    weights = ranks**-alpha
     return weights / weights.sum()
 
 
@@ -184,9 +193,13 @@ def _build_markov_chain(rng: np.random.Generator, params: Params) -> Instance:
     leak = rng.uniform(params["leak_low"], params["leak_high"], n)
     neighbours = nearest_neighbours(positions, min(params["neighbours"], n - 1))
     return make_instance(
-        prices=prices, costs=costs, salvage=salvage, arrival=arrival,
+        prices=prices,
+        costs=costs,
+        salvage=salvage,
+        arrival=arrival,
         substitution=neighbour_substitution(arrival, neighbours, leak),
-        customers=params["customers"], arrivals=params["arrivals"],
+        customers=params["customers"],
+        arrivals=params["arrivals"],
     )
 
 
@@ -196,8 +209,13 @@ def _build_mnl(rng: np.random.Generator, params: Params) -> Instance:
     prices, costs, salvage = catalog_economics(rng, n, params)
     share = params["no_purchase"]
     return mnl_instance(
-        weights, share / (1.0 - share) * weights.sum(), prices=prices, costs=costs,
-        salvage=salvage, customers=params["customers"], arrivals=params["arrivals"],
+        weights,
+        share / (1.0 - share) * weights.sum(),
+        prices=prices,
+        costs=costs,
+        salvage=salvage,
+        customers=params["customers"],
+        arrivals=params["arrivals"],
     )
 
 
@@ -219,62 +237,141 @@ def _build_multistep(rng: np.random.Generator, params: Params) -> Instance:
             f"`consideration` - 1 = {params['consideration'] - 1} products (and at most N - 1 = {n - 1})"
         )
     shopper = MultiStepShopper(
-        popularity=popularity, weights=weights, outside_weight=params["outside_weight"],
-        search_probability=params["search_probability"], consideration=params["consideration"],
+        popularity=popularity,
+        weights=weights,
+        outside_weight=params["outside_weight"],
+        search_probability=params["search_probability"],
+        consideration=params["consideration"],
         neighbourhood=nearest_neighbours(positions, size),
     )
     return multistep_instance(
-        shopper, prices=prices, costs=costs, salvage=salvage, customers=params["customers"],
-        arrivals=params["arrivals"], samples_per_anchor=params["samples_per_anchor"], rng=rng,
+        shopper,
+        prices=prices,
+        costs=costs,
+        salvage=salvage,
+        customers=params["customers"],
+        arrivals=params["arrivals"],
+        samples_per_anchor=params["samples_per_anchor"],
+        rng=rng,
     )
 
 
 # --------------------------------------------------------------------------- registry
 
 _ECONOMICS = {
-    "price_low": 1.0, "price_high": 3.0, "cost_fraction_low": 0.3, "cost_fraction_high": 0.7,
+    "price_low": 1.0,
+    "price_high": 3.0,
+    "cost_fraction_low": 0.3,
+    "cost_fraction_high": 0.7,
     "salvage_fraction": 0.0,
 }
 _CHAIN = {"arrivals": "fixed", "no_purchase": 0.2, "leak_low": 0.2, "leak_high": 0.6, **_ECONOMICS}
 
 
-def _spec(name: str, description: str, build: Callable[[np.random.Generator, Params], Instance],
-          **defaults: Any) -> FamilySpec:
+def _spec(
+    name: str,
+    description: str,
+    build: Callable[[np.random.Generator, Params], Instance],
+    **defaults: Any,
+) -> FamilySpec:
     assert all(key in KNOB_RULES for key in defaults), defaults
     return FamilySpec(name, description, MappingProxyType(defaults), build)
 
 
-FAMILIES: Mapping[str, FamilySpec] = MappingProxyType({spec.name: spec for spec in (
-    _spec("tiny", "3 products, 8 customers, every product substitutes to both others; small "
-          "enough for the exact DP (envs.exact), with salvage at 25% of cost.",
-          _build_markov_chain, n_products=3, customers=8, alpha=1.0, neighbours=2,
-          **{**_CHAIN, "salvage_fraction": 0.25}),
-    _spec("small", "10 products, 200 customers, power-law popularity (alpha 1), each product "
-          "substitutes to its 3 nearest neighbours in a latent 2-d attribute space.",
-          _build_markov_chain, n_products=10, customers=200, alpha=1.0, neighbours=3, **_CHAIN),
-    _spec("medium", "100 products, 2,000 customers, power-law popularity (alpha 1), 5 "
-          "neighbour substitutes per product.",
-          _build_markov_chain, n_products=100, customers=2_000, alpha=1.0, neighbours=5, **_CHAIN),
-    _spec("heavy-tail", "1,000 products, 10,000 customers, popularity rank^-1.5: most products "
-          "have mean demand T lambda_i below one unit; 5 neighbour substitutes per product.",
-          _build_markov_chain, n_products=1_000, customers=10_000, alpha=1.5, neighbours=5, **_CHAIN),
-    _spec("large", "100,000 products, 1,000,000 customers, popularity rank^-1.5, sparse "
-          "substitution (csr_array) to 5 neighbours per product.",
-          _build_markov_chain, n_products=100_000, customers=1_000_000, alpha=1.5, neighbours=5,
-          **_CHAIN),
-    _spec("mnl", "20 products, 500 customers, exact MNL (weights rank^-1, no-purchase share "
-          "0.2 with everything offered) through its exact Markov chain map.",
-          _build_mnl, n_products=20, customers=500, alpha=1.0, arrivals="fixed", no_purchase=0.2,
-          **_ECONOMICS),
-    _spec("multistep", "200 products, 4,000 customers of the multi-step online shopper "
-          "(envs.multistep): search with probability 0.6, anchor by popularity rank^-1, "
-          "4 more products from the anchor's 10 nearest neighbours, MNL purchase among the "
-          "considered products in stock. The simulator runs the shopper; arrival and "
-          "substitution hold its fitted MC approximation (the JSON file keeps only that).",
-          _build_multistep, n_products=200, customers=4_000, alpha=1.0, arrivals="fixed",
-          search_probability=0.6, consideration=5, neighbours=10, utility_spread=0.5,
-          outside_weight=2.0, samples_per_anchor=256, **_ECONOMICS),
-)})
+FAMILIES: Mapping[str, FamilySpec] = MappingProxyType(
+    {
+        spec.name: spec
+        for spec in (
+            _spec(
+                "tiny",
+                "3 products, 8 customers, every product substitutes to both others; small "
+                "enough for the exact DP (envs.exact), with salvage at 25% of cost.",
+                _build_markov_chain,
+                n_products=3,
+                customers=8,
+                alpha=1.0,
+                neighbours=2,
+                **{**_CHAIN, "salvage_fraction": 0.25},
+            ),
+            _spec(
+                "small",
+                "10 products, 200 customers, power-law popularity (alpha 1), each product "
+                "substitutes to its 3 nearest neighbours in a latent 2-d attribute space.",
+                _build_markov_chain,
+                n_products=10,
+                customers=200,
+                alpha=1.0,
+                neighbours=3,
+                **_CHAIN,
+            ),
+            _spec(
+                "medium",
+                "100 products, 2,000 customers, power-law popularity (alpha 1), 5 "
+                "neighbour substitutes per product.",
+                _build_markov_chain,
+                n_products=100,
+                customers=2_000,
+                alpha=1.0,
+                neighbours=5,
+                **_CHAIN,
+            ),
+            _spec(
+                "heavy-tail",
+                "1,000 products, 10,000 customers, popularity rank^-1.5: most products "
+                "have mean demand T lambda_i below one unit; 5 neighbour substitutes per product.",
+                _build_markov_chain,
+                n_products=1_000,
+                customers=10_000,
+                alpha=1.5,
+                neighbours=5,
+                **_CHAIN,
+            ),
+            _spec(
+                "large",
+                "100,000 products, 1,000,000 customers, popularity rank^-1.5, sparse "
+                "substitution (csr_array) to 5 neighbours per product.",
+                _build_markov_chain,
+                n_products=100_000,
+                customers=1_000_000,
+                alpha=1.5,
+                neighbours=5,
+                **_CHAIN,
+            ),
+            _spec(
+                "mnl",
+                "20 products, 500 customers, exact MNL (weights rank^-1, no-purchase share "
+                "0.2 with everything offered) through its exact Markov chain map.",
+                _build_mnl,
+                n_products=20,
+                customers=500,
+                alpha=1.0,
+                arrivals="fixed",
+                no_purchase=0.2,
+                **_ECONOMICS,
+            ),
+            _spec(
+                "multistep",
+                "200 products, 4,000 customers of the multi-step online shopper "
+                "(envs.multistep): search with probability 0.6, anchor by popularity rank^-1, "
+                "4 more products from the anchor's 10 nearest neighbours, MNL purchase among the "
+                "considered products in stock. The simulator runs the shopper; arrival and "
+                "substitution hold its fitted MC approximation (the JSON file keeps only that).",
+                _build_multistep,
+                n_products=200,
+                customers=4_000,
+                alpha=1.0,
+                arrivals="fixed",
+                search_probability=0.6,
+                consideration=5,
+                neighbours=10,
+                utility_spread=0.5,
+                outside_weight=2.0,
+                samples_per_anchor=256,
+                **_ECONOMICS,
+            ),
+        )
+    }
+)
 """Every named family; iterate this, never a hand-kept list of names."""
 
 
@@ -311,6 +408,7 @@ def make_family_instance(family: str, seed: int, **overrides: Any) -> Instance:
     sequence = np.random.SeedSequence(int(seed), spawn_key=(zlib.crc32(family.encode()),))
     instance = FAMILIES[family].build(np.random.default_rng(sequence), params)
     return replace(
-        instance, name=f"{family}-{int(seed)}",
+        instance,
+        name=f"{family}-{int(seed)}",
         metadata={**instance.metadata, "family": family, "seed": int(seed), "parameters": params},
     )

@@ -205,5 +205,8 @@ def auto_reward_scale(instance: Instance) -> float:
     bound (substitution can do better when first choices have small margins) but it puts the
     profits of every family on a scale of about 1. It is 1 when no product has a positive margin.
     """
-    scale = float(instance.customers * np.dot(instance.arrival, np.maximum(instance.prices - instance.costs, 0.0)))
+    scale = float(
+        instance.customers
+        * np.dot(instance.arrival, np.maximum(instance.prices - instance.costs, 0.0))
+    )
     return scale if scale > 0 else 1.0

@@ -43,7 +43,16 @@ SUM_TOLERANCE = 1e-9
 MAX_CUSTOMERS = 2**31 - 1
 """The largest season length T (customer indices and counts stay within 32-bit integers)."""
 ARRIVAL_MODES = ("fixed", "poisson")
-JSON_KEYS = ("name", "prices", "costs", "salvage", "arrival", "substitution", "customers", "arrivals")
+JSON_KEYS = (
+    "name",
+    "prices",
+    "costs",
+    "salvage",
+    "arrival",
+    "substitution",
+    "customers",
+    "arrivals",
+)
 REQUIRED_JSON_KEYS = ("name", "prices", "costs", "arrival", "substitution", "customers")
 
 Substitution = np.ndarray | sp.csr_array
@@ -106,9 +115,16 @@ class Instance:
     def with_customers(self, customers: int) -> Instance:
         """The same catalog and choice model with another season length T."""
         return make_instance(
-            name=self.name, prices=self.prices, costs=self.costs, salvage=self.salvage,
-            arrival=self.arrival, substitution=self.substitution, customers=customers,
-            arrivals=self.arrivals, shopper=self.shopper, metadata=dict(self.metadata),
+            name=self.name,
+            prices=self.prices,
+            costs=self.costs,
+            salvage=self.salvage,
+            arrival=self.arrival,
+            substitution=self.substitution,
+            customers=customers,
+            arrivals=self.arrivals,
+            shopper=self.shopper,
+            metadata=dict(self.metadata),
         )
 
 
@@ -151,7 +167,9 @@ def make_instance(
         )
     total = float(arrival_arr.sum())
     if total > 1.0 + SUM_TOLERANCE:
-        raise ValueError(f"`arrival` sums to {total!r}; arrival probabilities must sum to at most 1")
+        raise ValueError(
+            f"`arrival` sums to {total!r}; arrival probabilities must sum to at most 1"
+        )
     rho = _substitution_iv(substitution, n)
     customers_int = _customers_iv(customers)
     if arrivals not in ARRIVAL_MODES:
@@ -161,9 +179,16 @@ def make_instance(
     if isinstance(rho, np.ndarray):
         rho.setflags(write=False)
     return Instance(
-        name=name, prices=prices_arr, costs=costs_arr, salvage=salvage_arr, arrival=arrival_arr,
-        substitution=rho, customers=customers_int, arrivals=arrivals,  # type: ignore[arg-type]
-        shopper=shopper, metadata=dict(metadata or {}),
+        name=name,
+        prices=prices_arr,
+        costs=costs_arr,
+        salvage=salvage_arr,
+        arrival=arrival_arr,
+        substitution=rho,
+        customers=customers_int,
+        arrivals=arrivals,  # type: ignore[arg-type]
+        shopper=shopper,
+        metadata=dict(metadata or {}),
     )
 
 
@@ -196,7 +221,9 @@ def _nonnegative_iv(label: str, values: np.ndarray) -> None:
     bad = np.flatnonzero(values < 0)
     if bad.size:
         i = int(bad[0])
-        raise ValueError(f"`{label}` entry {i} is {float(values[i])!r}; entries must be non-negative")
+        raise ValueError(
+            f"`{label}` entry {i} is {float(values[i])!r}; entries must be non-negative"
+        )
 
 
 def _customers_iv(customers: Any) -> int:
@@ -208,7 +235,9 @@ def _customers_iv(customers: Any) -> int:
     if customers < 1:
         raise ValueError(f"`customers` must be a positive integer; got {customers!r}")
     if customers > MAX_CUSTOMERS:
-        raise ValueError(f"`customers` must be at most {MAX_CUSTOMERS:,} (2**31 - 1); got {customers!r}")
+        raise ValueError(
+            f"`customers` must be at most {MAX_CUSTOMERS:,} (2**31 - 1); got {customers!r}"
+        )
     return int(customers)
 
 
@@ -238,22 +267,30 @@ def _substitution_iv(substitution: Any, n: int) -> Substitution:
             ) from exc
         values = rho
     if rho.ndim != 2 or rho.shape != (n, n):
-        raise ValueError(f"`substitution` must have shape ({n}, {n}) to match `prices`; got {rho.shape}")
+        raise ValueError(
+            f"`substitution` must have shape ({n}, {n}) to match `prices`; got {rho.shape}"
+        )
     if not np.all(np.isfinite(values)):
         raise ValueError("`substitution` has a non-finite entry; entries must be finite")
     if np.any(values < 0):
         i, j = _first_entry(rho, lambda v: v < 0)
-        raise ValueError(f"`substitution` entry ({i}, {j}) is {float(rho[i, j])!r}; entries must be non-negative")
+        raise ValueError(
+            f"`substitution` entry ({i}, {j}) is {float(rho[i, j])!r}; entries must be non-negative"
+        )
     diagonal = rho.diagonal()
     bad = np.flatnonzero(diagonal != 0)
     if bad.size:
         i = int(bad[0])
-        raise ValueError(f"`substitution` diagonal entry ({i}, {i}) is {float(diagonal[i])!r}; rho_ii must be 0")
+        raise ValueError(
+            f"`substitution` diagonal entry ({i}, {i}) is {float(diagonal[i])!r}; rho_ii must be 0"
+        )
     row_sums = np.asarray(rho.sum(axis=1)).ravel()
     bad = np.flatnonzero(row_sums > 1.0 + SUM_TOLERANCE)
     if bad.size:
         i = int(bad[0])
-        raise ValueError(f"`substitution` row {i} sums to {float(row_sums[i])!r}; rows must sum to at most 1")
+        raise ValueError(
+            f"`substitution` row {i} sums to {float(row_sums[i])!r}; rows must sum to at most 1"
+        )
     _trap_iv(_to_csr(rho) if not sp.issparse(rho) else rho, row_sums)
     return rho
 
@@ -282,7 +319,9 @@ def _trap_iv(rho: sp.csr_array, row_sums: np.ndarray) -> None:
     traps = np.flatnonzero(~has_exit & ~leaks)
     if traps.size:
         members = np.flatnonzero(labels == traps[0])
-        shown = ", ".join(str(int(i)) for i in members[:10]) + (", ..." if members.size > 10 else "")
+        shown = ", ".join(str(int(i)) for i in members[:10]) + (
+            ", ..." if members.size > 10 else ""
+        )
         raise ValueError(
             f"`substitution` traps customers: products [{shown}] form a closed class whose rows all "
             "sum to 1 (no chance of leaving) but is not the whole catalog, so a customer could "
@@ -299,7 +338,9 @@ def instance_to_dict(instance: Instance) -> dict[str, Any]:
     if instance.is_sparse:
         coo = instance.substitution_csr.tocoo()
         substitution: Any = {
-            "rows": coo.row.tolist(), "cols": coo.col.tolist(), "values": coo.data.tolist(),
+            "rows": coo.row.tolist(),
+            "cols": coo.col.tolist(),
+            "values": coo.data.tolist(),
         }
     else:
         substitution = instance.substitution.tolist()
@@ -334,8 +375,13 @@ def instance_from_dict(data: Any) -> Instance:
     if isinstance(substitution, dict):
         substitution = _sparse_from_dict(substitution, n)
     return make_instance(
-        name=data["name"], prices=data["prices"], costs=data["costs"], salvage=data.get("salvage"),
-        arrival=data["arrival"], substitution=substitution, customers=data["customers"],
+        name=data["name"],
+        prices=data["prices"],
+        costs=data["costs"],
+        salvage=data.get("salvage"),
+        arrival=data["arrival"],
+        substitution=substitution,
+        customers=data["customers"],
         arrivals=data.get("arrivals", "fixed"),
     )
 
@@ -349,24 +395,32 @@ def _sparse_from_dict(data: dict[str, Any], n: int) -> sp.csr_array:
         )
     for key in keys:
         if not isinstance(data[key], list):
-            raise TypeError(f"sparse `substitution` {key!r} must be a list; got {type(data[key]).__name__}")
+            raise TypeError(
+                f"sparse `substitution` {key!r} must be a list; got {type(data[key]).__name__}"
+            )
     lengths = {key: len(data[key]) for key in keys}
     if len(set(lengths.values())) != 1:
         raise ValueError(f"sparse `substitution` lists must have equal lengths; got {lengths}")
     for key in ("rows", "cols"):
         bad = [v for v in data[key] if isinstance(v, bool) or not isinstance(v, int)]
         if bad:
-            raise TypeError(f"sparse `substitution` {key!r} must hold integer indices; got {bad[0]!r}")
+            raise TypeError(
+                f"sparse `substitution` {key!r} must hold integer indices; got {bad[0]!r}"
+            )
     rows = np.asarray(data["rows"], dtype=np.int64)
     cols = np.asarray(data["cols"], dtype=np.int64)
     values = _vector_iv("substitution values", data["values"])
     for label, index in (("rows", rows), ("cols", cols)):
         if index.size and (index.min() < 0 or index.max() >= n):
             bad = int(index[(index < 0) | (index >= n)][0])
-            raise ValueError(f"sparse `substitution` {label} holds index {bad}; indices must lie in [0, {n})")
+            raise ValueError(
+                f"sparse `substitution` {label} holds index {bad}; indices must lie in [0, {n})"
+            )
     coo = sp.coo_array((values, (rows, cols)), shape=(n, n))
     if coo.nnz and np.unique(rows * n + cols).size != rows.size:
-        raise ValueError("sparse `substitution` lists an entry twice; each (row, col) must appear once")
+        raise ValueError(
+            "sparse `substitution` lists an entry twice; each (row, col) must appear once"
+        )
     return sp.csr_array(coo)
 
 
@@ -388,13 +442,17 @@ def load_instance(path: str | Path) -> Instance:
 def stock_iv(stock: Any, n_products: int, label: str = "stock") -> np.ndarray:
     """Validate a stock vector: N non-negative integers (integral floats are accepted)."""
     if isinstance(stock, (str, bytes, dict)) or stock is None:
-        raise TypeError(f"`{label}` must be a list of {n_products} non-negative integers; got {type(stock).__name__}")
+        raise TypeError(
+            f"`{label}` must be a list of {n_products} non-negative integers; got {type(stock).__name__}"
+        )
     try:
         arr = np.asarray(stock)
     except (TypeError, ValueError) as exc:
         raise TypeError(f"`{label}` must be a list of {n_products} non-negative integers") from exc
     if arr.ndim != 1 or arr.shape[0] != n_products:
-        raise ValueError(f"`{label}` must list {n_products} entries, one per product; got shape {arr.shape}")
+        raise ValueError(
+            f"`{label}` must list {n_products} entries, one per product; got shape {arr.shape}"
+        )
     kind = arr.dtype.kind
     if kind not in "iuf":
         raise TypeError(f"`{label}` must hold integers; got dtype {arr.dtype}")
@@ -402,7 +460,9 @@ def stock_iv(stock: Any, n_products: int, label: str = "stock") -> np.ndarray:
         bad = np.flatnonzero(~np.isfinite(arr) | (arr != np.round(arr)))
         if bad.size:
             i = int(bad[0])
-            raise ValueError(f"`{label}` entry {i} is {arr[i].item()!r}; stock must be a whole number of units")
+            raise ValueError(
+                f"`{label}` entry {i} is {arr[i].item()!r}; stock must be a whole number of units"
+            )
     if arr.size and arr.min() < 0:
         i = int(np.flatnonzero(arr < 0)[0])
         raise ValueError(f"`{label}` entry {i} is {arr[i].item()!r}; stock must be non-negative")

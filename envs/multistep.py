@@ -99,12 +99,19 @@ class MultiStepShopper:
             raise ValueError(f"`search_probability` is {q!r}; it must be a probability in [0, 1]")
         k = self.consideration
         if not _is_integer(k) or not 1 <= k <= n:
-            raise ValueError(f"`consideration` is {k!r}; it must be an integer in [1, {n}] (N = {n})")
+            raise ValueError(
+                f"`consideration` is {k!r}; it must be an integer in [1, {n}] (N = {n})"
+            )
         neighbourhood = _neighbourhood_iv(self.neighbourhood, n, int(k))
         w = w / w.sum()
         threshold, alias = alias_table(w)
-        for name, value in (("popularity", w), ("weights", v), ("neighbourhood", neighbourhood),
-                            ("anchor_threshold", threshold), ("anchor_alias", alias)):
+        for name, value in (
+            ("popularity", w),
+            ("weights", v),
+            ("neighbourhood", neighbourhood),
+            ("anchor_threshold", threshold),
+            ("anchor_alias", alias),
+        ):
             value.setflags(write=False)
             object.__setattr__(self, name, value)
         object.__setattr__(self, "outside_weight", float(v0))
@@ -116,8 +123,14 @@ class MultiStepShopper:
         return int(self.popularity.shape[0])
 
     def run_seasons(
-        self, stock: np.ndarray, seed: int, first_season: int, customers: int, poisson: bool,
-        sales: np.ndarray, kpis: np.ndarray,
+        self,
+        stock: np.ndarray,
+        seed: int,
+        first_season: int,
+        customers: int,
+        poisson: bool,
+        sales: np.ndarray,
+        kpis: np.ndarray,
     ) -> None:
         """Simulate seasons first_season .. first_season + K - 1 of ``stock`` (the hook of
         :func:`envs.simulate.simulate`): fills ``sales[k, i]`` (units of i sold) and ``kpis[k]``
@@ -138,10 +151,21 @@ class MultiStepShopper:
                 f"got {kpis.dtype} {kpis.shape}"
             )
         _run_seasons(
-            stock, np.uint64(seed), np.int64(first_season), np.int64(customers), bool(poisson),
-            self.search_probability, self.anchor_threshold, self.anchor_alias, self.neighbourhood,
-            self.popularity, np.log(self.weights), math.log(self.outside_weight),
-            self.consideration, sales, kpis,
+            stock,
+            np.uint64(seed),
+            np.int64(first_season),
+            np.int64(customers),
+            bool(poisson),
+            self.search_probability,
+            self.anchor_threshold,
+            self.anchor_alias,
+            self.neighbourhood,
+            self.popularity,
+            np.log(self.weights),
+            math.log(self.outside_weight),
+            self.consideration,
+            sales,
+            kpis,
         )
 
     def fit_markov_chain(
@@ -161,10 +185,19 @@ class MultiStepShopper:
         first = np.zeros((n, m + 1))
         joint = np.zeros((n, m + 1, m + 1))
         _fit_kernel(
-            np.uint64(seed), int(samples_per_anchor), self.popularity, self.weights,
-            self.outside_weight, self.consideration, self.neighbourhood, first, joint,
+            np.uint64(seed),
+            int(samples_per_anchor),
+            self.popularity,
+            self.weights,
+            self.outside_weight,
+            self.consideration,
+            self.neighbourhood,
+            first,
+            joint,
         )
-        members = np.concatenate([np.arange(n, dtype=np.int64)[:, None], self.neighbourhood], axis=1)
+        members = np.concatenate(
+            [np.arange(n, dtype=np.int64)[:, None], self.neighbourhood], axis=1
+        )
         q = self.search_probability
         arrival = q * np.bincount(members.ravel(), weights=first.ravel(), minlength=n)
         rows = np.broadcast_to(members[:, :, None], joint.shape).ravel()
@@ -198,8 +231,15 @@ def multistep_instance(
         raise TypeError(f"`shopper` must be a MultiStepShopper; got {type(shopper).__name__}")
     arrival, rho = shopper.fit_markov_chain(samples_per_anchor, rng)
     return make_instance(
-        name=name, prices=prices, costs=costs, salvage=salvage, arrival=arrival, substitution=rho,
-        customers=customers, arrivals=arrivals, shopper=shopper,
+        name=name,
+        prices=prices,
+        costs=costs,
+        salvage=salvage,
+        arrival=arrival,
+        substitution=rho,
+        customers=customers,
+        arrivals=arrivals,
+        shopper=shopper,
         metadata={"choice_model": "multistep", "fit_samples_per_anchor": int(samples_per_anchor)},
     )
 
@@ -225,7 +265,9 @@ def _positive_vector_iv(label: str, values: Any, n: int | None = None) -> np.nda
     bad = np.flatnonzero(~np.isfinite(arr) | (arr <= 0))
     if bad.size:
         i = int(bad[0])
-        raise ValueError(f"`{label}` entry {i} is {float(arr[i])!r}; entries must be positive and finite")
+        raise ValueError(
+            f"`{label}` entry {i} is {float(arr[i])!r}; entries must be positive and finite"
+        )
     return arr
 
 
@@ -249,7 +291,9 @@ def _neighbourhood_iv(neighbourhood: Any, n: int, k: int) -> np.ndarray:
     own = np.flatnonzero((arr == np.arange(n)[:, None]).any(axis=1))
     if own.size:
         a = int(own[0])
-        raise ValueError(f"`neighbourhood` row {a} lists product {a} itself; rows must list other products")
+        raise ValueError(
+            f"`neighbourhood` row {a} lists product {a} itself; rows must list other products"
+        )
     ordered = np.sort(arr, axis=1)
     repeated = np.flatnonzero((np.diff(ordered, axis=1) == 0).any(axis=1))
     if repeated.size:
@@ -301,8 +345,21 @@ def _gumbel(u):
 
 @njit(parallel=True, cache=True)
 def _run_seasons(
-    stock, seed, first_season, customers, poisson, search, anchor_threshold, anchor_alias,
-    neighbourhood, popularity, log_weights, log_outside, k, sales, kpis,
+    stock,
+    seed,
+    first_season,
+    customers,
+    poisson,
+    search,
+    anchor_threshold,
+    anchor_alias,
+    neighbourhood,
+    popularity,
+    log_weights,
+    log_outside,
+    k,
+    sales,
+    kpis,
 ):
     n = stock.shape[0]
     m = neighbourhood.shape[1]
@@ -366,7 +423,9 @@ def _fit_kernel(seed, samples, popularity, weights, outside, k, neighbourhood, f
         taken = np.empty(m, dtype=np.bool_)
         scale = popularity[a] / samples
         for s in range(samples):
-            _consideration_set(customer_key(skey, s), a, k, neighbourhood, popularity, chosen, local, taken)
+            _consideration_set(
+                customer_key(skey, s), a, k, neighbourhood, popularity, chosen, local, taken
+            )
             total = outside
             for r in range(k):
                 total += weights[chosen[r]]

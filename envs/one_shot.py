@@ -25,6 +25,7 @@ import numpy as np
 from gymnasium import spaces
 
 from baselines.bound import fluid_lp
+from envs.families import FAMILIES, make_family_instance
 from envs.features import (
     CATALOG_FEATURES,
     FEATURES,
@@ -34,7 +35,6 @@ from envs.features import (
     feature_bounds,
     product_features,
 )
-from envs.families import FAMILIES, make_family_instance
 from envs.instance import Instance
 from envs.simulate import SeasonResults, simulate
 
@@ -74,7 +74,9 @@ def action_iv(action: Any, n: int, label: str = "action") -> np.ndarray:
     """``action`` as float64[n], refusing a wrong shape or a non-finite entry."""
     arr = np.asarray(action, dtype=np.float64)
     if arr.shape != (n,):
-        raise ValueError(f"`{label}` must have shape ({n},), one entry per product; got shape {arr.shape}")
+        raise ValueError(
+            f"`{label}` must have shape ({n},), one entry per product; got shape {arr.shape}"
+        )
     bad = np.flatnonzero(~np.isfinite(arr))
     if bad.size:
         i = int(bad[0])
@@ -179,7 +181,9 @@ def stock_image(stock: np.ndarray, cap: np.ndarray, demand: np.ndarray) -> np.nd
 def render_mode_iv(render_mode: Any) -> str | None:
     """``None`` or one of ``RENDER_MODES``."""
     if render_mode is not None and render_mode not in RENDER_MODES:
-        raise ValueError(f"`render_mode` must be None or one of {list(RENDER_MODES)}; got {render_mode!r}")
+        raise ValueError(
+            f"`render_mode` must be None or one of {list(RENDER_MODES)}; got {render_mode!r}"
+        )
     return render_mode
 
 
@@ -194,8 +198,12 @@ def reward_scale_iv(reward_scale: Any) -> str | float:
                 f"`reward_scale` must be 'none', 'auto' or a positive finite number; got {reward_scale!r}"
             )
         return reward_scale
-    if isinstance(reward_scale, bool) or not isinstance(reward_scale, (int, float, np.integer, np.floating)) \
-            or not math.isfinite(reward_scale) or reward_scale <= 0:
+    if (
+        isinstance(reward_scale, bool)
+        or not isinstance(reward_scale, (int, float, np.integer, np.floating))
+        or not math.isfinite(reward_scale)
+        or reward_scale <= 0
+    ):
         raise ValueError(
             f"`reward_scale` must be 'none', 'auto' or a positive finite number; got {reward_scale!r}"
         )
@@ -216,7 +224,11 @@ class PreparedInstance:
 
     @classmethod
     def build(
-        cls, instance: Instance, reward_scale: str | float, action_anchor: str = "none", reward_baseline: str = "none"
+        cls,
+        instance: Instance,
+        reward_scale: str | float,
+        action_anchor: str = "none",
+        reward_baseline: str = "none",
     ) -> PreparedInstance:
         if reward_scale == "none":
             divisor = 1.0
@@ -227,8 +239,11 @@ class PreparedInstance:
         cap = demand_cap(instance)
         sales = fluid_lp(instance).sales if "fluid" in (action_anchor, reward_baseline) else None
         return cls(
-            instance=instance, features=product_features(instance, cap=cap),
-            catalog=catalog_features(instance), cap=cap, reward_divisor=divisor,
+            instance=instance,
+            features=product_features(instance, cap=cap),
+            catalog=catalog_features(instance),
+            cap=cap,
+            reward_divisor=divisor,
             anchor=sales if action_anchor == "fluid" else None,
             baseline_stock=np.rint(sales).astype(np.int64) if reward_baseline == "fluid" else None,
         )
@@ -253,7 +268,9 @@ class PreparedInstance:
         kpis = season_kpis(self.instance, stock, results)
         reward = kpis["profit"]
         if self.baseline_stock is not None:
-            kpis["baseline_profit"] = float(simulate(self.instance, self.baseline_stock, 1, scenario_seed).profit[0])
+            kpis["baseline_profit"] = float(
+                simulate(self.instance, self.baseline_stock, 1, scenario_seed).profit[0]
+            )
             reward -= kpis["baseline_profit"]
         return reward / self.reward_divisor, kpis
 
@@ -287,13 +304,20 @@ class InstanceSource:
         reward_baseline: str = "none",
     ) -> None:
         if action_anchor not in ACTION_ANCHORS:
-            raise ValueError(f"`action_anchor` must be one of {list(ACTION_ANCHORS)}; got {action_anchor!r}")
+            raise ValueError(
+                f"`action_anchor` must be one of {list(ACTION_ANCHORS)}; got {action_anchor!r}"
+            )
         if reward_baseline not in REWARD_BASELINES:
-            raise ValueError(f"`reward_baseline` must be one of {list(REWARD_BASELINES)}; got {reward_baseline!r}")
+            raise ValueError(
+                f"`reward_baseline` must be one of {list(REWARD_BASELINES)}; got {reward_baseline!r}"
+            )
         self.action_anchor = action_anchor
         self.reward_baseline = reward_baseline
-        if isinstance(instance_pool, bool) or not isinstance(instance_pool, (int, np.integer)) \
-                or not 1 <= instance_pool <= HELD_OUT_SEED_START:
+        if (
+            isinstance(instance_pool, bool)
+            or not isinstance(instance_pool, (int, np.integer))
+            or not 1 <= instance_pool <= HELD_OUT_SEED_START
+        ):
             raise ValueError(
                 f"`instance_pool` must be an integer in [1, {HELD_OUT_SEED_START}] (seeds from "
                 f"{HELD_OUT_SEED_START} on are held out); got {instance_pool!r}"
@@ -306,12 +330,16 @@ class InstanceSource:
         self.resample = bool(resample_instance)
         self.family = family
         if family_kwargs is not None and not isinstance(family_kwargs, dict):
-            raise TypeError(f"`family_kwargs` must be a dict of family overrides; got {type(family_kwargs).__name__}")
+            raise TypeError(
+                f"`family_kwargs` must be a dict of family overrides; got {type(family_kwargs).__name__}"
+            )
         self.family_kwargs = dict(family_kwargs or {})
         self.instance_seed: int | None = None
         if instance is not None:
             if not isinstance(instance, Instance):
-                raise TypeError(f"`instance` must be an envs.instance.Instance; got {type(instance).__name__}")
+                raise TypeError(
+                    f"`instance` must be an envs.instance.Instance; got {type(instance).__name__}"
+                )
             if self.resample:
                 raise ValueError(
                     "`resample_instance=True` draws every instance from `family`; it cannot be "
@@ -320,9 +348,14 @@ class InstanceSource:
         else:
             if family not in FAMILIES:
                 raise ValueError(f"`family` must be one of {sorted(FAMILIES)}; got {family!r}")
-            if isinstance(instance_seed, bool) or not isinstance(instance_seed, (int, np.integer)) \
-                    or instance_seed < 0:
-                raise ValueError(f"`instance_seed` must be a non-negative integer; got {instance_seed!r}")
+            if (
+                isinstance(instance_seed, bool)
+                or not isinstance(instance_seed, (int, np.integer))
+                or instance_seed < 0
+            ):
+                raise ValueError(
+                    f"`instance_seed` must be a non-negative integer; got {instance_seed!r}"
+                )
             instance = make_family_instance(family, int(instance_seed), **self.family_kwargs)
             if not self.resample:
                 self.instance_seed = int(instance_seed)
@@ -330,16 +363,22 @@ class InstanceSource:
         self.n_products = instance.n_products
         self._last = self.fixed
 
-    def episode(self, np_random: np.random.Generator, options: dict[str, Any] | None) -> tuple[PreparedInstance, int | None]:
+    def episode(
+        self, np_random: np.random.Generator, options: dict[str, Any] | None
+    ) -> tuple[PreparedInstance, int | None]:
         """The prepared instance of a new episode and its family seed (None if not from a family)."""
         options = dict(options or {})
         unknown = [key for key in options if key not in OPTION_KEYS]
         if unknown:
-            raise ValueError(f"unknown reset option {unknown[0]!r}; known options are {list(OPTION_KEYS)}")
+            raise ValueError(
+                f"unknown reset option {unknown[0]!r}; known options are {list(OPTION_KEYS)}"
+            )
         given = options.get("instance")
         if given is not None:
             if not isinstance(given, Instance):
-                raise TypeError(f"options['instance'] must be an envs.instance.Instance; got {type(given).__name__}")
+                raise TypeError(
+                    f"options['instance'] must be an envs.instance.Instance; got {type(given).__name__}"
+                )
             if given.n_products != self.n_products:
                 raise IncompatibleInstanceError(
                     f"options['instance'] has {given.n_products} products; this environment's "
@@ -362,7 +401,9 @@ class InstanceSource:
         return prepared, seed
 
     def _build(self, instance: Instance) -> PreparedInstance:
-        return PreparedInstance.build(instance, self.reward_scale, self.action_anchor, self.reward_baseline)
+        return PreparedInstance.build(
+            instance, self.reward_scale, self.action_anchor, self.reward_baseline
+        )
 
     def _prepare(self, instance: Instance) -> PreparedInstance:
         if instance is not self._last.instance:
@@ -496,9 +537,15 @@ class OneShotStockingEnv(gym.Env[np.ndarray, np.ndarray]):
     ) -> None:
         self.render_mode = render_mode_iv(render_mode)
         self.source = InstanceSource(
-            family=family, instance_seed=instance_seed, family_kwargs=family_kwargs, instance=instance,
-            resample_instance=resample_instance, reward_scale=reward_scale, instance_pool=instance_pool,
-            action_anchor=action_anchor, reward_baseline=reward_baseline,
+            family=family,
+            instance_seed=instance_seed,
+            family_kwargs=family_kwargs,
+            instance=instance,
+            resample_instance=resample_instance,
+            reward_scale=reward_scale,
+            instance_pool=instance_pool,
+            action_anchor=action_anchor,
+            reward_baseline=reward_baseline,
         )
         n = self.source.n_products
         low, high = feature_bounds(FEATURES)

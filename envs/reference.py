@@ -42,7 +42,9 @@ class ReferenceSimulator:
         self.row_start = tables.row_start.tolist()
         self.slots = tables.slots.tolist()
 
-    def season(self, stock, seed: int, season: int, *, max_customers: int | None = None) -> ReferenceSeason:
+    def season(
+        self, stock, seed: int, season: int, *, max_customers: int | None = None
+    ) -> ReferenceSeason:
         """Season ``season`` of ``stock``, one draw at a time.
 
         ``max_customers`` stops after the first that many customers of the season (the
@@ -99,4 +101,6 @@ def simulate_season_reference(
     max_customers: int | None = None,
 ) -> ReferenceSeason:
     """Season ``season`` of ``stock`` by :class:`ReferenceSimulator` (built for this call)."""
-    return ReferenceSimulator(instance, tables).season(stock, seed, season, max_customers=max_customers)
+    return ReferenceSimulator(instance, tables).season(
+        stock, seed, season, max_customers=max_customers
+    )

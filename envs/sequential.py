@@ -14,7 +14,13 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
-from envs.features import CATALOG_FEATURES, FEATURES, N_FEATURES, feature_bounds, substitution_inflow
+from envs.features import (
+    CATALOG_FEATURES,
+    FEATURES,
+    N_FEATURES,
+    feature_bounds,
+    substitution_inflow,
+)
 from envs.instance import Instance
 from envs.one_shot import (
     HELD_OUT_SEED_START,
@@ -44,7 +50,11 @@ PROGRESS_FEATURES: tuple[tuple[str, float, float], ...] = (
 
 
 def _batch_size_iv(batch_size: Any) -> int:
-    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
+    if (
+        isinstance(batch_size, bool)
+        or not isinstance(batch_size, (int, np.integer))
+        or batch_size < 1
+    ):
         raise ValueError(f"`batch_size` must be a positive integer; got {batch_size!r}")
     return int(batch_size)
 
@@ -151,12 +161,20 @@ class SequentialStockingEnv(gym.Env[np.ndarray, np.ndarray]):
         self.render_mode = render_mode_iv(render_mode)
         self.batch_size = _batch_size_iv(batch_size)
         self.source = InstanceSource(
-            family=family, instance_seed=instance_seed, family_kwargs=family_kwargs, instance=instance,
-            resample_instance=resample_instance, reward_scale=reward_scale, instance_pool=instance_pool,
+            family=family,
+            instance_seed=instance_seed,
+            family_kwargs=family_kwargs,
+            instance=instance,
+            resample_instance=resample_instance,
+            reward_scale=reward_scale,
+            instance_pool=instance_pool,
         )
         n = self.source.n_products
         self.n_steps = math.ceil(n / self.batch_size)
-        row_low, row_high = (np.concatenate(pair) for pair in zip(feature_bounds(FEATURES), feature_bounds(BATCH_FEATURES)))
+        row_low, row_high = (
+            np.concatenate(pair)
+            for pair in zip(feature_bounds(FEATURES), feature_bounds(BATCH_FEATURES))
+        )
         progress_low, progress_high = feature_bounds(PROGRESS_FEATURES)
         catalog_low, catalog_high = feature_bounds(CATALOG_FEATURES)
         self.observation_space = spaces.Box(
@@ -192,18 +210,23 @@ class SequentialStockingEnv(gym.Env[np.ndarray, np.ndarray]):
             inflow = substitution_inflow(instance, instance.arrival * dropped)[lo:hi]
             rows[: hi - lo, :N_FEATURES] = prepared.features[lo:hi]
             rows[: hi - lo, N_FEATURES] = 1.0
-            rows[: hi - lo, N_FEATURES + 1] = np.clip(instance.substitution_csr[lo:hi] @ stocked, 0.0, 1.0)
+            rows[: hi - lo, N_FEATURES + 1] = np.clip(
+                instance.substitution_csr[lo:hi] @ stocked, 0.0, 1.0
+            )
             rows[: hi - lo, N_FEATURES + 2] = np.log1p(t * np.minimum(inflow, 1.0)) / math.log1p(t)
         x = self._stock[:committed]
         cap = prepared.cap
         lam = instance.arrival
-        progress = np.array([
-            committed / n,
-            float(np.count_nonzero(x)) / n,
-            _ratio(float(lam[:committed] @ stocked[:committed]), float(lam.sum())),
-            _ratio(float(x.sum()), float(cap.sum())),
-            _ratio(float(x @ instance.costs[:committed]), float(cap @ instance.costs)),
-        ], dtype=np.float32)
+        progress = np.array(
+            [
+                committed / n,
+                float(np.count_nonzero(x)) / n,
+                _ratio(float(lam[:committed] @ stocked[:committed]), float(lam.sum())),
+                _ratio(float(x.sum()), float(cap.sum())),
+                _ratio(float(x @ instance.costs[:committed]), float(cap @ instance.costs)),
+            ],
+            dtype=np.float32,
+        )
         return np.concatenate([rows.ravel(), progress, prepared.catalog])
 
     def reset(

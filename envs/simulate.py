@@ -122,23 +122,40 @@ def _tables_iv(instance: Instance, tables) -> ChoiceTables:
     return tables
 
 
-def _run(instance: Instance, tables: ChoiceTables | None, x: np.ndarray, seed: int, first_season: int,
-         seasons: int, full: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _run(
+    instance: Instance,
+    tables: ChoiceTables | None,
+    x: np.ndarray,
+    seed: int,
+    first_season: int,
+    seasons: int,
+    full: bool,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(profit[K], kpis[K, 3], sales) of K seasons: sales[K, N] if ``full``, else its column sums."""
     n = instance.n_products
     poisson = instance.arrivals == "poisson"
     kpis = np.zeros((seasons, 3), dtype=np.int64)
     if instance.shopper is not None:
         sales = np.zeros((seasons, n), dtype=np.int64)
-        instance.shopper.run_seasons(x, seed, first_season, instance.customers, poisson, sales, kpis)
+        instance.shopper.run_seasons(
+            x, seed, first_season, instance.customers, poisson, sales, kpis
+        )
         profit = np.asarray(profit_of(instance, x, sales), dtype=np.float64).reshape(seasons)
         return profit, kpis, sales if full else sales.sum(axis=0)
     tables = _tables_iv(instance, tables)
     profit = np.empty(seasons)
     args = (
-        x, np.uint64(seed), np.int64(first_season), np.int64(instance.customers), poisson,
-        np.float64(instance.customers), tables.row_start, tables.slots,
-        instance.prices, instance.costs, instance.salvage,
+        x,
+        np.uint64(seed),
+        np.int64(first_season),
+        np.int64(instance.customers),
+        poisson,
+        np.float64(instance.customers),
+        tables.row_start,
+        tables.slots,
+        instance.prices,
+        instance.costs,
+        instance.salvage,
     )
     # A lone season runs serially (no thread start-up); otherwise seasons are split in chunks.
     chunks = 1 if seasons == 1 else min(seasons, CHUNKS_PER_THREAD * numba.get_num_threads())
@@ -172,8 +189,13 @@ def simulate(
     first_season = _count_iv(first_season, "first_season", 0)
     profit, kpis, sales = _run(instance, tables, x, seed, first_season, seasons, full=True)
     return SeasonResults(
-        first_season=first_season, profit=profit, sales=sales, customers=kpis[:, 0],
-        purchases=sales.sum(axis=1), lost=kpis[:, 1], substitutions=kpis[:, 2],
+        first_season=first_season,
+        profit=profit,
+        sales=sales,
+        customers=kpis[:, 0],
+        purchases=sales.sum(axis=1),
+        lost=kpis[:, 1],
+        substitutions=kpis[:, 2],
     )
 
 
@@ -239,8 +261,25 @@ def evaluate(
 
 @njit(cache=True)
 def _run_chunk(
-    k0, k1, chunk, stock, seed, first_season, customers, poisson, mean, row_start, slots,
-    prices, costs, salvage, full, sales, sums, profit, kpis,
+    k0,
+    k1,
+    chunk,
+    stock,
+    seed,
+    first_season,
+    customers,
+    poisson,
+    mean,
+    row_start,
+    slots,
+    prices,
+    costs,
+    salvage,
+    full,
+    sales,
+    sums,
+    profit,
+    kpis,
 ):
     """Seasons k0 .. k1 - 1 (the whole kernel; the drivers below only split seasons).
 
@@ -295,7 +334,11 @@ def _run_chunk(
                 firsts[b] = first
                 found[b] = first
                 steps[b] = 1
-                out = first != n and in_stock > 0 and (empty[first >> 6] >> np.uint64(first & 63)) & one != 0
+                out = (
+                    first != n
+                    and in_stock > 0
+                    and (empty[first >> 6] >> np.uint64(first & 63)) & one != 0
+                )
                 active[walking] = b
                 walking += out
             while walking > 0:
@@ -304,7 +347,9 @@ def _run_chunk(
                     b = active[a]
                     i = found[b]
                     start = row_start[i]
-                    j = table_sample(draw(keys[b], steps[b]), start, row_start[i + 1] - start, slots)
+                    j = table_sample(
+                        draw(keys[b], steps[b]), start, row_start[i + 1] - start, slots
+                    )
                     found[b] = j
                     steps[b] += 1
                     out = j != n and (empty[j >> 6] >> np.uint64(j & 63)) & one != 0
@@ -355,24 +400,86 @@ def _run_chunk(
 
 @njit(cache=True)
 def _simulate_serial(
-    stock, seed, first_season, customers, poisson, mean, row_start, slots, prices, costs,
-    salvage, full, sales, sums, profit, kpis,
+    stock,
+    seed,
+    first_season,
+    customers,
+    poisson,
+    mean,
+    row_start,
+    slots,
+    prices,
+    costs,
+    salvage,
+    full,
+    sales,
+    sums,
+    profit,
+    kpis,
 ):
     _run_chunk(
-        0, profit.shape[0], 0, stock, seed, first_season, customers, poisson, mean, row_start, slots,
-        prices, costs, salvage, full, sales, sums, profit, kpis,
+        0,
+        profit.shape[0],
+        0,
+        stock,
+        seed,
+        first_season,
+        customers,
+        poisson,
+        mean,
+        row_start,
+        slots,
+        prices,
+        costs,
+        salvage,
+        full,
+        sales,
+        sums,
+        profit,
+        kpis,
     )
 
 
 @njit(parallel=True, cache=True)
 def _simulate_parallel(
-    chunks, stock, seed, first_season, customers, poisson, mean, row_start, slots, prices,
-    costs, salvage, full, sales, sums, profit, kpis,
+    chunks,
+    stock,
+    seed,
+    first_season,
+    customers,
+    poisson,
+    mean,
+    row_start,
+    slots,
+    prices,
+    costs,
+    salvage,
+    full,
+    sales,
+    sums,
+    profit,
+    kpis,
 ):
     seasons = profit.shape[0]
     for c in prange(chunks):
         _run_chunk(
-            c * seasons // chunks, (c + 1) * seasons // chunks, c, stock, seed, first_season, customers,
-            poisson, mean, row_start, slots, prices, costs, salvage, full, sales, sums, profit,
+            c * seasons // chunks,
+            (c + 1) * seasons // chunks,
+            c,
+            stock,
+            seed,
+            first_season,
+            customers,
+            poisson,
+            mean,
+            row_start,
+            slots,
+            prices,
+            costs,
+            salvage,
+            full,
+            sales,
+            sums,
+            profit,
             kpis,
         )

@@ -137,7 +137,9 @@ class ChoiceTables:
         rho (outcome N: leave).
         """
         n = self.n_products
-        start, stop = (0, n + 1) if row is None else (int(self.row_start[row]), int(self.row_start[row + 1]))
+        start, stop = (
+            (0, n + 1) if row is None else (int(self.row_start[row]), int(self.row_start[row + 1]))
+        )
         kept = self.threshold[start:stop].astype(np.float64) / (1 << THRESHOLD_BITS)
         p = np.zeros(n + 1)
         np.add.at(p, self.kept[start:stop].astype(np.int64), kept)
@@ -228,5 +230,7 @@ def poisson_count(ckey, mean):
             return int(k)
         if k < 0 or (us < 0.013 and v > us):
             continue
-        if math.log(v) + math.log(invalpha) - math.log(a / (us * us) + b) <= -mean + k * loglam - math.lgamma(k + 1.0):
+        if math.log(v) + math.log(invalpha) - math.log(
+            a / (us * us) + b
+        ) <= -mean + k * loglam - math.lgamma(k + 1.0):
             return int(k)

@@ -449,9 +449,7 @@ def _check_evaluation(evaluation: EvaluationConfig) -> None:
                 f"least {HELD_OUT_SEED_START:_} (envs.one_shot.HELD_OUT_SEED_START): training "
                 f"instances come from the seeds below, so {seed} may have been trained on"
             )
-    _check_names(
-        evaluation.heuristics, "evaluation.heuristics", "baselines.registry", "POLICIES"
-    )
+    _check_names(evaluation.heuristics, "evaluation.heuristics", "baselines.registry", "POLICIES")
     if evaluation.seasons < 2:
         raise ValueError(f"`evaluation.seasons` must be at least 2, got {evaluation.seasons}")
     if evaluation.seed < 0:
@@ -652,4 +650,3 @@ def _did_you_mean(key: str, known: typing.Iterable[str]) -> str:
 
 def _join(path: str, key: str) -> str:
     return f"{path}.{key}" if path else key
-

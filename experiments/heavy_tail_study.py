@@ -25,17 +25,32 @@ import numpy as np
 from baselines.bound import fluid_lp
 from envs.families import make_family_instance
 from experiments.heuristics_study import (
-    EVALUATION_SEED, PLANNING_SEED, RESULTS, load_records, mean_ci, plan, save_json, season_profits,
+    EVALUATION_SEED,
+    PLANNING_SEED,
+    RESULTS,
+    load_records,
+    mean_ci,
+    plan,
+    save_json,
+    season_profits,
 )
 
 STUDIED = ("pooled-saa", "saa", "fluid", "assortment-newsvendor", "sample-path-gradient")
 SCALINGS = {"1": (0.1, 1.0), "0.5": (10.0, 0.5)}
 
 SETTINGS = {
-    "full": {"t_values": (1_000, 3_000, 10_000, 30_000, 100_000), "scalings": ("1", "0.5"),
-             "instance_seeds": (0, 1), "seasons": 200},
-    "quick": {"t_values": (1_000, 3_000, 10_000), "scalings": ("1",),
-              "instance_seeds": (0,), "seasons": 100},
+    "full": {
+        "t_values": (1_000, 3_000, 10_000, 30_000, 100_000),
+        "scalings": ("1", "0.5"),
+        "instance_seeds": (0, 1),
+        "seasons": 200,
+    },
+    "quick": {
+        "t_values": (1_000, 3_000, 10_000),
+        "scalings": ("1",),
+        "instance_seeds": (0,),
+        "seasons": 100,
+    },
 }
 
 
@@ -44,8 +59,14 @@ def catalog_size(customers: int, scaling: str) -> int:
     return max(2, int(round(factor * customers**beta)))
 
 
-def run_point(scaling: str, customers: int, seed: int, settings: dict[str, Any],
-              records: dict[str, dict[str, Any]], save) -> None:
+def run_point(
+    scaling: str,
+    customers: int,
+    seed: int,
+    settings: dict[str, Any],
+    records: dict[str, dict[str, Any]],
+    save,
+) -> None:
     n = catalog_size(customers, scaling)
     pending = [p for p in STUDIED if f"{scaling}/{customers}/{seed}/{p}" not in records]
     if not pending:
@@ -58,15 +79,27 @@ def run_point(scaling: str, customers: int, seed: int, settings: dict[str, Any],
         profits = season_profits(instance, planned["stock"], settings["seasons"])
         mean, half = mean_ci(profits)
         records[key] = {
-            "key": key, "scaling": scaling, "customers": customers, "n_products": n, "seed": seed,
-            "policy": name, "lp_bound": bound, "mean_profit": mean, "ci95": half,
-            "gap": bound - mean, "gap_pct": 100 * (bound - mean) / bound,
-            "solve_seconds": planned["solve_seconds"], "info": planned["info"],
+            "key": key,
+            "scaling": scaling,
+            "customers": customers,
+            "n_products": n,
+            "seed": seed,
+            "policy": name,
+            "lp_bound": bound,
+            "mean_profit": mean,
+            "ci95": half,
+            "gap": bound - mean,
+            "gap_pct": 100 * (bound - mean) / bound,
+            "solve_seconds": planned["solve_seconds"],
+            "info": planned["info"],
             "stocked_products": int((planned["stock"] > 0).sum()),
             "lp_tail_share": float(np.mean(instance.customers * instance.arrival < 1.0)),
         }
         save()
-        print(f"{key}: gap {100 * (bound - mean) / bound:.2f}% in {planned['solve_seconds']:.1f} s", flush=True)
+        print(
+            f"{key}: gap {100 * (bound - mean) / bound:.2f}% in {planned['solve_seconds']:.1f} s",
+            flush=True,
+        )
 
 
 def summarize(records: dict[str, dict[str, Any]], settings: dict[str, Any]) -> dict[str, Any]:
@@ -77,17 +110,25 @@ def summarize(records: dict[str, dict[str, Any]], settings: dict[str, Any]) -> d
         for name in STUDIED:
             points = []
             for t in settings["t_values"]:
-                found = [r for r in records.values()
-                         if r["scaling"] == scaling and r["customers"] == t and r["policy"] == name]
+                found = [
+                    r
+                    for r in records.values()
+                    if r["scaling"] == scaling and r["customers"] == t and r["policy"] == name
+                ]
                 if found:
-                    points.append({
-                        "customers": t, "n_products": found[0]["n_products"],
-                        "gap": float(np.mean([r["gap"] for r in found])),
-                        "gap_pct": float(np.mean([r["gap_pct"] for r in found])),
-                        "ci95": math.sqrt(sum(r["ci95"] ** 2 for r in found)) / len(found),
-                        "solve_seconds": float(np.mean([r["solve_seconds"] for r in found])),
-                        "stocked_products": float(np.mean([r["stocked_products"] for r in found])),
-                    })
+                    points.append(
+                        {
+                            "customers": t,
+                            "n_products": found[0]["n_products"],
+                            "gap": float(np.mean([r["gap"] for r in found])),
+                            "gap_pct": float(np.mean([r["gap_pct"] for r in found])),
+                            "ci95": math.sqrt(sum(r["ci95"] ** 2 for r in found)) / len(found),
+                            "solve_seconds": float(np.mean([r["solve_seconds"] for r in found])),
+                            "stocked_products": float(
+                                np.mean([r["stocked_products"] for r in found])
+                            ),
+                        }
+                    )
             usable = [p for p in points if p["gap"] > 0]
             slope = float("nan")
             if len(usable) >= 2:
@@ -112,13 +153,19 @@ def markdown(summary: dict[str, Any], settings: dict[str, Any], mode: str) -> st
         lines += [
             f"## N = {factor:g} T^{beta:g} (sqrt(N T) has slope {(1 + beta) / 2:g})",
             "",
-            "| policy | slope | " + " | ".join(
-                f"T={p['customers']} N={p['n_products']}" for p in next(iter(policies.values()))["points"]) + " |",
+            "| policy | slope | "
+            + " | ".join(
+                f"T={p['customers']} N={p['n_products']}"
+                for p in next(iter(policies.values()))["points"]
+            )
+            + " |",
             "|---|---:|" + "---:|" * len(next(iter(policies.values()))["points"]),
         ]
         for name, data in policies.items():
-            cells = " | ".join(f"{p['gap_pct']:.2f}% ({p['gap']:.0f} ±{p['ci95']:.0f}, {p['solve_seconds']:.1f} s)"
-                               for p in data["points"])
+            cells = " | ".join(
+                f"{p['gap_pct']:.2f}% ({p['gap']:.0f} ±{p['ci95']:.0f}, {p['solve_seconds']:.1f} s)"
+                for p in data["points"]
+            )
             lines.append(f"| {name} | {data['slope']:.3f} | {cells} |")
         lines += ["", "Cells: gap as % of the bound (absolute gap ± 95% CI, solve seconds).", ""]
     return "\n".join(lines)
@@ -138,7 +185,9 @@ def plot(summary: dict[str, Any], path: Path) -> None:
             gap = np.array([p["gap"] for p in data["points"]])
             ax.loglog(t, np.maximum(gap, 1e-9), "o-", label=f"{name} (slope {data['slope']:.2f})")
         t = np.array([p["customers"] for p in next(iter(policies.values()))["points"]], dtype=float)
-        n = np.array([p["n_products"] for p in next(iter(policies.values()))["points"]], dtype=float)
+        n = np.array(
+            [p["n_products"] for p in next(iter(policies.values()))["points"]], dtype=float
+        )
         if t.size:
             ref = np.sqrt(n * t)
             first_gap = next(iter(policies.values()))["points"][0]["gap"]
@@ -154,7 +203,9 @@ def plot(summary: dict[str, Any], path: Path) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="T up to 10,000, N = T / 10 only, one seed")
+    parser.add_argument(
+        "--quick", action="store_true", help="T up to 10,000, N = T / 10 only, one seed"
+    )
     args = parser.parse_args(argv)
     mode = "quick" if args.quick else "full"
     settings = {"mode": mode, **SETTINGS[mode]}
@@ -165,7 +216,14 @@ def main(argv: list[str] | None = None) -> int:
     for scaling in settings["scalings"]:
         for customers in settings["t_values"]:
             for seed in settings["instance_seeds"]:
-                run_point(scaling, customers, seed, settings, records, lambda: save_json(json_path, settings, records))
+                run_point(
+                    scaling,
+                    customers,
+                    seed,
+                    settings,
+                    records,
+                    lambda: save_json(json_path, settings, records),
+                )
     summary = summarize(records, settings)
     save_json(json_path, settings, records, summary=summary)
     text = markdown(summary, settings, mode)

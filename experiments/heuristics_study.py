@@ -58,7 +58,9 @@ def load_records(path: Path, settings: dict[str, Any]) -> dict[str, dict[str, An
     return {record["key"]: record for record in data.get("records", [])}
 
 
-def save_json(path: Path, settings: dict[str, Any], records: dict[str, dict[str, Any]], **extra: Any) -> None:
+def save_json(
+    path: Path, settings: dict[str, Any], records: dict[str, dict[str, Any]], **extra: Any
+) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     payload = {"settings": _jsonable(settings), "records": list(records.values()), **extra}
     path.write_text(json.dumps(payload, indent=1, allow_nan=True) + "\n")
@@ -76,7 +78,11 @@ def plan(name: str, instance: Instance, planning_seed: int) -> dict[str, Any]:
     except InstanceTooLargeError as exc:
         return {"refused": str(exc)}
     info = {k: v for k, v in result.info.items() if isinstance(v, (int, float, str, bool))}
-    return {"stock": np.asarray(result.stock, dtype=np.int64), "solve_seconds": result.solve_seconds, "info": info}
+    return {
+        "stock": np.asarray(result.stock, dtype=np.int64),
+        "solve_seconds": result.solve_seconds,
+        "info": info,
+    }
 
 
 def season_profits(instance: Instance, stock: np.ndarray, seasons: int) -> np.ndarray:
@@ -88,8 +94,13 @@ def mean_ci(values: np.ndarray) -> tuple[float, float]:
     return float(values.mean()), float(Z95 * values.std(ddof=1) / math.sqrt(values.size))
 
 
-def run_instance(family: str, seed: int, settings: dict[str, Any], records: dict[str, dict[str, Any]],
-                 save: Callable[[], None]) -> None:
+def run_instance(
+    family: str,
+    seed: int,
+    settings: dict[str, Any],
+    records: dict[str, dict[str, Any]],
+    save: Callable[[], None],
+) -> None:
     instance = make_family_instance(family, seed)
     bound = fluid_lp(instance).value
     seasons = settings["seasons"]
@@ -103,9 +114,15 @@ def run_instance(family: str, seed: int, settings: dict[str, Any], records: dict
             reference = season_profits(instance, stock, seasons)
             continue
         planned = plan(name, instance, PLANNING_SEED + seed)
-        record: dict[str, Any] = {"key": key, "family": family, "seed": seed, "policy": name,
-                                  "n_products": instance.n_products, "customers": instance.customers,
-                                  "lp_bound": bound}
+        record: dict[str, Any] = {
+            "key": key,
+            "family": family,
+            "seed": seed,
+            "policy": name,
+            "n_products": instance.n_products,
+            "customers": instance.customers,
+            "lp_bound": bound,
+        }
         if "refused" in planned:
             record["refused"] = planned["refused"]
         else:
@@ -114,13 +131,20 @@ def run_instance(family: str, seed: int, settings: dict[str, Any], records: dict
                 reference = profits
             mean, half = mean_ci(profits)
             diff, diff_half = mean_ci(profits - reference)
-            record.update({
-                "stock": planned["stock"].tolist(), "solve_seconds": planned["solve_seconds"],
-                "info": planned["info"], "mean_profit": mean, "ci95": half,
-                "pct_bound": 100 * mean / bound, "pct_ci95": 100 * half / bound,
-                "paired_diff_pct": 100 * diff / bound, "paired_ci95_pct": 100 * diff_half / bound,
-                "stocked_products": int((planned["stock"] > 0).sum()),
-            })
+            record.update(
+                {
+                    "stock": planned["stock"].tolist(),
+                    "solve_seconds": planned["solve_seconds"],
+                    "info": planned["info"],
+                    "mean_profit": mean,
+                    "ci95": half,
+                    "pct_bound": 100 * mean / bound,
+                    "pct_ci95": 100 * half / bound,
+                    "paired_diff_pct": 100 * diff / bound,
+                    "paired_ci95_pct": 100 * diff_half / bound,
+                    "stocked_products": int((planned["stock"] > 0).sum()),
+                }
+            )
         records[key] = record
         save()
         print(f"{key}: {record.get('pct_bound', 'refused')}", flush=True)
@@ -136,19 +160,27 @@ def summarize(records: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
                 continue
             done = [r for r in found if "refused" not in r]
             if not done:
-                rows.append({"family": family, "policy": name, "instances": len(found), "refused": True})
+                rows.append(
+                    {"family": family, "policy": name, "instances": len(found), "refused": True}
+                )
                 continue
             k = len(done)
-            rows.append({
-                "family": family, "policy": name, "instances": k, "refused": False,
-                "n_products": done[0]["n_products"], "customers": done[0]["customers"],
-                "pct_bound": sum(r["pct_bound"] for r in done) / k,
-                "pct_ci95": math.sqrt(sum(r["pct_ci95"] ** 2 for r in done)) / k,
-                "paired_diff_pct": sum(r["paired_diff_pct"] for r in done) / k,
-                "paired_ci95_pct": math.sqrt(sum(r["paired_ci95_pct"] ** 2 for r in done)) / k,
-                "solve_seconds": sum(r["solve_seconds"] for r in done) / k,
-                "stocked_products": sum(r["stocked_products"] for r in done) / k,
-            })
+            rows.append(
+                {
+                    "family": family,
+                    "policy": name,
+                    "instances": k,
+                    "refused": False,
+                    "n_products": done[0]["n_products"],
+                    "customers": done[0]["customers"],
+                    "pct_bound": sum(r["pct_bound"] for r in done) / k,
+                    "pct_ci95": math.sqrt(sum(r["pct_ci95"] ** 2 for r in done)) / k,
+                    "paired_diff_pct": sum(r["paired_diff_pct"] for r in done) / k,
+                    "paired_ci95_pct": math.sqrt(sum(r["paired_ci95_pct"] ** 2 for r in done)) / k,
+                    "solve_seconds": sum(r["solve_seconds"] for r in done) / k,
+                    "stocked_products": sum(r["stocked_products"] for r in done) / k,
+                }
+            )
     return rows
 
 
@@ -168,7 +200,9 @@ def markdown(rows: list[dict[str, Any]], settings: dict[str, Any], mode: str) ->
     ]
     for row in rows:
         if row["refused"]:
-            lines.append(f"| {row['family']} | | | {row['policy']} | refused (tiny instances only) | | | | |")
+            lines.append(
+                f"| {row['family']} | | | {row['policy']} | refused (tiny instances only) | | | | |"
+            )
             continue
         lines.append(
             f"| {row['family']} | {row['n_products']} | {row['customers']} | {row['policy']} | "
@@ -190,7 +224,9 @@ def main(argv: list[str] | None = None) -> int:
     begin = time.perf_counter()
     for family in FAMILY_NAMES:
         for seed in settings["instance_seeds"]:
-            run_instance(family, seed, settings, records, lambda: save_json(json_path, settings, records))
+            run_instance(
+                family, seed, settings, records, lambda: save_json(json_path, settings, records)
+            )
     rows = summarize(records)
     save_json(json_path, settings, records, summary=rows)
     (RESULTS / f"{stem}.md").write_text(markdown(rows, settings, mode))

@@ -212,12 +212,20 @@ def suite_instance(family: str, seed: int, instance: Instance, bound: float) -> 
             f"the fluid LP bound of {family}-{seed} is {bound!r}; normalized scores need a "
             "positive bound"
         )
-    return SuiteInstance(family=family, seed=int(seed), instance=instance, bound=float(bound),
-                         hash=instance_hash(instance))
+    return SuiteInstance(
+        family=family,
+        seed=int(seed),
+        instance=instance,
+        bound=float(bound),
+        hash=instance_hash(instance),
+    )
 
 
 def build_suite(
-    families: Sequence[str], instance_seeds: Sequence[int], *, progress: Progress | None = None,
+    families: Sequence[str],
+    instance_seeds: Sequence[int],
+    *,
+    progress: Progress | None = None,
 ) -> tuple[SuiteInstance, ...]:
     """``families x instance_seeds`` through ``envs.families.make_family_instance``, each with
     its ``baselines.bound.fluid_lp`` value."""
@@ -234,9 +242,12 @@ def build_suite(
             instance = make_family_instance(family, seed)
             solution = fluid_lp(instance)
             suite.append(suite_instance(family, seed, instance, solution.value))
-            _say(progress, f"suite {family}-{seed}: N={instance.n_products}, "
-                           f"T={instance.customers}, LP bound {solution.value:.2f} "
-                           f"({solution.solve_seconds:.2f} s)")
+            _say(
+                progress,
+                f"suite {family}-{seed}: N={instance.n_products}, "
+                f"T={instance.customers}, LP bound {solution.value:.2f} "
+                f"({solution.solve_seconds:.2f} s)",
+            )
     return tuple(suite)
 
 
@@ -329,10 +340,18 @@ def heuristic_contender(entry: str | Mapping[str, Any] | Any) -> Contender:
         return np.asarray(result.stock), float(result.solve_seconds), info
 
     description = ", ".join(f"{k}={v}" for k, v in sorted(knobs.items()))
-    identity = {"heuristic": name, "knobs": knobs, "target": POLICIES[name],
-                "source": source_hash("baselines", "envs")}
-    return Contender(name=name, kind="heuristic", members=(Member(name, identity, decide),),
-                     description=description)
+    identity = {
+        "heuristic": name,
+        "knobs": knobs,
+        "target": POLICIES[name],
+        "source": source_hash("baselines", "envs"),
+    }
+    return Contender(
+        name=name,
+        kind="heuristic",
+        members=(Member(name, identity, decide),),
+        description=description,
+    )
 
 
 def find_runs(folder: str | Path) -> list[Path]:
@@ -398,6 +417,7 @@ def _flatten(data: Any, prefix: str = "") -> dict[str, Any]:
 def training_settings(config: Mapping[str, Any]) -> dict[str, Any]:
     """The flattened config (dotted path -> value) without :data:`IGNORED_CONFIG_KEYS` and
     path-like keys (:data:`PATH_SUFFIXES`): everything the trained model depends on."""
+
     def kept(key: str) -> bool:
         ignored = any(key == k or key.startswith(k + ".") for k in IGNORED_CONFIG_KEYS)
         return not ignored and not key.rpartition(".")[2].endswith(PATH_SUFFIXES)
@@ -480,7 +500,8 @@ def learned_contenders(run_dirs: Sequence[str | Path]) -> list[Contender]:
         member = Member(
             label=f"{experiment}/{run.name}@{fingerprint(files)[:8]}",
             identity={"run": run.name, "files": files, "source": source_hash("agents", "envs")},
-            decide=policy_decider(lambda run=run: _load_learned(run)), training_seed=seed,
+            decide=policy_decider(lambda run=run: _load_learned(run)),
+            training_seed=seed,
             timesteps=timesteps,
         )
         key = (experiment, label, config_fingerprint(saved_run_config(run)))
@@ -494,19 +515,31 @@ def learned_contenders(run_dirs: Sequence[str | Path]) -> list[Contender]:
     contenders = []
     for (experiment, label, config_fp), members in groups.items():
         rows = [names[key] for key in groups if key[1] == label]
-        note = "" if len(rows) == 1 else (
-            f"runs labelled {label!r} were trained with {len(rows)} different configs, shown "
-            f"as separate rows ({', '.join(rows)}) and never pooled"
+        note = (
+            ""
+            if len(rows) == 1
+            else (
+                f"runs labelled {label!r} were trained with {len(rows)} different configs, shown "
+                f"as separate rows ({', '.join(rows)}) and never pooled"
+            )
         )
-        contenders.append(Contender(
-            name=names[experiment, label, config_fp], kind="learned", members=tuple(members),
-            description=f"runs of {experiment}, config {config_fp[:8]}", note=note,
-        ))
+        contenders.append(
+            Contender(
+                name=names[experiment, label, config_fp],
+                kind="learned",
+                members=tuple(members),
+                description=f"runs of {experiment}, config {config_fp[:8]}",
+                note=note,
+            )
+        )
     return contenders
 
 
 def config_contenders(
-    config: ExperimentConfig, *, runs: str | Path | None = None, progress: Progress | None = None,
+    config: ExperimentConfig,
+    *,
+    runs: str | Path | None = None,
+    progress: Progress | None = None,
 ) -> list[Contender]:
     """The heuristics of ``config.evaluation.heuristics`` and the learned agents: the finished
     runs of the config's (agent, seed) pairs, or every finished run under ``runs`` when given.
@@ -546,8 +579,15 @@ def leaderboard_from_config(
     evaluation = config.evaluation
     contenders = config_contenders(config, runs=runs, progress=progress)
     suite = build_suite(evaluation.families, evaluation.instance_seeds, progress=progress)
-    return run_leaderboard(suite, contenders, seasons=evaluation.seasons, seed=evaluation.seed,
-                           store=store, bootstrap_reps=bootstrap_reps, progress=progress)
+    return run_leaderboard(
+        suite,
+        contenders,
+        seasons=evaluation.seasons,
+        seed=evaluation.seed,
+        store=store,
+        bootstrap_reps=bootstrap_reps,
+        progress=progress,
+    )
 
 
 def _load_learned(run_dir: Path) -> Any:
@@ -560,7 +600,10 @@ def _load_learned(run_dir: Path) -> Any:
 
 
 def simulate_profits(
-    instance: Instance, stock: np.ndarray, seasons: int, seed: int,
+    instance: Instance,
+    stock: np.ndarray,
+    seasons: int,
+    seed: int,
 ) -> tuple[np.ndarray, dict[str, float]]:
     """Per-season profits of ``stock`` over seasons 0..seasons-1 of ``seed`` (``envs.simulate``,
     in batches), and the mean KPIs (fill rate, lost customers, substitutions, leftover units)."""
@@ -572,7 +615,7 @@ def simulate_profits(
     purchases = lost = substitutions = 0
     for start in range(0, seasons, batch):
         part = simulate(instance, x, min(batch, seasons - start), seed, first_season=start)
-        profits[start:start + part.seasons] = part.profit
+        profits[start : start + part.seasons] = part.profit
         purchases += int(part.purchases.sum())
         lost += int(part.lost.sum())
         substitutions += int(part.substitutions.sum())
@@ -591,7 +634,8 @@ def planning_seed(seed: int, item: SuiteInstance) -> int:
     """The seed a heuristic plans with on ``item``: derived from the evaluation seed and the
     instance but independent of the customer streams, so no policy plans on the test customers."""
     sequence = np.random.SeedSequence(
-        [int(seed), int(item.seed)], spawn_key=(PLANNING_STREAM, zlib.crc32(item.family.encode())),
+        [int(seed), int(item.seed)],
+        spawn_key=(PLANNING_STREAM, zlib.crc32(item.family.encode())),
     )
     return int(sequence.generate_state(1, np.uint64)[0] >> np.uint64(1))
 
@@ -618,21 +662,33 @@ class Counts:
 
 
 def evaluate_member(
-    member: Member, item: SuiteInstance, *, seasons: int, seed: int, store: ResultStore,
-    counts: Counts, progress: Progress | None = None,
+    member: Member,
+    item: SuiteInstance,
+    *,
+    seasons: int,
+    seed: int,
+    store: ResultStore,
+    counts: Counts,
+    progress: Progress | None = None,
 ) -> Outcome:
     """Decide (or load the stored decision) and evaluate (or load the stored evaluation)."""
     pseed = planning_seed(seed, item)
     decision_fp = store.decision_fingerprint(
-        {"member": member.identity, "planning_seed": pseed}, item.hash,
+        {"member": member.identity, "planning_seed": pseed},
+        item.hash,
     )
     decision = store.get_decision(member.label, item.label, decision_fp)
     if decision is None:
         stock, seconds, info = member.decide(item.instance, pseed)
         stock = stock_iv(stock, item.instance.n_products, f"stock of {member.label}")
-        decision = Decision(policy=member.label, instance=item.label, fingerprint=decision_fp,
-                            stock=tuple(int(v) for v in stock), seconds=float(seconds),
-                            info={**info, "planning_seed": pseed})
+        decision = Decision(
+            policy=member.label,
+            instance=item.label,
+            fingerprint=decision_fp,
+            stock=tuple(int(v) for v in stock),
+            seconds=float(seconds),
+            info={**info, "planning_seed": pseed},
+        )
         store.put_decision(decision)
         counts.decisions_computed += 1
         how = f"decided in {seconds:.2f} s"
@@ -652,8 +708,11 @@ def evaluate_member(
     else:
         counts.evaluations_reused += 1
         how += ", evaluation stored"
-    _say(progress, f"{member.label} on {item.label}: {how}; mean profit {record.mean_profit:.2f} "
-                   f"({100 * record.mean_profit / item.bound:.1f}% of bound)")
+    _say(
+        progress,
+        f"{member.label} on {item.label}: {how}; mean profit {record.mean_profit:.2f} "
+        f"({100 * record.mean_profit / item.bound:.1f}% of bound)",
+    )
     return Outcome(member=member, item=item, decision=decision, record=record)
 
 
@@ -688,8 +747,13 @@ class FamilyRow:
 
     def to_dict(self) -> dict[str, Any]:
         data = {k: v for k, v in self.__dict__.items()}
-        for name in ("mean_profit", "percent_of_bound", "diff_to_best", "diff_percent_of_bound",
-                     "across_seeds"):
+        for name in (
+            "mean_profit",
+            "percent_of_bound",
+            "diff_to_best",
+            "diff_percent_of_bound",
+            "across_seeds",
+        ):
             value = getattr(self, name)
             data[name] = None if value is None else value.to_dict()
         data["seed_percent_of_bound"] = list(self.seed_percent_of_bound)
@@ -733,26 +797,44 @@ class Leaderboard:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "seasons": self.seasons, "seed": self.seed, "level": self.level,
+            "seasons": self.seasons,
+            "seed": self.seed,
+            "level": self.level,
             "bootstrap_reps": self.bootstrap_reps,
-            "suite": [{"family": s.family, "seed": s.seed, "label": s.label, "bound": s.bound,
-                       "n_products": s.instance.n_products, "customers": s.instance.customers,
-                       "instance_hash": s.hash} for s in self.suite],
+            "suite": [
+                {
+                    "family": s.family,
+                    "seed": s.seed,
+                    "label": s.label,
+                    "bound": s.bound,
+                    "n_products": s.instance.n_products,
+                    "customers": s.instance.customers,
+                    "instance_hash": s.hash,
+                }
+                for s in self.suite
+            ],
             "families": {f: [r.to_dict() for r in rows] for f, rows in self.families.items()},
             "aggregate": [r.to_dict() for r in self.aggregate],
-            "counts": dict(self.counts.__dict__), "descriptions": self.descriptions,
-            "code_tag": self.code_tag, "notes": list(self.notes),
+            "counts": dict(self.counts.__dict__),
+            "descriptions": self.descriptions,
+            "code_tag": self.code_tag,
+            "notes": list(self.notes),
         }
 
 
 def _family_row(
-    family: str, contender: Contender, outcomes: list[list[Outcome]], best: list[np.ndarray] | None,
+    family: str,
+    contender: Contender,
+    outcomes: list[list[Outcome]],
+    best: list[np.ndarray] | None,
     level: float,
 ) -> FamilyRow:
     """``outcomes[m][i]``: member m on instance i of the family."""
     items = [o.item for o in outcomes[0]]
-    profits = [np.mean([outcomes[m][i].record.profits for m in range(len(outcomes))], axis=0)
-               for i in range(len(items))]
+    profits = [
+        np.mean([outcomes[m][i].record.profits for m in range(len(outcomes))], axis=0)
+        for i in range(len(items))
+    ]
     percent = [100 * p / item.bound for p, item in zip(profits, items)]
     seed_pct = tuple(
         float(np.mean([100 * o.record.mean_profit / o.item.bound for o in member_outcomes]))
@@ -763,30 +845,42 @@ def _family_row(
     diff = diff_pct = None
     if best is not None and by_seeds:
         best_means = [float(np.mean(b)) for b in best]
-        gaps = np.array([[o.record.mean_profit - b for o, b in zip(member_outcomes, best_means)]
-                         for member_outcomes in outcomes])
+        gaps = np.array(
+            [
+                [o.record.mean_profit - b for o, b in zip(member_outcomes, best_means)]
+                for member_outcomes in outcomes
+            ]
+        )
         bounds = np.array([item.bound for item in items])
         diff = t_interval(gaps.mean(axis=1), level)
         diff_pct = t_interval((100 * gaps / bounds).mean(axis=1), level)
     elif best is not None:
         diff = stratified_mean_ci([p - b for p, b in zip(profits, best)], level)
         diff_pct = stratified_mean_ci(
-            [100 * (p - b) / item.bound for p, b, item in zip(profits, best, items)], level,
+            [100 * (p - b) / item.bound for p, b, item in zip(profits, best, items)],
+            level,
         )
     steps = {m.timesteps for m in contender.members}
     all_outcomes = [o for member_outcomes in outcomes for o in member_outcomes]
     return FamilyRow(
-        family=family, policy=contender.name, kind=contender.kind, rank=0,
-        n_seeds=len(contender.members), n_instances=len(items),
+        family=family,
+        policy=contender.name,
+        kind=contender.kind,
+        rank=0,
+        n_seeds=len(contender.members),
+        n_instances=len(items),
         seasons=min(o.record.key.seasons for o in all_outcomes),
         timesteps=steps.pop() if len(steps) == 1 else None,
         mean_profit=stratified_mean_ci(profits, level),
         percent_of_bound=stratified_mean_ci(percent, level),
-        diff_to_best=diff, diff_percent_of_bound=diff_pct, is_best_heuristic=False,
+        diff_to_best=diff,
+        diff_percent_of_bound=diff_pct,
+        is_best_heuristic=False,
         seed_percent_of_bound=seed_pct,
         decide_seconds=float(np.mean([o.decision.seconds for o in all_outcomes])),
         fill_rate=float(np.mean([o.record.kpis.get("fill_rate", math.nan) for o in all_outcomes])),
-        across_seeds=across, diff_basis="seeds" if by_seeds else "customers",
+        across_seeds=across,
+        diff_basis="seeds" if by_seeds else "customers",
     )
 
 
@@ -832,8 +926,18 @@ def run_leaderboard(
             items = [item for item in suite if item.family == family]
             try:
                 by_family[family][contender.name] = [
-                    [evaluate_member(member, item, seasons=seasons, seed=seed, store=store,
-                                     counts=counts, progress=progress) for item in items]
+                    [
+                        evaluate_member(
+                            member,
+                            item,
+                            seasons=seasons,
+                            seed=seed,
+                            store=store,
+                            counts=counts,
+                            progress=progress,
+                        )
+                        for item in items
+                    ]
                     for member in contender.members
                 ]
             except IncompatibleInstanceError as exc:
@@ -845,49 +949,84 @@ def run_leaderboard(
         results = by_family[family]
         heuristics = [c for c in contenders if c.kind == "heuristic" and c.name in results]
         best_name = max(
-            heuristics, default=None,
+            heuristics,
+            default=None,
             key=lambda c: np.mean([o.record.mean_profit for o in results[c.name][0]]),
         )
         best = None if best_name is None else [o.record.profits for o in results[best_name.name][0]]
-        rows = [_family_row(family, c, results[c.name], best, level)
-                for c in contenders if c.name in results]
+        rows = [
+            _family_row(family, c, results[c.name], best, level)
+            for c in contenders
+            if c.name in results
+        ]
         rows.sort(key=lambda r: -r.mean_profit.mean)
         tables[family] = [
-            replace(row, rank=index + 1,
-                    is_best_heuristic=best_name is not None and row.policy == best_name.name)
+            replace(
+                row,
+                rank=index + 1,
+                is_best_heuristic=best_name is not None and row.policy == best_name.name,
+            )
             for index, row in enumerate(rows)
         ]
     aggregate = _aggregate(contenders, by_family, families, bootstrap_reps, level, rng)
     return Leaderboard(
-        families=tables, aggregate=aggregate, suite=tuple(suite), seasons=int(seasons),
-        seed=int(seed), level=level, bootstrap_reps=int(bootstrap_reps), counts=counts,
-        descriptions={c.name: c.description for c in contenders}, code_tag=store.code_tag,
+        families=tables,
+        aggregate=aggregate,
+        suite=tuple(suite),
+        seasons=int(seasons),
+        seed=int(seed),
+        level=level,
+        bootstrap_reps=int(bootstrap_reps),
+        counts=counts,
+        descriptions={c.name: c.description for c in contenders},
+        code_tag=store.code_tag,
         notes=tuple(dict.fromkeys(c.note for c in contenders if c.note)),
     )
 
 
 def _aggregate(
-    contenders: Sequence[Contender], by_family: dict[str, dict[str, list[list[Outcome]]]],
-    families: list[str], reps: int, level: float, rng: None | int | np.random.Generator,
+    contenders: Sequence[Contender],
+    by_family: dict[str, dict[str, list[list[Outcome]]]],
+    families: list[str],
+    reps: int,
+    level: float,
+    rng: None | int | np.random.Generator,
 ) -> list[AggregateRow]:
     rng = np.random.default_rng(rng)
     rows = []
     for contender in contenders:
         strata = [
-            np.array([[o.record.mean_profit / o.item.bound for o in member_outcomes]
-                      for member_outcomes in by_family[f][contender.name]])
-            for f in families if contender.name in by_family[f]
+            np.array(
+                [
+                    [o.record.mean_profit / o.item.bound for o in member_outcomes]
+                    for member_outcomes in by_family[f][contender.name]
+                ]
+            )
+            for f in families
+            if contender.name in by_family[f]
         ]
         if not strata:
             continue
         interval = bootstrap_iqm(strata, reps=reps, level=level, rng=rng)
-        rows.append(AggregateRow(
-            policy=contender.name, kind=contender.kind, rank=0, n_seeds=len(contender.members),
-            n_instances=sum(s.shape[1] for s in strata), n_families=len(strata),
-            seasons=min(o.record.key.seasons for f in families if contender.name in by_family[f]
-                        for mo in by_family[f][contender.name] for o in mo),
-            iqm=interval, mean_score=float(np.mean(np.concatenate([s.ravel() for s in strata]))),
-        ))
+        rows.append(
+            AggregateRow(
+                policy=contender.name,
+                kind=contender.kind,
+                rank=0,
+                n_seeds=len(contender.members),
+                n_instances=sum(s.shape[1] for s in strata),
+                n_families=len(strata),
+                seasons=min(
+                    o.record.key.seasons
+                    for f in families
+                    if contender.name in by_family[f]
+                    for mo in by_family[f][contender.name]
+                    for o in mo
+                ),
+                iqm=interval,
+                mean_score=float(np.mean(np.concatenate([s.ravel() for s in strata]))),
+            )
+        )
     rows.sort(key=lambda r: -r.iqm.mean)
     return [replace(row, rank=index + 1) for index, row in enumerate(rows)]
 
@@ -895,4 +1034,3 @@ def _aggregate(
 def _say(progress: Progress | None, message: str) -> None:
     if progress is not None:
         progress(message)
-

@@ -33,13 +33,30 @@ FEW_SEEDS = 3
 """Learned agents with fewer training seeds than this get a warning next to their rank."""
 
 FAMILY_COLUMNS = (
-    "Rank", "Policy", "Kind", "Mean profit [95% CI]", "% of LP bound [95% CI]",
-    "Across seeds 95% CI (% of bound)", "Δ vs best heuristic [95% CI]", "Δ % of bound [95% CI]",
-    "Seeds", "Instances × seasons", "Timesteps", "Decide s", "Seed range (% of bound)",
+    "Rank",
+    "Policy",
+    "Kind",
+    "Mean profit [95% CI]",
+    "% of LP bound [95% CI]",
+    "Across seeds 95% CI (% of bound)",
+    "Δ vs best heuristic [95% CI]",
+    "Δ % of bound [95% CI]",
+    "Seeds",
+    "Instances × seasons",
+    "Timesteps",
+    "Decide s",
+    "Seed range (% of bound)",
 )
 AGGREGATE_COLUMNS = (
-    "Rank", "Policy", "Kind", "IQM score [95% bootstrap CI]", "Mean score", "Seeds",
-    "Families", "Instances", "Seasons per instance",
+    "Rank",
+    "Policy",
+    "Kind",
+    "IQM score [95% bootstrap CI]",
+    "Mean score",
+    "Seeds",
+    "Families",
+    "Instances",
+    "Seasons per instance",
 )
 _KIND_COLOURS = {"heuristic": "#4c72b0", "learned": "#dd8452"}
 
@@ -102,11 +119,18 @@ def family_cells(row: FamilyRow) -> list[str]:
     over training seeds are marked ``(seeds)``."""
     few = row.kind == "learned" and row.n_seeds < FEW_SEEDS
     return [
-        str(row.rank), row.policy + (" (best heuristic)" if row.is_best_heuristic else ""),
-        row.kind, _ci(row.mean_profit, 2), _ci(row.percent_of_bound, 1), _across_seeds(row),
-        _diff(row, row.diff_to_best, 2), _diff(row, row.diff_percent_of_bound, 2),
-        f"{row.n_seeds}{' (few)' if few else ''}", f"{row.n_instances} × {row.seasons:,}",
-        "—" if row.timesteps is None else f"{row.timesteps:,}", _num(row.decide_seconds, 3),
+        str(row.rank),
+        row.policy + (" (best heuristic)" if row.is_best_heuristic else ""),
+        row.kind,
+        _ci(row.mean_profit, 2),
+        _ci(row.percent_of_bound, 1),
+        _across_seeds(row),
+        _diff(row, row.diff_to_best, 2),
+        _diff(row, row.diff_percent_of_bound, 2),
+        f"{row.n_seeds}{' (few)' if few else ''}",
+        f"{row.n_instances} × {row.seasons:,}",
+        "—" if row.timesteps is None else f"{row.timesteps:,}",
+        _num(row.decide_seconds, 3),
         _seed_range(row),
     ]
 
@@ -114,13 +138,21 @@ def family_cells(row: FamilyRow) -> list[str]:
 def aggregate_cells(row: AggregateRow) -> list[str]:
     """The displayed cells of one aggregate row, in :data:`AGGREGATE_COLUMNS` order."""
     return [
-        str(row.rank), row.policy, row.kind, _ci(row.iqm, 3), _num(row.mean_score, 3),
-        str(row.n_seeds), str(row.n_families), str(row.n_instances), f"{row.seasons:,}",
+        str(row.rank),
+        row.policy,
+        row.kind,
+        _ci(row.iqm, 3),
+        _num(row.mean_score, 3),
+        str(row.n_seeds),
+        str(row.n_families),
+        str(row.n_instances),
+        f"{row.seasons:,}",
     ]
 
 
 def markdown_table(columns: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
     """A GitHub-flavoured Markdown table (``|`` inside cells escaped)."""
+
     def line(cells: Sequence[str]) -> str:
         return "| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |"
 
@@ -154,11 +186,19 @@ def behind_the_numbers(board: Leaderboard) -> list[str]:
         "bound); interquartile mean with a stratified bootstrap over instances and seeds "
         f"({board.bootstrap_reps:,} replicates).",
     ]
-    few = sorted({r.policy for rows in board.families.values() for r in rows
-                  if r.kind == "learned" and r.n_seeds < FEW_SEEDS})
+    few = sorted(
+        {
+            r.policy
+            for rows in board.families.values()
+            for r in rows
+            if r.kind == "learned" and r.n_seeds < FEW_SEEDS
+        }
+    )
     if few:
-        lines.append(f"Fewer than {FEW_SEEDS} training seeds stand behind {', '.join(few)} "
-                     "(marked 'few'): their ranks are indicative, not settled.")
+        lines.append(
+            f"Fewer than {FEW_SEEDS} training seeds stand behind {', '.join(few)} "
+            "(marked 'few'): their ranks are indicative, not settled."
+        )
     lines.extend(f"Training configs: {note}." for note in board.notes)
     lines.extend(f"Not evaluated: {message}" for message in board.counts.failures)
     return lines
@@ -185,35 +225,79 @@ def family_csv(rows: Sequence[FamilyRow]) -> bytes:
     """One row per policy, numbers unrounded."""
     records = []
     for row in rows:
-        records.append({
-            "family": row.family, "rank": row.rank, "policy": row.policy, "kind": row.kind,
-            **_interval_fields("mean_profit", row.mean_profit),
-            **_interval_fields("percent_of_bound", row.percent_of_bound),
-            **_interval_fields("diff_to_best", row.diff_to_best),
-            **_interval_fields("diff_percent_of_bound", row.diff_percent_of_bound),
-            **_interval_fields("across_seeds", row.across_seeds), "diff_basis": row.diff_basis,
-            "is_best_heuristic": row.is_best_heuristic, "n_seeds": row.n_seeds,
-            "n_instances": row.n_instances,
-            "seasons": row.seasons, "timesteps": "" if row.timesteps is None else row.timesteps,
-            "decide_seconds": row.decide_seconds, "fill_rate": row.fill_rate,
-            "seed_percent_of_bound": " ".join(f"{v:.6g}" for v in row.seed_percent_of_bound),
-        })
+        records.append(
+            {
+                "family": row.family,
+                "rank": row.rank,
+                "policy": row.policy,
+                "kind": row.kind,
+                **_interval_fields("mean_profit", row.mean_profit),
+                **_interval_fields("percent_of_bound", row.percent_of_bound),
+                **_interval_fields("diff_to_best", row.diff_to_best),
+                **_interval_fields("diff_percent_of_bound", row.diff_percent_of_bound),
+                **_interval_fields("across_seeds", row.across_seeds),
+                "diff_basis": row.diff_basis,
+                "is_best_heuristic": row.is_best_heuristic,
+                "n_seeds": row.n_seeds,
+                "n_instances": row.n_instances,
+                "seasons": row.seasons,
+                "timesteps": "" if row.timesteps is None else row.timesteps,
+                "decide_seconds": row.decide_seconds,
+                "fill_rate": row.fill_rate,
+                "seed_percent_of_bound": " ".join(f"{v:.6g}" for v in row.seed_percent_of_bound),
+            }
+        )
     header = list(records[0]) if records else ["family"]
     return _csv_bytes(header, [list(r.values()) for r in records])
 
 
 def aggregate_csv(rows: Sequence[AggregateRow]) -> bytes:
-    header = ["rank", "policy", "kind", "iqm", "iqm_low", "iqm_high", "mean_score", "n_seeds",
-              "n_families", "n_instances", "seasons"]
-    return _csv_bytes(header, [
-        [r.rank, r.policy, r.kind, r.iqm.mean, r.iqm.low, r.iqm.high, r.mean_score, r.n_seeds,
-         r.n_families, r.n_instances, r.seasons] for r in rows
-    ])
+    header = [
+        "rank",
+        "policy",
+        "kind",
+        "iqm",
+        "iqm_low",
+        "iqm_high",
+        "mean_score",
+        "n_seeds",
+        "n_families",
+        "n_instances",
+        "seasons",
+    ]
+    return _csv_bytes(
+        header,
+        [
+            [
+                r.rank,
+                r.policy,
+                r.kind,
+                r.iqm.mean,
+                r.iqm.low,
+                r.iqm.high,
+                r.mean_score,
+                r.n_seeds,
+                r.n_families,
+                r.n_instances,
+                r.seasons,
+            ]
+            for r in rows
+        ],
+    )
 
 
-def _bars(ax: Any, labels: list[str], kinds: list[str], intervals: list[Interval | None], *,
-          title: str, xlabel: str, reference: float | None, floor: float,
-          missing: str = "") -> None:
+def _bars(
+    ax: Any,
+    labels: list[str],
+    kinds: list[str],
+    intervals: list[Interval | None],
+    *,
+    title: str,
+    xlabel: str,
+    reference: float | None,
+    floor: float,
+    missing: str = "",
+) -> None:
     """Horizontal bars with interval whiskers on ``ax``; bars below ``floor`` are cut and
     labelled with their value; ``None`` intervals show the text ``missing``."""
     y = np.arange(len(labels))[::-1]
@@ -270,25 +354,44 @@ def family_plot(family: str, rows: Sequence[FamilyRow], board: Leaderboard) -> b
     labels, kinds = [r.policy for r in rows], [r.kind for r in rows]
     n = rows[0].n_instances if rows else 0
     level = round(100 * board.level)
-    _bars(axes[0, 0], labels, kinds, [r.percent_of_bound for r in rows],
-          title=f"{family}: % of LP bound ({n} instances × {board.seasons:,} seasons, "
-                f"{level}% CI)",
-          xlabel="mean profit, % of the fluid LP bound (dashed: the bound)", reference=100.0,
-          floor=-50.0)
+    _bars(
+        axes[0, 0],
+        labels,
+        kinds,
+        [r.percent_of_bound for r in rows],
+        title=f"{family}: % of LP bound ({n} instances × {board.seasons:,} seasons, {level}% CI)",
+        xlabel="mean profit, % of the fluid LP bound (dashed: the bound)",
+        reference=100.0,
+        floor=-50.0,
+    )
     diffs = [None if r.is_best_heuristic else r.diff_percent_of_bound for r in rows]
-    _bars(axes[0, 1], labels, kinds, diffs,
-          title=f"paired difference to the best heuristic ({level}% CI)",
-          xlabel="percentage points of the bound", reference=None, floor=-50.0,
-          missing="reference")
+    _bars(
+        axes[0, 1],
+        labels,
+        kinds,
+        diffs,
+        title=f"paired difference to the best heuristic ({level}% CI)",
+        xlabel="percentage points of the bound",
+        reference=None,
+        floor=-50.0,
+        missing="reference",
+    )
     return _png(fig)
 
 
 def aggregate_plot(rows: Sequence[AggregateRow], board: Leaderboard) -> bytes:
     """IQM of normalized scores with bootstrap intervals."""
     fig, axes = _figure(1, len(rows))
-    _bars(axes[0, 0], [r.policy for r in rows], [r.kind for r in rows], [r.iqm for r in rows],
-          title=f"All families: IQM normalized score ({round(100 * board.level)}% bootstrap CI)",
-          xlabel="normalized score (0 = stock nothing, 1 = LP bound)", reference=1.0, floor=-0.5)
+    _bars(
+        axes[0, 0],
+        [r.policy for r in rows],
+        [r.kind for r in rows],
+        [r.iqm for r in rows],
+        title=f"All families: IQM normalized score ({round(100 * board.level)}% bootstrap CI)",
+        xlabel="normalized score (0 = stock nothing, 1 = LP bound)",
+        reference=1.0,
+        floor=-0.5,
+    )
     return _png(fig)
 
 
@@ -296,7 +399,8 @@ def _html_table(columns: Sequence[str], rows: Sequence[Sequence[str]], best: Seq
     head = "".join(f"<th>{html.escape(c)}</th>" for c in columns)
     body = "".join(
         ('<tr class="best">' if is_best else "<tr>")
-        + "".join(f"<td>{html.escape(c)}</td>" for c in cells) + "</tr>"
+        + "".join(f"<td>{html.escape(c)}</td>" for c in cells)
+        + "</tr>"
         for cells, is_best in zip(rows, best)
     )
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
@@ -308,12 +412,17 @@ def _img(png: bytes, alt: str) -> str:
 
 
 def html_page(
-    board: Leaderboard, plots: dict[str, bytes], *, title: str, description: str = "",
+    board: Leaderboard,
+    plots: dict[str, bytes],
+    *,
+    title: str,
+    description: str = "",
 ) -> str:
     """The self-contained page: inline CSS, tables, plots as base64 data URIs, no external
     assets."""
     parts = [
-        "<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
+        "<!DOCTYPE html>",
+        '<html lang="en"><head><meta charset="utf-8">',
         f"<title>{html.escape(title)}</title><style>{_CSS}</style></head><body>",
         f"<h1>{html.escape(title)}</h1>",
     ]
@@ -323,8 +432,13 @@ def html_page(
     parts.extend(f"<li>{html.escape(line)}</li>" for line in behind_the_numbers(board))
     parts.append("</ul>")
     parts.append("<h2>All families</h2>")
-    parts.append(_html_table(AGGREGATE_COLUMNS, [aggregate_cells(r) for r in board.aggregate],
-                             [False] * len(board.aggregate)))
+    parts.append(
+        _html_table(
+            AGGREGATE_COLUMNS,
+            [aggregate_cells(r) for r in board.aggregate],
+            [False] * len(board.aggregate),
+        )
+    )
     if "aggregate" in plots:
         parts.append(_img(plots["aggregate"], "IQM of normalized scores"))
     for family, rows in board.families.items():
@@ -332,8 +446,11 @@ def html_page(
         parts.append(f"<h2>Family {html.escape(family)}</h2>")
         listed = html.escape(", ".join(f"{b:,.2f}" for b in bounds))
         parts.append(f'<p class="note">LP bound per instance: {listed}</p>')
-        parts.append(_html_table(FAMILY_COLUMNS, [family_cells(r) for r in rows],
-                                 [r.is_best_heuristic for r in rows]))
+        parts.append(
+            _html_table(
+                FAMILY_COLUMNS, [family_cells(r) for r in rows], [r.is_best_heuristic for r in rows]
+            )
+        )
         if family in plots:
             parts.append(_img(plots[family], f"{family}: percentage of the LP bound"))
     knobs = [(name, text) for name, text in board.descriptions.items() if text]
@@ -372,7 +489,11 @@ def _aggregate_markdown(board: Leaderboard) -> str:
 
 
 def write_report(
-    board: Leaderboard, out: str | Path, *, title: str = "Leaderboard", description: str = "",
+    board: Leaderboard,
+    out: str | Path,
+    *,
+    title: str = "Leaderboard",
+    description: str = "",
 ) -> dict[str, Path]:
     """Write every file listed in the module docstring into ``out``; returns them by name."""
     folder = Path(out)

@@ -55,7 +55,11 @@ def _package_version() -> str:
 
 
 SIMULATOR_MODULES = (
-    "envs.instance", "envs.simulate", "envs.streams", "envs.tables", "envs.multistep",
+    "envs.instance",
+    "envs.simulate",
+    "envs.streams",
+    "envs.tables",
+    "envs.multistep",
 )
 """The modules whose source determines a simulated profit (given instance, stock and seed)."""
 
@@ -156,11 +160,18 @@ def instance_hash(instance: Instance) -> str:
         raise TypeError(
             f"`instance` must be an envs.instance.Instance; got {type(instance).__name__}"
         )
-    return fingerprint({
-        "prices": instance.prices, "costs": instance.costs, "salvage": instance.salvage,
-        "arrival": instance.arrival, "substitution": instance.substitution_csr,
-        "customers": instance.customers, "arrivals": instance.arrivals, "shopper": instance.shopper,
-    })
+    return fingerprint(
+        {
+            "prices": instance.prices,
+            "costs": instance.costs,
+            "salvage": instance.salvage,
+            "arrival": instance.arrival,
+            "substitution": instance.substitution_csr,
+            "customers": instance.customers,
+            "arrivals": instance.arrivals,
+            "shopper": instance.shopper,
+        }
+    )
 
 
 def stock_hash(stock: np.ndarray) -> str:
@@ -186,10 +197,15 @@ class EvaluationKey:
 
     @property
     def fingerprint(self) -> str:
-        return fingerprint({
-            "instance_hash": self.instance_hash, "stock_hash": self.stock_hash,
-            "seasons": self.seasons, "seed": self.seed, "code_tag": self.code_tag,
-        })
+        return fingerprint(
+            {
+                "instance_hash": self.instance_hash,
+                "stock_hash": self.stock_hash,
+                "seasons": self.seasons,
+                "seed": self.seed,
+                "code_tag": self.code_tag,
+            }
+        )
 
 
 @dataclass(frozen=True)
@@ -301,13 +317,23 @@ class ResultStore:
         self.code_tag = code_tag
 
     def evaluation_key(
-        self, policy: str, instance: str, instance_hash_: str, stock: np.ndarray, seed: int,
+        self,
+        policy: str,
+        instance: str,
+        instance_hash_: str,
+        stock: np.ndarray,
+        seed: int,
         seasons: int,
     ) -> EvaluationKey:
         """The key of evaluating ``stock`` on an instance, tagged with this store's code tag."""
         return EvaluationKey(
-            policy=policy, instance=instance, seed=int(seed), seasons=int(seasons),
-            instance_hash=instance_hash_, stock_hash=stock_hash(stock), code_tag=self.code_tag,
+            policy=policy,
+            instance=instance,
+            seed=int(seed),
+            seasons=int(seasons),
+            instance_hash=instance_hash_,
+            stock_hash=stock_hash(stock),
+            code_tag=self.code_tag,
         )
 
     def decision_fingerprint(self, identity: Any, instance_hash_: str) -> str:
@@ -327,8 +353,11 @@ class ResultStore:
             return None
         try:
             return Decision(
-                policy=policy, instance=instance, fingerprint=fingerprint_,
-                stock=tuple(int(v) for v in data["stock"]), seconds=float(data["seconds"]),
+                policy=policy,
+                instance=instance,
+                fingerprint=fingerprint_,
+                stock=tuple(int(v) for v in data["stock"]),
+                seconds=float(data["seconds"]),
                 info=dict(data.get("info", {})),
             )
         except (KeyError, TypeError, ValueError):
@@ -336,9 +365,13 @@ class ResultStore:
 
     def put_decision(self, decision: Decision) -> None:
         payload = {
-            "policy": decision.policy, "instance": decision.instance,
-            "fingerprint": decision.fingerprint, "stock": list(decision.stock),
-            "seconds": decision.seconds, "info": decision.info, "format": STORE_FORMAT,
+            "policy": decision.policy,
+            "instance": decision.instance,
+            "fingerprint": decision.fingerprint,
+            "stock": list(decision.stock),
+            "seconds": decision.seconds,
+            "info": decision.info,
+            "format": STORE_FORMAT,
         }
         path = self.decision_path(decision.policy, decision.instance)
         atomic_write_bytes(path, _json_bytes(payload))
@@ -364,7 +397,9 @@ class ResultStore:
         try:
             profits = np.load(io.BytesIO(raw), allow_pickle=False)
             record = EvaluationRecord(
-                key=key, profits=profits, stock=tuple(int(v) for v in data["stock"]),
+                key=key,
+                profits=profits,
+                stock=tuple(int(v) for v in data["stock"]),
                 kpis={str(k): float(v) for k, v in data["kpis"].items()},
             )
         except (KeyError, TypeError, ValueError, OSError):
@@ -387,9 +422,13 @@ class ResultStore:
         json_path, npy_path = self.evaluation_paths(key)
         atomic_write_bytes(npy_path, raw)
         payload = {
-            **dataclasses.asdict(key), "fingerprint": key.fingerprint,
-            "profits_sha256": hashlib.sha256(raw).hexdigest(), "stock": list(record.stock),
-            "mean_profit": record.mean_profit, "std_error": record.std_error,
-            "kpis": record.kpis, "format": STORE_FORMAT,
+            **dataclasses.asdict(key),
+            "fingerprint": key.fingerprint,
+            "profits_sha256": hashlib.sha256(raw).hexdigest(),
+            "stock": list(record.stock),
+            "mean_profit": record.mean_profit,
+            "std_error": record.std_error,
+            "kpis": record.kpis,
+            "format": STORE_FORMAT,
         }
         atomic_write_bytes(json_path, _json_bytes(payload))

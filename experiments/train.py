@@ -101,9 +101,7 @@ def train_experiment(
     run folders. Refuses (ValueError) before training anything if a run folder exists and
     ``force`` is false."""
     runs = [
-        (agent, s)
-        for agent in config.agents
-        for s in (agent.seeds if seed is None else (seed,))
+        (agent, s) for agent in config.agents for s in (agent.seeds if seed is None else (seed,))
     ]
     if not force:
         for agent, s in runs:

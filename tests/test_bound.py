@@ -21,7 +21,9 @@ from envs.choice import markov_chain_choice_probabilities, mnl_instance
 from envs.instance import make_instance
 
 
-def random_instance(n, rng, *, sparse=False, degree=3, leak=(0.2, 0.6), customers=100, arrivals="fixed"):
+def random_instance(
+    n, rng, *, sparse=False, degree=3, leak=(0.2, 0.6), customers=100, arrivals="fixed"
+):
     """A random valid MC instance; margins r - c range from -20 % to +80 % of the price."""
     lam = rng.random(n)
     lam *= rng.uniform(0.5, 1.0) / lam.sum()
@@ -39,14 +41,25 @@ def random_instance(n, rng, *, sparse=False, degree=3, leak=(0.2, 0.6), customer
     rho = sp.csr_array(sp.diags(scale) @ rho) if sparse else rho * scale[:, None]
     prices = rng.uniform(1, 10, n)
     costs = prices * rng.uniform(0.2, 1.2, n)
-    return make_instance(prices=prices, costs=costs, arrival=lam, substitution=rho,
-                         customers=customers, arrivals=arrivals)
+    return make_instance(
+        prices=prices,
+        costs=costs,
+        arrival=lam,
+        substitution=rho,
+        customers=customers,
+        arrivals=arrivals,
+    )
 
 
 def random_mnl(n, rng, outside_weight, customers=50):
     prices = rng.uniform(1, 10, n)
-    return mnl_instance(rng.random(n) + 0.1, outside_weight, prices=prices,
-                        costs=prices * rng.uniform(0.2, 1.2, n), customers=customers)
+    return mnl_instance(
+        rng.random(n) + 0.1,
+        outside_weight,
+        prices=prices,
+        costs=prices * rng.uniform(0.2, 1.2, n),
+        customers=customers,
+    )
 
 
 def assert_primal_feasible(instance, solution, rtol=1e-9):
@@ -66,8 +79,13 @@ def test_two_product_lp_solved_by_hand():
     # g_1 = 2 and g_2 = max(0.5, 0.8) = 0.8: stock only product 1. Bound = T (0.5 * 2 + 0.3 * 0.8)
     # = 12.4. Primal: w_2 = T * 0.3 = 3 customers visit 2 and 0.4 * 3 = 1.2 move on to 1, so
     # z_1 = 5 + 1.2 = 6.2, z_2 = 0, w_1 = 0; profit 2 * 6.2 = 12.4 (primal = dual, so optimal).
-    instance = make_instance(prices=[3.0, 2.0], costs=[1.0, 1.5], arrival=[0.5, 0.3],
-                             substitution=[[0.0, 0.5], [0.4, 0.0]], customers=10)
+    instance = make_instance(
+        prices=[3.0, 2.0],
+        costs=[1.0, 1.5],
+        arrival=[0.5, 0.3],
+        substitution=[[0.0, 0.5], [0.4, 0.0]],
+        customers=10,
+    )
     for method in ("fixed-point", "highs", "auto"):
         solution = fluid_lp(instance, method=method)
         assert solution.status == "optimal"
@@ -79,8 +97,13 @@ def test_two_product_lp_solved_by_hand():
 
 
 def test_builder_matrices():
-    instance = make_instance(prices=[3.0, 2.0], costs=[1.0, 1.5], arrival=[0.5, 0.3],
-                             substitution=[[0.0, 0.5], [0.4, 0.0]], customers=10)
+    instance = make_instance(
+        prices=[3.0, 2.0],
+        costs=[1.0, 1.5],
+        arrival=[0.5, 0.3],
+        substitution=[[0.0, 0.5], [0.4, 0.0]],
+        customers=10,
+    )
     c, a_eq, b_eq = fluid_lp_matrices(instance)
     np.testing.assert_array_equal(c, [-2.0, -0.5, 0.0, 0.0])
     np.testing.assert_array_equal(a_eq.toarray(), [[1, 0, 1, -0.4], [0, 1, -0.5, 1]])
@@ -95,12 +118,15 @@ def test_bound_equals_best_single_customer_assortment(seed):
     m = instance.prices - instance.costs
     best = 0.0
     for mask in itertools.product([False, True], repeat=n):
-        pi = markov_chain_choice_probabilities(instance.arrival, instance.substitution, np.array(mask))
+        pi = markov_chain_choice_probabilities(
+            instance.arrival, instance.substitution, np.array(mask)
+        )
         best = max(best, float(m @ pi))
     solution = fluid_lp(instance, method="fixed-point")
     assert solution.value == pytest.approx(instance.customers * best, rel=1e-10, abs=1e-12)
     assert solution.value == pytest.approx(
-        instance.customers * float(instance.arrival @ solution.dual), rel=1e-10, abs=1e-12)
+        instance.customers * float(instance.arrival @ solution.dual), rel=1e-10, abs=1e-12
+    )
 
 
 def _agreement_cases():
@@ -151,7 +177,10 @@ def test_poisson_arrivals_use_the_mean():
 
 def test_input_validation():
     instance = random_instance(3, np.random.default_rng(0))
-    with pytest.raises(ValueError, match=r"`method` must be one of \('auto', 'fixed-point', 'highs'\); got 'simplex'"):
+    with pytest.raises(
+        ValueError,
+        match=r"`method` must be one of \('auto', 'fixed-point', 'highs'\); got 'simplex'",
+    ):
         fluid_lp(instance, method="simplex")
     with pytest.raises(TypeError, match="`instance` must be an envs.instance.Instance; got dict"):
         fluid_lp({})
@@ -159,7 +188,9 @@ def test_input_validation():
         fluid_lp(instance, tolerance=2.0)
     with pytest.raises(ValueError, match="`max_iterations` must be a positive integer; got 0"):
         fluid_lp(instance, max_iterations=0)
-    with pytest.raises(TypeError, match=r"`max_iterations` must be a positive integer; got 5.0 \(float\)"):
+    with pytest.raises(
+        TypeError, match=r"`max_iterations` must be a positive integer; got 5.0 \(float\)"
+    ):
         fluid_lp(instance, max_iterations=5.0)
 
 
@@ -177,16 +208,25 @@ def assert_optimality_certificate(instance, solution, rtol=1e-9):
 def sparse_chain(n, leak, seed, degree=5):
     """A strongly connected sparse chain (i -> i + 1 plus random arcs), row sums 1 - leak * U."""
     rng = np.random.default_rng(seed)
-    offsets = np.concatenate([np.ones((n, 1), int), rng.integers(2, n, size=(n, degree - 1))], axis=1)
+    offsets = np.concatenate(
+        [np.ones((n, 1), int), rng.integers(2, n, size=(n, degree - 1))], axis=1
+    )
     cols = (np.arange(n)[:, None] + offsets) % n
-    rho = sp.csr_array((rng.random(n * degree), (np.repeat(np.arange(n), degree), cols.ravel())), shape=(n, n))
+    rho = sp.csr_array(
+        (rng.random(n * degree), (np.repeat(np.arange(n), degree), cols.ravel())), shape=(n, n)
+    )
     rho.sum_duplicates()
     sums = np.asarray(rho.sum(axis=1)).ravel()
     rho = sp.csr_array(sp.diags((1.0 - leak * rng.random(n)) / sums) @ rho)
     lam = rng.random(n)
     prices = rng.uniform(1, 10, n)
-    return make_instance(prices=prices, costs=prices * rng.uniform(0.2, 1.5, n), arrival=lam / lam.sum(),
-                         substitution=rho, customers=1000)
+    return make_instance(
+        prices=prices,
+        costs=prices * rng.uniform(0.2, 1.5, n),
+        arrival=lam / lam.sum(),
+        substitution=rho,
+        customers=1000,
+    )
 
 
 def test_no_leak_chain_above_direct_limit_sells_everything_at_top_margin():
@@ -216,16 +256,26 @@ def test_auto_falls_back_to_highs_when_the_fixed_point_stops_early():
 
 
 def test_single_customer_values_and_offer_probabilities():
-    instance = make_instance(prices=[3.0, 2.0], costs=[1.0, 1.5], arrival=[0.5, 0.3],
-                             substitution=[[0.0, 0.5], [0.4, 0.0]], customers=10)
+    instance = make_instance(
+        prices=[3.0, 2.0],
+        costs=[1.0, 1.5],
+        arrival=[0.5, 0.3],
+        substitution=[[0.0, 0.5], [0.4, 0.0]],
+        customers=10,
+    )
     g, offered, status = single_customer_values(instance)
     np.testing.assert_allclose(g, [2.0, 0.8])
     assert offered.tolist() == [True, False] and status == "optimal"
     np.testing.assert_allclose(offer_probabilities(instance, offered), [0.62, 0.0])
     np.testing.assert_allclose(offer_probabilities(instance, np.array([False, True])), [0.0, 0.55])
-    with pytest.raises(ValueError, match=r"`offered` must be a boolean mask of shape \(2,\); got dtype int64, shape \(2,\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"`offered` must be a boolean mask of shape \(2,\); got dtype int64, shape \(2,\)",
+    ):
         offer_probabilities(instance, np.array([1, 0]))
-    with pytest.raises(ValueError, match=r"`margins` must be 2 finite numbers, one per product; got shape \(1,\)"):
+    with pytest.raises(
+        ValueError, match=r"`margins` must be 2 finite numbers, one per product; got shape \(1,\)"
+    ):
         single_customer_values(instance, np.array([1.0]))
 
 
@@ -245,11 +295,18 @@ def big_sparse_instance(n, degree=20, seed=1):
     cols.sort(axis=1)
     vals = rng.random((n, degree))
     vals *= ((1.0 - rng.uniform(0.2, 0.6, n)) / vals.sum(axis=1))[:, None]
-    rho = sp.csr_array((vals.ravel(), cols.ravel(), np.arange(0, n * degree + 1, degree)), shape=(n, n))
+    rho = sp.csr_array(
+        (vals.ravel(), cols.ravel(), np.arange(0, n * degree + 1, degree)), shape=(n, n)
+    )
     rho.sum_duplicates()
     prices = rng.uniform(1, 10, n)
-    return make_instance(prices=prices, costs=prices * rng.uniform(0.2, 1.2, n), arrival=lam,
-                         substitution=rho, customers=10 * n)
+    return make_instance(
+        prices=prices,
+        costs=prices * rng.uniform(0.2, 1.2, n),
+        arrival=lam,
+        substitution=rho,
+        customers=10 * n,
+    )
 
 
 def test_large_sparse_fixed_point_is_consistent():
@@ -267,7 +324,9 @@ def test_one_million_products_under_ten_seconds():
     start = time.perf_counter()
     solution = fluid_lp(instance)
     seconds = time.perf_counter() - start
-    print(f"fluid_lp, N = 1,000,000, 20 substitutes each: {seconds:.2f} s, {solution.iterations} dual iterations")
+    print(
+        f"fluid_lp, N = 1,000,000, 20 substitutes each: {seconds:.2f} s, {solution.iterations} dual iterations"
+    )
     assert seconds < 10.0
     assert solution.status == "optimal"
     assert_primal_feasible(instance, solution, rtol=1e-8)
@@ -275,10 +334,19 @@ def test_one_million_products_under_ten_seconds():
 
 def test_policy_values_hand_solved():
     # Buy set {1}, margins (1, 3), rho_01 = 0.5: g_1 = 3, g_0 = 0.5 * 3 = 1.5.
-    instance = make_instance(prices=[3.0, 2.0], costs=[1.0, 1.5], arrival=[0.5, 0.3],
-                             substitution=[[0.0, 0.5], [0.4, 0.0]], customers=10)
-    np.testing.assert_allclose(policy_values(instance, np.array([1.0, 3.0]), np.array([False, True])), [1.5, 3.0])
-    with pytest.raises(ValueError, match=r"`buy` must be a boolean mask of shape \(2,\); got dtype int64"):
+    instance = make_instance(
+        prices=[3.0, 2.0],
+        costs=[1.0, 1.5],
+        arrival=[0.5, 0.3],
+        substitution=[[0.0, 0.5], [0.4, 0.0]],
+        customers=10,
+    )
+    np.testing.assert_allclose(
+        policy_values(instance, np.array([1.0, 3.0]), np.array([False, True])), [1.5, 3.0]
+    )
+    with pytest.raises(
+        ValueError, match=r"`buy` must be a boolean mask of shape \(2,\); got dtype int64"
+    ):
         policy_values(instance, np.array([1.0, 3.0]), np.array([0, 1]))
 
 
@@ -287,10 +355,14 @@ def test_large_sparse_evaluations_report_running_out_of_iterations():
     instance = random_instance(DIRECT_LIMIT + 100, np.random.default_rng(8), sparse=True, degree=3)
     offered = np.zeros(instance.n_products, dtype=bool)
     offered[0] = True
-    with pytest.raises(RuntimeError, match=r"choice probabilities did not converge within 1 iterations"):
+    with pytest.raises(
+        RuntimeError, match=r"choice probabilities did not converge within 1 iterations"
+    ):
         offer_probabilities(instance, offered, max_iterations=1)
     with pytest.raises(RuntimeError, match=r"policy values did not converge within 1 iterations"):
         policy_values(instance, instance.prices - instance.costs, offered, max_iterations=1)
     values = policy_values(instance, instance.prices - instance.costs, offered)
     m = instance.prices - instance.costs
-    np.testing.assert_allclose(values, np.where(offered, m, instance.substitution_csr @ values), atol=1e-9)
+    np.testing.assert_allclose(
+        values, np.where(offered, m, instance.substitution_csr @ values), atol=1e-9
+    )

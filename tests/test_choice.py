@@ -30,7 +30,9 @@ def test_mnl_from_markov_chain_equals_closed_form(v0: float) -> None:
             offered = rng.random(n) < rng.uniform(0.1, 1.0)
             closed = mnl_choice_probabilities(weights, v0, offered)
             dense = markov_chain_choice_probabilities(inst.arrival, inst.substitution, offered)
-            sparse = markov_chain_choice_probabilities(inst.arrival, sp.csr_array(inst.substitution), offered)
+            sparse = markov_chain_choice_probabilities(
+                inst.arrival, sp.csr_array(inst.substitution), offered
+            )
             np.testing.assert_allclose(dense, closed, rtol=0, atol=1e-12)
             np.testing.assert_allclose(sparse, closed, rtol=0, atol=1e-12)
 
@@ -97,9 +99,13 @@ def test_bad_input_messages() -> None:
         mnl_choice_probabilities([1.0, 0.0], 1.0, np.ones(2, bool))
     with pytest.raises(ValueError, match=r"`weights` must be a non-empty one-dimensional list"):
         mnl_instance([], 1.0, prices=[], costs=[], customers=1)
-    with pytest.raises(ValueError, match=r"`outside_weight` is -1.0; it must be finite and non-negative"):
+    with pytest.raises(
+        ValueError, match=r"`outside_weight` is -1.0; it must be finite and non-negative"
+    ):
         mnl_instance([1.0], -1.0, prices=[1.0], costs=[0.0], customers=1)
     with pytest.raises(ValueError, match=r"`n` must be a positive integer; got 0"):
         markov_chain_approximation(lambda s: s * 1.0, 0)
-    with pytest.raises(ValueError, match=r"`choice_probabilities` must return shape \(2,\); got \(3,\)"):
+    with pytest.raises(
+        ValueError, match=r"`choice_probabilities` must return shape \(2,\); got \(3,\)"
+    ):
         markov_chain_approximation(lambda s: np.zeros(3), 2)

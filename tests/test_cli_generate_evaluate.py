@@ -26,7 +26,9 @@ def small_files(tmp_path):
 def test_generate_round_trips_the_family_instance(tmp_path, capsys):
     instance_path = tmp_path / "small.json"
     assert main(["generate", "--family", "small", "--seed", "3", "--out", str(instance_path)]) == 0
-    assert "wrote small-3 (10 products, 200 customers, dense substitution)" in capsys.readouterr().out
+    assert (
+        "wrote small-3 (10 products, 200 customers, dense substitution)" in capsys.readouterr().out
+    )
     loaded = load_instance(instance_path)
     expected = make_family_instance("small", 3)
     assert loaded.name == "small-3" and loaded.customers == expected.customers
@@ -36,8 +38,23 @@ def test_generate_round_trips_the_family_instance(tmp_path, capsys):
 
 def test_generate_applies_settings_and_writes_sparse_substitution(tmp_path, capsys):
     path = tmp_path / "ht.json"
-    code = main(["generate", "--family", "heavy-tail", "--seed", "1", "--set", "n_products=1500",
-                 "--set", "customers=2e4", "--set", "arrivals=poisson", "--out", str(path)])
+    code = main(
+        [
+            "generate",
+            "--family",
+            "heavy-tail",
+            "--seed",
+            "1",
+            "--set",
+            "n_products=1500",
+            "--set",
+            "customers=2e4",
+            "--set",
+            "arrivals=poisson",
+            "--out",
+            str(path),
+        ]
+    )
     assert code == 0
     data = json.loads(path.read_text())
     assert set(data["substitution"]) == {"rows", "cols", "values"}
@@ -48,39 +65,91 @@ def test_generate_applies_settings_and_writes_sparse_substitution(tmp_path, caps
 
 def test_generate_multistep_says_the_file_holds_the_fitted_chain(tmp_path, capsys):
     path = tmp_path / "m.json"
-    assert main(["generate", "--family", "multistep", "--seed", "2", "--set", "n_products=40", "--out", str(path)]) == 0
+    assert (
+        main(
+            [
+                "generate",
+                "--family",
+                "multistep",
+                "--seed",
+                "2",
+                "--set",
+                "n_products=40",
+                "--out",
+                str(path),
+            ]
+        )
+        == 0
+    )
     err = capsys.readouterr().err
     assert "holds the fitted Markov chain approximation of the multi-step shopper" in err
     assert "--family multistep --instance-seed 2 --set n_products=40" in err
     loaded = load_instance(path)
     assert loaded.shopper is None
-    np.testing.assert_array_equal(loaded.arrival, make_family_instance("multistep", 2, n_products=40).arrival)
+    np.testing.assert_array_equal(
+        loaded.arrival, make_family_instance("multistep", 2, n_products=40).arrival
+    )
 
 
 def test_evaluate_json_matches_the_simulator(small_files, capsys):
     instance_path, stock_path = small_files
     capsys.readouterr()
-    code = main(["evaluate", "--instance", str(instance_path), "--stock", str(stock_path),
-                 "--seasons", "300", "--seed", "7", "--json"])
+    code = main(
+        [
+            "evaluate",
+            "--instance",
+            str(instance_path),
+            "--stock",
+            str(stock_path),
+            "--seasons",
+            "300",
+            "--seed",
+            "7",
+            "--json",
+        ]
+    )
     assert code == 0
     record = json.loads(capsys.readouterr().out)
     for key in ("mean_profit", "std_error", "seasons", "fill_rate", "mean_lost", "mean_sales"):
         assert key in record
     expected = evaluate(load_instance(instance_path), json.loads(stock_path.read_text()), 300, 7)
     assert record["seasons"] == 300 and record["customer_process"] == "markov-chain"
-    assert record["mean_profit"] == expected.mean_profit and record["std_error"] == expected.std_error
+    assert (
+        record["mean_profit"] == expected.mean_profit and record["std_error"] == expected.std_error
+    )
     assert record["mean_sales"] == expected.mean_sales.tolist()
 
 
 def test_evaluate_summary_is_readable(small_files, capsys):
     instance_path, stock_path = small_files
     capsys.readouterr()
-    assert main(["evaluate", "--instance", str(instance_path), "--stock", str(stock_path), "--seasons", "50"]) == 0
+    assert (
+        main(
+            [
+                "evaluate",
+                "--instance",
+                str(instance_path),
+                "--stock",
+                str(stock_path),
+                "--seasons",
+                "50",
+            ]
+        )
+        == 0
+    )
     out = capsys.readouterr().out
-    for label in ("mean profit", "standard error", "fill rate", "lost customers", "mean sales per season"):
+    for label in (
+        "mean profit",
+        "standard error",
+        "fill rate",
+        "lost customers",
+        "mean sales per season",
+    ):
         assert label in out
     assert "32 units in 8 of 10 products" in out
-    assert len([line for line in out.splitlines() if line.startswith("  ")]) == 11  # header + 10 products
+    assert (
+        len([line for line in out.splitlines() if line.startswith("  ")]) == 11
+    )  # header + 10 products
 
 
 def test_evaluate_family_runs_the_multistep_ground_truth(tmp_path, capsys):
@@ -88,7 +157,9 @@ def test_evaluate_family_runs_the_multistep_ground_truth(tmp_path, capsys):
     stock_path.write_text(json.dumps([3] * 40))
     argv = ["--stock", str(stock_path), "--seasons", "40", "--seed", "1", "--json"]
     settings = ["--set", "n_products=40", "--set", "customers=200"]
-    assert main(["evaluate", "--family", "multistep", "--instance-seed", "2", *settings, *argv]) == 0
+    assert (
+        main(["evaluate", "--family", "multistep", "--instance-seed", "2", *settings, *argv]) == 0
+    )
     truth = json.loads(capsys.readouterr().out)
     assert truth["customer_process"] == "multistep-shopper" and truth["instance"] == "multistep-2"
     instance_path = tmp_path / "m.json"
@@ -115,7 +186,10 @@ STOCK_RULE = r"; a stock file must be a JSON list of 10 non-negative integers, o
         ('[1, 2, 3, "4", 5, 6, 7, 8, 9, 10]', r'entry 3 is "4", not a number'),
         ("[1, 2, 3, true, 5, 6, 7, 8, 9, 10]", r"entry 3 is true, not a number"),
         ("[1, 2, 3, null, 5, 6, 7, 8, 9, 10]", r"entry 3 is null, not a number"),
-        ("[1, 2, 3, 4, 5, 6, 7, 8, 9, 3000000000]", r"entry 9 is 3000000000, above the limit 2\*\*31 - 1"),
+        (
+            "[1, 2, 3, 4, 5, 6, 7, 8, 9, 3000000000]",
+            r"entry 9 is 3000000000, above the limit 2\*\*31 - 1",
+        ),
     ],
 )
 def test_evaluate_refuses_bad_stock_files(small_files, tmp_path, capsys, content, problem):
@@ -123,7 +197,9 @@ def test_evaluate_refuses_bad_stock_files(small_files, tmp_path, capsys, content
     stock_path = tmp_path / "bad.json"
     stock_path.write_text(content)
     capsys.readouterr()
-    code = main(["evaluate", "--instance", str(instance_path), "--stock", str(stock_path), "--seasons", "5"])
+    code = main(
+        ["evaluate", "--instance", str(instance_path), "--stock", str(stock_path), "--seasons", "5"]
+    )
     assert code == 2
     captured = capsys.readouterr()
     assert captured.out == ""
@@ -137,28 +213,65 @@ def test_evaluate_accepts_whole_number_floats(small_files, tmp_path, capsys):
     instance_path, _ = small_files
     stock_path = tmp_path / "floats.json"
     stock_path.write_text(json.dumps([2.0] * 10))
-    assert main(["evaluate", "--instance", str(instance_path), "--stock", str(stock_path), "--seasons", "5", "--json"]) == 0
+    assert (
+        main(
+            [
+                "evaluate",
+                "--instance",
+                str(instance_path),
+                "--stock",
+                str(stock_path),
+                "--seasons",
+                "5",
+                "--json",
+            ]
+        )
+        == 0
+    )
     assert json.loads(capsys.readouterr().out)["total_stock"] == 20
 
 
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
-        (["--stock", "{missing}"], r"stock file '{missing}' does not exist; a stock file must be a JSON list of 10"),
-        (["--stock", "{tmp}"], r"stock file '{tmp}' is a directory; a stock file must be a JSON list"),
+        (
+            ["--stock", "{missing}"],
+            r"stock file '{missing}' does not exist; a stock file must be a JSON list of 10",
+        ),
+        (
+            ["--stock", "{tmp}"],
+            r"stock file '{tmp}' is a directory; a stock file must be a JSON list",
+        ),
         (["--instance", "{missing}"], r"instance file '{missing}' does not exist"),
         (["--instance", "{broken}"], r"instance file '{broken}' is not valid JSON"),
-        (["--instance", "{listfile}"], r"instance file '{listfile}': an instance must be a JSON object; got list"),
-        (["--family", "small"], r"give the instance: --instance P, or --family F with --instance-seed S"),
-        (["--family", "small", "--instance-seed", "1", "--instance", "{instance}"],
-         r"give either --instance P or --family F --instance-seed S \[--set \.\.\.\], not both"),
-        (["--family", "smal", "--instance-seed", "1"], r"unknown family 'smal'; did you mean 'small'\?"),
-        (["--family", "small", "--instance-seed", "1", "--set", "n_product=3"],
-         r"unknown override 'n_product' for family 'small'; did you mean 'n_products'\?"),
-        (["--family", "small", "--instance-seed", "1", "--set", "alpha"],
-         r"--set expects KEY=VALUE \(e.g. n_products=50\); got 'alpha'"),
-        (["--family", "small", "--instance-seed", "1", "--set", "alpha=1", "--set", "alpha=2"],
-         r"--set gives 'alpha' twice; give each knob once"),
+        (
+            ["--instance", "{listfile}"],
+            r"instance file '{listfile}': an instance must be a JSON object; got list",
+        ),
+        (
+            ["--family", "small"],
+            r"give the instance: --instance P, or --family F with --instance-seed S",
+        ),
+        (
+            ["--family", "small", "--instance-seed", "1", "--instance", "{instance}"],
+            r"give either --instance P or --family F --instance-seed S \[--set \.\.\.\], not both",
+        ),
+        (
+            ["--family", "smal", "--instance-seed", "1"],
+            r"unknown family 'smal'; did you mean 'small'\?",
+        ),
+        (
+            ["--family", "small", "--instance-seed", "1", "--set", "n_product=3"],
+            r"unknown override 'n_product' for family 'small'; did you mean 'n_products'\?",
+        ),
+        (
+            ["--family", "small", "--instance-seed", "1", "--set", "alpha"],
+            r"--set expects KEY=VALUE \(e.g. n_products=50\); got 'alpha'",
+        ),
+        (
+            ["--family", "small", "--instance-seed", "1", "--set", "alpha=1", "--set", "alpha=2"],
+            r"--set gives 'alpha' twice; give each knob once",
+        ),
         (["--seasons", "0"], r"`seasons` must be a positive integer; got 0"),
     ],
 )
@@ -168,8 +281,13 @@ def test_evaluate_refuses_bad_arguments(small_files, tmp_path, capsys, argv, mes
     broken.write_text("{")
     listfile = tmp_path / "list.json"
     listfile.write_text("[]")
-    names = {"missing": str(tmp_path / "missing.json"), "tmp": str(tmp_path), "broken": str(broken),
-             "listfile": str(listfile), "instance": str(instance_path)}
+    names = {
+        "missing": str(tmp_path / "missing.json"),
+        "tmp": str(tmp_path),
+        "broken": str(broken),
+        "listfile": str(listfile),
+        "instance": str(instance_path),
+    }
     argv = [part.format(**names) for part in argv]
     for key, value in names.items():
         message = message.replace("{" + key + "}", re.escape(value))
@@ -189,7 +307,10 @@ def test_evaluate_refuses_bad_arguments(small_files, tmp_path, capsys, argv, mes
     ("argv", "message"),
     [
         (["--family", "bogus"], r"unknown family 'bogus'; known families are \['tiny', 'small'"),
-        (["--family", "small", "--set", "alpha=-1"], r"override `alpha` must be a number in \[0.0, 10.0\]; got -1"),
+        (
+            ["--family", "small", "--set", "alpha=-1"],
+            r"override `alpha` must be a number in \[0.0, 10.0\]; got -1",
+        ),
         (["--family", "small", "--set", "=3"], r"--set expects KEY=VALUE"),
     ],
 )
@@ -203,7 +324,9 @@ def test_generate_refuses_bad_arguments(tmp_path, capsys, argv, message):
 
 
 @pytest.mark.parametrize("command", ["generate", "evaluate-instance", "evaluate-stock"])
-def test_operating_system_errors_are_one_line_not_a_traceback(small_files, tmp_path, capsys, command):
+def test_operating_system_errors_are_one_line_not_a_traceback(
+    small_files, tmp_path, capsys, command
+):
     instance_path, stock_path = small_files
     too_long = str(tmp_path / ("x" * 300 + ".json"))
     argv = {

@@ -16,8 +16,14 @@ from experiments.commands.evaluate import read_stock
 @pytest.fixture
 def hand_file(tmp_path):
     # The 2-product LP of tests/test_bound.py: bound 12.4, fluid sales z = (6.2, 0).
-    instance = make_instance(prices=[3.0, 2.0], costs=[1.0, 1.5], arrival=[0.5, 0.3],
-                             substitution=[[0.0, 0.5], [0.4, 0.0]], customers=10, name="hand")
+    instance = make_instance(
+        prices=[3.0, 2.0],
+        costs=[1.0, 1.5],
+        arrival=[0.5, 0.3],
+        substitution=[[0.0, 0.5], [0.4, 0.0]],
+        customers=10,
+        name="hand",
+    )
     path = tmp_path / "hand.json"
     save_instance(instance, path)
     return str(path)
@@ -48,20 +54,43 @@ def test_bound_text(capsys, hand_file):
 
 def test_solve_json_and_stock_file_round_trip(capsys, hand_file, tmp_path):
     out = tmp_path / "stock.json"
-    record = run_json(capsys, ["solve", "--instance", hand_file, "--policy", "fluid", "--set", "rounding=ceil",
-                               "--seed", "3", "--out", str(out), "--json"])
+    record = run_json(
+        capsys,
+        [
+            "solve",
+            "--instance",
+            hand_file,
+            "--policy",
+            "fluid",
+            "--set",
+            "rounding=ceil",
+            "--seed",
+            "3",
+            "--out",
+            str(out),
+            "--json",
+        ],
+    )
     assert record["policy"] == "fluid" and record["stock"] == [7, 0]
     assert record["lp_bound"] == pytest.approx(12.4)
-    assert record["solve_seconds"] > 0 and record["knobs"] == {"rounding": "ceil"} and record["seed"] == 3
+    assert (
+        record["solve_seconds"] > 0
+        and record["knobs"] == {"rounding": "ceil"}
+        and record["seed"] == 3
+    )
     np.testing.assert_array_equal(read_stock(str(out), 2), [7, 0])
-    evaluation = run_json(capsys, ["evaluate", "--instance", hand_file, "--stock", str(out),
-                                   "--seasons", "50", "--json"])
+    evaluation = run_json(
+        capsys,
+        ["evaluate", "--instance", hand_file, "--stock", str(out), "--seasons", "50", "--json"],
+    )
     assert evaluation["total_stock"] == 7
 
 
 @pytest.mark.parametrize("name", ["newsvendor", "assortment-newsvendor", "exact"])
 def test_solve_reports_lp_bound_for_every_simple_policy(capsys, name):
-    record = run_json(capsys, ["solve", "--family", "tiny", "--instance-seed", "0", "--policy", name, "--json"])
+    record = run_json(
+        capsys, ["solve", "--family", "tiny", "--instance-seed", "0", "--policy", name, "--json"]
+    )
     assert record["policy"] == name and len(record["stock"]) == record["n_products"]
     assert record["lp_bound"] > 0
 
@@ -81,8 +110,12 @@ def test_unknown_policy_exits_2_with_known_names(capsys, hand_file):
 
 
 def test_unknown_knob_and_rng_knob_are_refused(capsys, hand_file):
-    assert main(["solve", "--instance", hand_file, "--policy", "fluid", "--set", "roundng=floor"]) == 2
-    assert "policy 'fluid' has no knob 'roundng'; did you mean 'rounding'?" in capsys.readouterr().err
+    assert (
+        main(["solve", "--instance", hand_file, "--policy", "fluid", "--set", "roundng=floor"]) == 2
+    )
+    assert (
+        "policy 'fluid' has no knob 'roundng'; did you mean 'rounding'?" in capsys.readouterr().err
+    )
     assert main(["solve", "--instance", hand_file, "--policy", "fluid", "--set", "rng=1"]) == 2
     assert "give the policy's seed with --seed S, not --set rng=..." in capsys.readouterr().err
 
@@ -103,11 +136,27 @@ def test_solve_validates_the_seed_for_every_policy(capsys, hand_file, name):
 @pytest.mark.parametrize(
     ("policy", "knob", "message"),
     [
-        ("pooled-saa", 'drop_fraction="a"', "`drop_fraction` must be a real number in (0, 1]; got 'a' (str)"),
+        (
+            "pooled-saa",
+            'drop_fraction="a"',
+            "`drop_fraction` must be a real number in (0, 1]; got 'a' (str)",
+        ),
         ("saa", "scenarios=2.5", "`scenarios` must be a positive integer; got 2.5 (float)"),
-        ("sample-path-gradient", 'step="big"', "`step` must be a positive real number; got 'big' (str)"),
-        ("local-search", "max_evaluations=true", "`max_evaluations` must be a positive integer; got True (bool)"),
-        ("exact", 'max_candidates="9"', "`max_candidates` must be a positive integer; got '9' (str)"),
+        (
+            "sample-path-gradient",
+            'step="big"',
+            "`step` must be a positive real number; got 'big' (str)",
+        ),
+        (
+            "local-search",
+            "max_evaluations=true",
+            "`max_evaluations` must be a positive integer; got True (bool)",
+        ),
+        (
+            "exact",
+            'max_candidates="9"',
+            "`max_candidates` must be a positive integer; got '9' (str)",
+        ),
         ("fluid", "rounding=3", "`rounding` must be one of ('nearest', 'floor', 'ceil'); got 3"),
     ],
 )
@@ -123,7 +172,9 @@ def test_bound_json_never_prints_nan(capsys, hand_file, monkeypatch):
 
     def failed(instance, *, method="auto"):
         solution = fluid_lp(instance)
-        return type(solution)(**{**solution.__dict__, "value": float("nan"), "status": "numerical_error"})
+        return type(solution)(
+            **{**solution.__dict__, "value": float("nan"), "status": "numerical_error"}
+        )
 
     monkeypatch.setattr(bound_command, "fluid_lp", failed)
     assert main(["bound", "--instance", hand_file, "--json"]) == 1

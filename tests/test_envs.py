@@ -40,12 +40,23 @@ from envs.simulate import simulate
 
 ENV_IDS = sorted(env_id for env_id in gym.registry if env_id.startswith("Assort/"))
 PROMISED_IDS = (
-    "Assort/OneShotSmall-v0", "Assort/OneShotSmallFamily-v0", "Assort/OneShotMedium-v0",
-    "Assort/OneShotMediumFamily-v0", "Assort/SequentialSmall-v0", "Assort/SequentialMedium-v0",
+    "Assort/OneShotSmall-v0",
+    "Assort/OneShotSmallFamily-v0",
+    "Assort/OneShotMedium-v0",
+    "Assort/OneShotMediumFamily-v0",
+    "Assort/SequentialSmall-v0",
+    "Assort/SequentialMedium-v0",
 )
 KPI_KEYS = (
-    "revenue", "cost", "profit", "units_sold", "lost_customers", "substitutions",
-    "leftover_units", "products_offered", "stock",
+    "revenue",
+    "cost",
+    "profit",
+    "units_sold",
+    "lost_customers",
+    "substitutions",
+    "leftover_units",
+    "products_offered",
+    "stock",
 )
 
 
@@ -67,8 +78,13 @@ def play(env: gym.Env, seed: int, action_seed: int = 0) -> tuple[list, float, di
 def two_product_instance(*, substitution: float, customers: int = 3):
     """All customers want product 0; after a stock-out a share ``substitution`` moves to 1."""
     return make_instance(
-        prices=[5.0, 4.0], costs=[2.0, 1.5], salvage=[0.5, 1.0], arrival=[1.0, 0.0],
-        substitution=[[0.0, substitution], [0.0, 0.0]], customers=customers, name="two",
+        prices=[5.0, 4.0],
+        costs=[2.0, 1.5],
+        salvage=[0.5, 1.0],
+        arrival=[1.0, 0.0],
+        substitution=[[0.0, substitution], [0.0, 0.0]],
+        customers=customers,
+        name="two",
     )
 
 
@@ -125,12 +141,15 @@ def test_gym_make_works_in_a_fresh_interpreter():
     assert done.stdout.strip() == "ok"
 
 
-@pytest.mark.parametrize("env_id, vec_env_cls", [
-    ("Assort/OneShotSmallFamily-v0", DummyVecEnv),
-    ("Assort/SequentialSmall-v0", DummyVecEnv),
-    # Worker processes start fresh (forkserver), which costs seconds: one id is enough.
-    ("Assort/SequentialSmallFamily-v0", SubprocVecEnv),
-])
+@pytest.mark.parametrize(
+    "env_id, vec_env_cls",
+    [
+        ("Assort/OneShotSmallFamily-v0", DummyVecEnv),
+        ("Assort/SequentialSmall-v0", DummyVecEnv),
+        # Worker processes start fresh (forkserver), which costs seconds: one id is enough.
+        ("Assort/SequentialSmallFamily-v0", SubprocVecEnv),
+    ],
+)
 def test_sb3_vector_envs_step(env_id, vec_env_cls):
     # "envs:<id>" makes gymnasium import envs first, as a fresh worker process needs.
     vec = make_vec_env(f"envs:{env_id}", n_envs=2, seed=5, vec_env_cls=vec_env_cls)
@@ -139,7 +158,9 @@ def test_sb3_vector_envs_step(env_id, vec_env_cls):
         assert obs.shape == (2, *vec.observation_space.shape)
         finished = 0
         for _ in range(8):
-            obs, rewards, dones, infos = vec.step(np.zeros((2, *vec.action_space.shape), np.float32))
+            obs, rewards, dones, infos = vec.step(
+                np.zeros((2, *vec.action_space.shape), np.float32)
+            )
             assert rewards.shape == (2,)
             finished += int(dones.sum())
             assert all("profit" in info for info, done in zip(infos, dones) if done)
@@ -151,7 +172,9 @@ def test_sb3_vector_envs_step(env_id, vec_env_cls):
 # ------------------------------------------------------------------------------- KPIs
 
 
-@pytest.mark.parametrize("env_id", ["Assort/OneShotSmall-v0", "Assort/OneShotMNL-v0", "Assort/SequentialMedium-v0"])
+@pytest.mark.parametrize(
+    "env_id", ["Assort/OneShotSmall-v0", "Assort/OneShotMNL-v0", "Assort/SequentialMedium-v0"]
+)
 def test_final_info_matches_the_simulator_and_its_arithmetic(env_id):
     env = gym.make(env_id)
     _, total, info = play(env, seed=3)
@@ -164,7 +187,9 @@ def test_final_info_matches_the_simulator_and_its_arithmetic(env_id):
     assert info["revenue"] == pytest.approx(float(np.dot(instance.prices, sales)))
     assert info["cost"] == pytest.approx(float(np.dot(instance.costs, stock)))
     assert info["salvage_value"] == pytest.approx(float(np.dot(instance.salvage, stock - sales)))
-    assert info["revenue"] + info["salvage_value"] - info["cost"] == pytest.approx(info["profit"], abs=1e-9)
+    assert info["revenue"] + info["salvage_value"] - info["cost"] == pytest.approx(
+        info["profit"], abs=1e-9
+    )
     assert info["units_sold"] == int(sales.sum())
     assert info["leftover_units"] == int(stock.sum() - sales.sum())
     assert info["products_offered"] == int(np.count_nonzero(stock))
@@ -173,7 +198,9 @@ def test_final_info_matches_the_simulator_and_its_arithmetic(env_id):
     assert total == pytest.approx(info["profit"] / auto_reward_scale(instance), rel=1e-12)
 
 
-@pytest.mark.parametrize("substitution, sales, lost, swaps", [(0.0, [2, 0], 1, 0), (1.0, [2, 1], 0, 1)])
+@pytest.mark.parametrize(
+    "substitution, sales, lost, swaps", [(0.0, [2, 0], 1, 0), (1.0, [2, 1], 0, 1)]
+)
 def test_kpis_of_a_hand_solved_season(substitution, sales, lost, swaps):
     # Three customers all want product 0 (2 units); the third moves to product 1 (1 unit)
     # with probability `substitution` in {0, 1}: the season is deterministic.
@@ -220,7 +247,7 @@ def test_sequential_rewards_only_at_the_end_and_equals_one_shot():
     sequential.reset(seed=9)
     padded = np.concatenate([action, [0.3, -0.7]]).astype(np.float32)
     for k in range(4):
-        _, reward, terminated, _, info = sequential.step(padded[3 * k: 3 * k + 3])
+        _, reward, terminated, _, info = sequential.step(padded[3 * k : 3 * k + 3])
         assert terminated == (k == 3)
         if k < 3:
             assert reward == 0.0 and "profit" not in info
@@ -252,7 +279,10 @@ def test_sequential_observation_reports_commitments():
 
 def test_sequential_observation_reports_substitutes_already_stocked():
     instance = make_instance(
-        prices=[2.0, 2.0], costs=[1.0, 1.0], arrival=[0.5, 0.5], customers=10,
+        prices=[2.0, 2.0],
+        costs=[1.0, 1.0],
+        arrival=[0.5, 0.5],
+        customers=10,
         substitution=[[0.0, 0.5], [0.25, 0.0]],
     )
     env = SequentialStockingEnv(instance=instance, batch_size=1)
@@ -302,7 +332,11 @@ def test_demand_cap_with_poisson_customers():
     # Every customer (mean 5 of them) asks for product 0: cap_0 is the smallest k with
     # P(Poisson(5) <= k) >= 0.999, computed here from the probability mass function.
     instance = make_instance(
-        prices=[2.0, 2.0], costs=[1.0, 1.0], arrival=[1.0, 0.0], customers=5, arrivals="poisson",
+        prices=[2.0, 2.0],
+        costs=[1.0, 1.0],
+        arrival=[1.0, 0.0],
+        customers=5,
+        arrivals="poisson",
         substitution=[[0.0, 0.0], [0.0, 0.0]],
     )
     cdf, k = 0.0, 0
@@ -317,7 +351,10 @@ def test_demand_cap_with_poisson_customers():
 
 def test_action_errors_are_pinned():
     instance = two_product_instance(substitution=0.5)
-    with pytest.raises(ValueError, match=r"`action` must have shape \(2,\), one entry per product; got shape \(3,\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"`action` must have shape \(2,\), one entry per product; got shape \(3,\)",
+    ):
         action_to_stock(instance, [0.0, 0.0, 0.0])
     with pytest.raises(ValueError, match="`action` entry 1 is nan; actions must be finite"):
         action_to_stock(instance, [0.0, np.nan])
@@ -349,13 +386,20 @@ def _feature_instances():
         overrides = {"n_products": 2000, "customers": 20_000} if family == "large" else {}
         yield make_family_instance(family, 3, **overrides)
     weights = [0.5, 1.0, 2.0, 4.0]
-    yield mnl_instance(weights, 0.0, prices=[1.0, 2.0, 3.0, 4.0], costs=[0.5, 2.5, 1.0, 4.0], customers=1)
+    yield mnl_instance(
+        weights, 0.0, prices=[1.0, 2.0, 3.0, 4.0], costs=[0.5, 2.5, 1.0, 4.0], customers=1
+    )
     # Cost above price (critical ratio -4 before the clip; salvage above price), no demand at
     # all, Poisson customers.
     yield make_instance(
-        prices=[1.0, 2.0, 3.0, 2.0], costs=[3.0, 2.0, 0.0, 2.5], salvage=[0.5, 1.0, 0.0, 2.2],
-        arrival=[0.0, 0.0, 0.0, 0.0], customers=5, arrivals="poisson",
-        substitution=[[0, 1.0, 0, 0], [0, 0, 0.5, 0], [0.5, 0.5, 0, 0], [0, 0, 0, 0]], name="odd",
+        prices=[1.0, 2.0, 3.0, 2.0],
+        costs=[3.0, 2.0, 0.0, 2.5],
+        salvage=[0.5, 1.0, 0.0, 2.2],
+        arrival=[0.0, 0.0, 0.0, 0.0],
+        customers=5,
+        arrivals="poisson",
+        substitution=[[0, 1.0, 0, 0], [0, 0, 0.5, 0], [0.5, 0.5, 0, 0], [0, 0, 0, 0]],
+        name="odd",
     )
 
 
@@ -377,11 +421,15 @@ def test_feature_values_of_a_hand_instance():
     row0 = dict(zip(names, table[0].tolist()))
     row1 = dict(zip(names, table[1].tolist()))
     assert row0["price"] == 1.0 and row1["price"] == pytest.approx(0.8)
-    assert row0["margin"] == pytest.approx(0.6) and row0["critical_ratio"] == pytest.approx(3.0 / 4.5)
+    assert row0["margin"] == pytest.approx(0.6) and row0["critical_ratio"] == pytest.approx(
+        3.0 / 4.5
+    )
     assert row0["first_choice_demand"] == 1.0 and row1["first_choice_demand"] == 0.0
     assert row0["leave"] == 0.0 and row1["leave"] == 1.0
     assert row1["substitution_in"] == 0.5 and row1["inflow_demand"] == 1.0
-    assert catalog_features(instance).tolist() == pytest.approx([np.log1p(3) / (1 + np.log1p(3)), 0.0, 0.0, 0.0])
+    assert catalog_features(instance).tolist() == pytest.approx(
+        [np.log1p(3) / (1 + np.log1p(3)), 0.0, 0.0, 0.0]
+    )
 
 
 # ------------------------------------------------------------------------ instances
@@ -394,7 +442,9 @@ def test_family_env_draws_a_new_instance_each_reset():
         obs, info = env.reset(seed=seed)
         instance = make_family_instance("small", info["instance_seed"])
         assert np.array_equal(env.unwrapped.instance.prices, instance.prices)
-        assert np.array_equal(obs[: instance.n_products * len(FEATURES)], product_features(instance).ravel())
+        assert np.array_equal(
+            obs[: instance.n_products * len(FEATURES)], product_features(instance).ravel()
+        )
         seeds.add(info["instance_seed"])
     assert len(seeds) == 3
 
@@ -415,28 +465,62 @@ def test_reset_option_plays_the_given_instance():
 def test_reset_option_errors_are_pinned():
     env = OneShotStockingEnv("small", 0)
     wrong = make_family_instance("small", 0, n_products=7)
-    with pytest.raises(ValueError, match=r"options\['instance'\] has 7 products; this environment's spaces are built for 10"):
+    with pytest.raises(
+        ValueError,
+        match=r"options\['instance'\] has 7 products; this environment's spaces are built for 10",
+    ):
         env.reset(options={"instance": wrong})
-    with pytest.raises(TypeError, match=r"options\['instance'\] must be an envs.instance.Instance; got dict"):
+    with pytest.raises(
+        TypeError, match=r"options\['instance'\] must be an envs.instance.Instance; got dict"
+    ):
         env.reset(options={"instance": {}})
-    with pytest.raises(ValueError, match=r"unknown reset option 'instanse'; known options are \['instance'\]"):
+    with pytest.raises(
+        ValueError, match=r"unknown reset option 'instanse'; known options are \['instance'\]"
+    ):
         env.reset(options={"instanse": wrong})
     with pytest.raises(RuntimeError, match=r"the episode is over; call reset\(\) before step\(\)"):
         env.step(np.zeros(10, np.float32))
 
 
-@pytest.mark.parametrize("kwargs, error, message", [
-    ({"family": "tinny"}, ValueError, r"`family` must be one of \[.*'small'.*\]; got 'tinny'"),
-    ({"instance_seed": -1}, ValueError, "`instance_seed` must be a non-negative integer; got -1"),
-    ({"reward_scale": "big"}, ValueError, "`reward_scale` must be 'none', 'auto' or a positive finite number; got 'big'"),
-    ({"reward_scale": 0}, ValueError, "`reward_scale` must be 'none', 'auto' or a positive finite number; got 0"),
-    ({"reward_scale": float("nan")}, ValueError, "positive finite number; got nan"),
-    ({"reward_scale": True}, ValueError, "positive finite number; got True"),
-    ({"resample_instance": "yes"}, TypeError, "`resample_instance` must be True or False; got 'yes'"),
-    ({"family_kwargs": [("customers", 5)]}, TypeError, "`family_kwargs` must be a dict of family overrides; got list"),
-    ({"instance": "small"}, TypeError, "`instance` must be an envs.instance.Instance; got str"),
-    ({"render_mode": "human"}, ValueError, r"`render_mode` must be None or one of \['rgb_array'\]; got 'human'"),
-])
+@pytest.mark.parametrize(
+    "kwargs, error, message",
+    [
+        ({"family": "tinny"}, ValueError, r"`family` must be one of \[.*'small'.*\]; got 'tinny'"),
+        (
+            {"instance_seed": -1},
+            ValueError,
+            "`instance_seed` must be a non-negative integer; got -1",
+        ),
+        (
+            {"reward_scale": "big"},
+            ValueError,
+            "`reward_scale` must be 'none', 'auto' or a positive finite number; got 'big'",
+        ),
+        (
+            {"reward_scale": 0},
+            ValueError,
+            "`reward_scale` must be 'none', 'auto' or a positive finite number; got 0",
+        ),
+        ({"reward_scale": float("nan")}, ValueError, "positive finite number; got nan"),
+        ({"reward_scale": True}, ValueError, "positive finite number; got True"),
+        (
+            {"resample_instance": "yes"},
+            TypeError,
+            "`resample_instance` must be True or False; got 'yes'",
+        ),
+        (
+            {"family_kwargs": [("customers", 5)]},
+            TypeError,
+            "`family_kwargs` must be a dict of family overrides; got list",
+        ),
+        ({"instance": "small"}, TypeError, "`instance` must be an envs.instance.Instance; got str"),
+        (
+            {"render_mode": "human"},
+            ValueError,
+            r"`render_mode` must be None or one of \['rgb_array'\]; got 'human'",
+        ),
+    ],
+)
 @pytest.mark.parametrize("env_cls", [OneShotStockingEnv, SequentialStockingEnv])
 def test_bad_constructor_arguments_are_pinned(env_cls, kwargs, error, message):
     with pytest.raises(error, match=message):
@@ -447,17 +531,24 @@ def test_family_kwargs_reach_the_family():
     env = OneShotStockingEnv("small", 2, family_kwargs={"n_products": 6, "customers": 50})
     assert env.action_space.shape == (6,)
     assert env.instance.customers == 50
-    assert np.array_equal(env.instance.prices, make_family_instance("small", 2, n_products=6, customers=50).prices)
+    assert np.array_equal(
+        env.instance.prices, make_family_instance("small", 2, n_products=6, customers=50).prices
+    )
 
 
 def test_fixed_instance_cannot_be_resampled():
-    with pytest.raises(ValueError, match="`resample_instance=True` draws every instance from `family`; it cannot be combined"):
+    with pytest.raises(
+        ValueError,
+        match="`resample_instance=True` draws every instance from `family`; it cannot be combined",
+    ):
         OneShotStockingEnv(instance=two_product_instance(substitution=0.0), resample_instance=True)
 
 
 @pytest.mark.parametrize("batch_size", [0, -3, 2.5, True])
 def test_bad_batch_size_is_pinned(batch_size):
-    with pytest.raises(ValueError, match=rf"`batch_size` must be a positive integer; got {batch_size!r}"):
+    with pytest.raises(
+        ValueError, match=rf"`batch_size` must be a positive integer; got {batch_size!r}"
+    ):
         SequentialStockingEnv(batch_size=batch_size)
 
 
@@ -476,7 +567,10 @@ def test_training_instances_come_from_the_pool_and_never_from_held_out_seeds() -
 
 @pytest.mark.parametrize("pool", [0, 1_000_001, True, 2.5])
 def test_instance_pool_must_stay_below_the_held_out_seeds(pool: Any) -> None:
-    with pytest.raises(ValueError, match=r"`instance_pool` must be an integer in \[1, 1000000\] \(seeds from 1000000 on are held out\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"`instance_pool` must be an integer in \[1, 1000000\] \(seeds from 1000000 on are held out\)",
+    ):
         OneShotStockingEnv(family="small", resample_instance=True, instance_pool=pool)
 
 
@@ -494,7 +588,9 @@ def test_fluid_anchored_action_zero_is_the_fluid_policy() -> None:
 
 
 def test_action_anchor_must_be_known() -> None:
-    with pytest.raises(ValueError, match=r"`action_anchor` must be one of \['none', 'fluid'\]; got 'lp'"):
+    with pytest.raises(
+        ValueError, match=r"`action_anchor` must be one of \['none', 'fluid'\]; got 'lp'"
+    ):
         OneShotStockingEnv(family="small", action_anchor="lp")
 
 
@@ -503,7 +599,9 @@ def test_fluid_reward_baseline_is_the_profit_difference_on_the_same_customers() 
     _, reset_info = env.reset(seed=5)
     n = env.unwrapped.instance.n_products
     _, reward, _, _, info = env.step(np.zeros(n, dtype=np.float32))
-    assert reward == 0.0 and info["profit"] == info["baseline_profit"]  # a = 0 is the baseline itself
+    assert (
+        reward == 0.0 and info["profit"] == info["baseline_profit"]
+    )  # a = 0 is the baseline itself
     env.reset(seed=5)
     _, reward, _, _, info = env.step(np.full(n, 0.5, dtype=np.float32))
     instance = env.unwrapped.instance
@@ -514,5 +612,7 @@ def test_fluid_reward_baseline_is_the_profit_difference_on_the_same_customers() 
 
 
 def test_reward_baseline_must_be_known() -> None:
-    with pytest.raises(ValueError, match=r"`reward_baseline` must be one of \['none', 'fluid'\]; got 'saa'"):
+    with pytest.raises(
+        ValueError, match=r"`reward_baseline` must be one of \['none', 'fluid'\]; got 'saa'"
+    ):
         OneShotStockingEnv(family="small", reward_baseline="saa")

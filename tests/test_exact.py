@@ -16,7 +16,9 @@ from envs.instance import make_instance
 def test_single_product_fixed_is_expected_binomial_minimum() -> None:
     # Sales = min(Binomial(T, p), x); profit = r E[sales] + s (x - E[sales]) - c x.
     p, t, x = 0.3, 12, 4
-    inst = make_instance(prices=[5.0], costs=[2.0], salvage=[0.5], arrival=[p], substitution=[[0.0]], customers=t)
+    inst = make_instance(
+        prices=[5.0], costs=[2.0], salvage=[0.5], arrival=[p], substitution=[[0.0]], customers=t
+    )
     k = np.arange(t + 1)
     sales = float(np.sum(np.minimum(k, x) * binom.pmf(k, t, p)))
     second = float(np.sum(np.minimum(k, x) ** 2 * binom.pmf(k, t, p)))
@@ -30,7 +32,12 @@ def test_single_product_poisson_is_expected_poisson_minimum() -> None:
     # Thinning: buyers of the one product ~ Poisson(T p).
     p, t, x = 0.4, 15, 5
     inst = make_instance(
-        prices=[3.0], costs=[1.0], arrival=[p], substitution=[[0.0]], customers=t, arrivals="poisson"
+        prices=[3.0],
+        costs=[1.0],
+        arrival=[p],
+        substitution=[[0.0]],
+        customers=t,
+        arrivals="poisson",
     )
     k = np.arange(200)
     sales = float(np.sum(np.minimum(k, x) * poisson.pmf(k, t * p)))
@@ -78,7 +85,13 @@ def _brute_force_sales(arrival, rho, stock, customers, margin) -> tuple[np.ndarr
 def test_three_products_match_brute_force_enumeration(stock: list[int]) -> None:
     arrival = np.array([0.3, 0.25, 0.2])
     rho = np.array([[0.0, 0.4, 0.3], [0.5, 0.0, 0.1], [0.2, 0.6, 0.0]])
-    inst = make_instance(prices=[4.0, 3.0, 2.0], costs=[1.0, 1.0, 1.0], arrival=arrival, substitution=rho, customers=4)
+    inst = make_instance(
+        prices=[4.0, 3.0, 2.0],
+        costs=[1.0, 1.0, 1.0],
+        arrival=arrival,
+        substitution=rho,
+        customers=4,
+    )
     expected, square = _brute_force_sales(arrival, rho, stock, 4, np.array([4.0, 3.0, 2.0]))
     result = exact_expected_profit(inst, stock)
     np.testing.assert_allclose(result.sales, expected, rtol=0, atol=1e-12)
@@ -89,7 +102,9 @@ def test_three_products_match_brute_force_enumeration(stock: list[int]) -> None:
 
 def test_mnl_without_outside_option_sells_everything_demanded() -> None:
     # v0 = 0: every customer buys while anything is in stock, so total sales = min(T, sum x).
-    inst = mnl_instance([1.0, 2.0, 0.5], 0.0, prices=[2.0, 2.0, 2.0], costs=[1.0, 1.0, 1.0], customers=5)
+    inst = mnl_instance(
+        [1.0, 2.0, 0.5], 0.0, prices=[2.0, 2.0, 2.0], costs=[1.0, 1.0, 1.0], customers=5
+    )
     result = exact_expected_profit(inst, [1, 2, 1])
     assert result.sales.sum() == pytest.approx(4.0, abs=1e-12)
     result = exact_expected_profit(inst, [3, 2, 2])
@@ -111,7 +126,14 @@ def test_refuses_large_state_space_and_shopper() -> None:
     with pytest.raises(ValueError, match=r"the DP needs [\d,]+ steps .*MAX_WORK"):
         exact_expected_profit(big, [3] * 6)
     shopper = make_instance(
-        prices=[1.0], costs=[0.0], arrival=[0.5], substitution=[[0.0]], customers=2, shopper=object()
+        prices=[1.0],
+        costs=[0.0],
+        arrival=[0.5],
+        substitution=[[0.0]],
+        customers=2,
+        shopper=object(),
     )
-    with pytest.raises(ValueError, match=r"`instance` has a `shopper`.*Markov chain customers only"):
+    with pytest.raises(
+        ValueError, match=r"`instance` has a `shopper`.*Markov chain customers only"
+    ):
         exact_expected_profit(shopper, [1])

@@ -11,7 +11,10 @@ from envs.families import FAMILIES, family_parameters, make_family_instance, nea
 from envs.instance import instance_from_dict, instance_to_dict
 
 # Small versions of the big families keep the default run fast; `large` itself is built once.
-QUICK = {"large": {"n_products": 5_000, "customers": 50_000}, "multistep": {"n_products": 60, "customers": 500}}
+QUICK = {
+    "large": {"n_products": 5_000, "customers": 50_000},
+    "multistep": {"n_products": 60, "customers": 500},
+}
 
 
 def _build(family: str, seed: int):
@@ -20,7 +23,15 @@ def _build(family: str, seed: int):
 
 def _arrays(instance) -> list[np.ndarray]:
     rho = instance.substitution_csr
-    return [instance.prices, instance.costs, instance.salvage, instance.arrival, rho.indptr, rho.indices, rho.data]
+    return [
+        instance.prices,
+        instance.costs,
+        instance.salvage,
+        instance.arrival,
+        rho.indptr,
+        rho.indices,
+        rho.data,
+    ]
 
 
 @pytest.mark.parametrize("family", list(FAMILIES))
@@ -74,7 +85,9 @@ def test_nearest_neighbours_match_brute_force():
     positions = np.random.default_rng(0).random((40, 2))
     distance = np.linalg.norm(positions[:, None] - positions[None], axis=2)
     np.fill_diagonal(distance, np.inf)
-    np.testing.assert_array_equal(nearest_neighbours(positions, 4), np.argsort(distance, axis=1)[:, :4])
+    np.testing.assert_array_equal(
+        nearest_neighbours(positions, 4), np.argsort(distance, axis=1)[:, :4]
+    )
 
 
 def test_heavy_tail_has_most_products_below_one_unit_of_mean_demand():
@@ -107,25 +120,37 @@ def test_mnl_family_is_exact_mnl():
     v0 = instance.metadata["outside_weight"]
     np.testing.assert_allclose(v0 / (v0 + weights.sum()), 0.2)
     full = np.ones(instance.n_products, dtype=bool)
-    np.testing.assert_allclose(instance.arrival, mnl_choice_probabilities(weights, v0, full), rtol=1e-12)
+    np.testing.assert_allclose(
+        instance.arrival, mnl_choice_probabilities(weights, v0, full), rtol=1e-12
+    )
 
 
 def test_overrides_are_applied_and_recorded():
-    instance = make_family_instance("small", 1, n_products=7, customers=33, alpha=0.0, arrivals="poisson")
+    instance = make_family_instance(
+        "small", 1, n_products=7, customers=33, alpha=0.0, arrivals="poisson"
+    )
     assert instance.n_products == 7 and instance.customers == 33 and instance.arrivals == "poisson"
     np.testing.assert_allclose(instance.arrival, 0.8 / 7)
     assert instance.metadata["parameters"]["alpha"] == 0.0
 
 
 def test_unknown_family_lists_the_known_ones():
-    with pytest.raises(ValueError, match=r"unknown family 'smal'; did you mean 'small'\? known families are \['tiny', 'small'"):
+    with pytest.raises(
+        ValueError,
+        match=r"unknown family 'smal'; did you mean 'small'\? known families are \['tiny', 'small'",
+    ):
         make_family_instance("smal", 0)
 
 
 def test_unknown_override_suggests_a_knob():
-    with pytest.raises(ValueError, match=r"unknown override 'n_product' for family 'small'; did you mean 'n_products'\? its knobs are \["):
+    with pytest.raises(
+        ValueError,
+        match=r"unknown override 'n_product' for family 'small'; did you mean 'n_products'\? its knobs are \[",
+    ):
         make_family_instance("small", 0, n_product=5)
-    with pytest.raises(ValueError, match=r"unknown override 'neighbours' for family 'mnl'; its knobs are"):
+    with pytest.raises(
+        ValueError, match=r"unknown override 'neighbours' for family 'mnl'; its knobs are"
+    ):
         family_parameters("mnl", neighbours=3)
 
 
@@ -136,8 +161,14 @@ def test_unknown_override_suggests_a_knob():
         ({"customers": 2.5}, r"override `customers` must be an integer >= 1; got 2.5"),
         ({"alpha": "x"}, r"override `alpha` must be a number in \[0.0, 10.0\]; got 'x'"),
         ({"leak_low": 0.0}, r"override `leak_low` must be a number in \(0.0, 1.0\]; got 0.0"),
-        ({"arrivals": "daily"}, r"override `arrivals` must be one of \['fixed', 'poisson'\]; got 'daily'"),
-        ({"leak_low": 0.7}, r"override `leak_low` is 0.7, above `leak_high` = 0.6; `leak_low` must be at most `leak_high`"),
+        (
+            {"arrivals": "daily"},
+            r"override `arrivals` must be one of \['fixed', 'poisson'\]; got 'daily'",
+        ),
+        (
+            {"leak_low": 0.7},
+            r"override `leak_low` is 0.7, above `leak_high` = 0.6; `leak_low` must be at most `leak_high`",
+        ),
     ],
 )
 def test_bad_override_values_are_refused(overrides, message):
@@ -164,7 +195,13 @@ def test_multistep_family_carries_the_shopper_and_its_fitted_chain():
 
 
 def test_multistep_family_refuses_a_neighbourhood_smaller_than_the_consideration_set():
-    with pytest.raises(ValueError, match=r"override `neighbours` is 3; the neighbourhood must hold at least `consideration` - 1 = 4 products"):
+    with pytest.raises(
+        ValueError,
+        match=r"override `neighbours` is 3; the neighbourhood must hold at least `consideration` - 1 = 4 products",
+    ):
         make_family_instance("multistep", 0, neighbours=3)
-    with pytest.raises(ValueError, match=r"override `consideration` is 9; a shopper cannot consider more than the 8 products"):
+    with pytest.raises(
+        ValueError,
+        match=r"override `consideration` is 9; a shopper cannot consider more than the 8 products",
+    ):
         make_family_instance("multistep", 0, n_products=8, consideration=9)

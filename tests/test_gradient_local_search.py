@@ -6,14 +6,21 @@ import numpy as np
 import pytest
 from scipy.stats import binom
 
-from baselines.gradient import WalkTables, displacement_table, sample_path_gradient_policy, unit_values
+from baselines.gradient import (
+    WalkTables,
+    displacement_table,
+    sample_path_gradient_policy,
+    unit_values,
+)
 from baselines.local_search import bank_objective, local_search_policy
 from envs.instance import make_instance
 
 
 def test_unit_values_follow_the_displacement_cascade() -> None:
     margin = np.array([5.0, 3.0, 2.0])
-    displaced = np.array([[1, 3, -1]])  # 0's first late visitor bought 1; 1's left; nobody reached 2
+    displaced = np.array(
+        [[1, 3, -1]]
+    )  # 0's first late visitor bought 1; 1's left; nobody reached 2
     np.testing.assert_allclose(unit_values(margin, displaced, 1), [[2.0, 3.0, 0.0]])
     np.testing.assert_allclose(unit_values(margin, displaced, 2), [[5.0, 3.0, 0.0]])
 
@@ -21,33 +28,47 @@ def test_unit_values_follow_the_displacement_cascade() -> None:
 def test_displacement_kernel_records_the_first_late_visitor() -> None:
     # Every customer wants product 0 first (lambda = (1, 0)) and moves on to 1 when 0 is out.
     instance = make_instance(
-        prices=[4.0, 3.0], costs=[1.0, 1.0], arrival=[1.0, 0.0],
-        substitution=[[0.0, 1.0], [0.0, 0.0]], customers=3,
+        prices=[4.0, 3.0],
+        costs=[1.0, 1.0],
+        arrival=[1.0, 0.0],
+        substitution=[[0.0, 1.0], [0.0, 0.0]],
+        customers=3,
     )
     tables = WalkTables.from_instance(instance)
-    sales, displaced = displacement_table(instance, np.array([1, 5]), 2, 7, tables, np.random.default_rng(0))
+    sales, displaced = displacement_table(
+        instance, np.array([1, 5]), 2, 7, tables, np.random.default_rng(0)
+    )
     np.testing.assert_array_equal(sales, [[1, 2], [1, 2]])
     np.testing.assert_array_equal(displaced, [[1, -1], [1, -1]])
     # Nothing in stock: the first customer who wanted 0 leaves.
-    _, displaced = displacement_table(instance, np.array([0, 0]), 1, 7, tables, np.random.default_rng(0))
+    _, displaced = displacement_table(
+        instance, np.array([0, 0]), 1, 7, tables, np.random.default_rng(0)
+    )
     np.testing.assert_array_equal(displaced, [[2, -1]])
 
 
 def newsvendor_instance() -> object:
     return make_instance(
-        prices=[10.0, 6.0], costs=[3.0, 4.0], arrival=[0.4, 0.3], substitution=np.zeros((2, 2)),
+        prices=[10.0, 6.0],
+        costs=[3.0, 4.0],
+        arrival=[0.4, 0.3],
+        substitution=np.zeros((2, 2)),
         customers=100,
     )
 
 
 def test_gradient_without_substitution_finds_the_newsvendor() -> None:
     instance = newsvendor_instance()
-    result = sample_path_gradient_policy(instance, rng=4, iterations=400, seasons=8, start="newsvendor")
+    result = sample_path_gradient_policy(
+        instance, rng=4, iterations=400, seasons=8, start="newsvendor"
+    )
     ratio = (instance.prices - instance.costs) / instance.prices
     expected = binom.ppf(ratio, 100, instance.arrival)
     assert np.all(np.abs(result.stock - expected) <= 2), (result.stock, expected)
     # Started far away, it still climbs to the newsvendor region.
-    result = sample_path_gradient_policy(instance, rng=4, iterations=400, seasons=8, start="fluid", step=2.0)
+    result = sample_path_gradient_policy(
+        instance, rng=4, iterations=400, seasons=8, start="fluid", step=2.0
+    )
     assert np.all(np.abs(result.stock - expected) <= 3), (result.stock, expected)
 
 
@@ -61,8 +82,11 @@ def test_gradient_is_deterministic_given_the_seed() -> None:
 
 def substitution_instance() -> object:
     return make_instance(
-        prices=[10.0, 8.0, 6.0], costs=[4.0, 5.0, 2.0], arrival=[0.3, 0.25, 0.2],
-        substitution=[[0.0, 0.5, 0.2], [0.4, 0.0, 0.3], [0.3, 0.3, 0.0]], customers=40,
+        prices=[10.0, 8.0, 6.0],
+        costs=[4.0, 5.0, 2.0],
+        arrival=[0.3, 0.25, 0.2],
+        substitution=[[0.0, 0.5, 0.2], [0.4, 0.0, 0.3], [0.3, 0.3, 0.0]],
+        customers=40,
     )
 
 
@@ -88,7 +112,10 @@ def test_local_search_stops_at_its_evaluation_budget() -> None:
     instance = substitution_instance()
     result = local_search_policy(instance, rng=2, seasons=64, max_evaluations=3)
     assert result.info["stopped"] == "evaluations" and result.info["evaluations"] == 3
-    assert local_search_policy(instance, rng=2, seasons=64, max_passes=1).info["stopped"] in ("iterations", "converged")
+    assert local_search_policy(instance, rng=2, seasons=64, max_passes=1).info["stopped"] in (
+        "iterations",
+        "converged",
+    )
 
 
 def test_local_search_default_evaluation_budget() -> None:
@@ -169,9 +196,15 @@ def test_gradient_mistyped_knobs_raise(knobs: dict, match: str) -> None:
 @pytest.mark.parametrize(
     ("knobs", "match"),
     [
-        ({"max_evaluations": 1.5}, r"`max_evaluations` must be a positive integer; got 1.5 \(float\)"),
+        (
+            {"max_evaluations": 1.5},
+            r"`max_evaluations` must be a positive integer; got 1.5 \(float\)",
+        ),
         ({"max_passes": "2"}, r"`max_passes` must be a positive integer; got '2' \(str\)"),
-        ({"rng": "seed"}, r"`rng` must be None, an integer seed in \[0, 2\*\*63\) or a numpy Generator"),
+        (
+            {"rng": "seed"},
+            r"`rng` must be None, an integer seed in \[0, 2\*\*63\) or a numpy Generator",
+        ),
     ],
 )
 def test_local_search_mistyped_knobs_raise(knobs: dict, match: str) -> None:

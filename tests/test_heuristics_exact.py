@@ -17,11 +17,18 @@ TOLERANCE = 1e-9
 
 def tiny_instances() -> list:
     out = [make_family_instance("tiny", seed) for seed in (0, 1)]
-    out.append(make_instance(
-        prices=[6.0, 9.0], costs=[2.0, 6.0], salvage=[1.0, 2.0],
-        arrival=[0.5, 0.3], substitution=[[0.0, 0.5], [0.6, 0.0]],
-        customers=4, arrivals="poisson", name="tiny-poisson",
-    ))
+    out.append(
+        make_instance(
+            prices=[6.0, 9.0],
+            costs=[2.0, 6.0],
+            salvage=[1.0, 2.0],
+            arrival=[0.5, 0.3],
+            substitution=[[0.0, 0.5], [0.6, 0.0]],
+            customers=4,
+            arrivals="poisson",
+            name="tiny-poisson",
+        )
+    )
     return out
 
 
@@ -46,4 +53,6 @@ def test_every_heuristic_is_below_the_exact_optimum(solved, name: str) -> None:
     stock = np.asarray(result.stock)
     assert stock.shape == (instance.n_products,) and np.all(stock >= 0)
     value = exact_expected_profit(instance, stock).profit
-    assert value <= optimum.info["exact_profit"] + TOLERANCE * max(1.0, abs(optimum.info["exact_profit"]))
+    assert value <= optimum.info["exact_profit"] + TOLERANCE * max(
+        1.0, abs(optimum.info["exact_profit"])
+    )

@@ -41,9 +41,13 @@ def _random_instance(rng: np.random.Generator, n: int, sparse: bool, arrivals: s
     arrival = rng.dirichlet(np.ones(n + 1))[:n]
     costs = rng.uniform(0.5, 2.0, n)
     return make_instance(
-        name="random", prices=costs * rng.uniform(1.1, 3.0, n), costs=costs,
-        salvage=costs * rng.uniform(0.0, 1.0, n), arrival=arrival,
-        substitution=sp.csr_array(rho) if sparse else rho, customers=int(rng.integers(1, 1000)),
+        name="random",
+        prices=costs * rng.uniform(1.1, 3.0, n),
+        costs=costs,
+        salvage=costs * rng.uniform(0.0, 1.0, n),
+        arrival=arrival,
+        substitution=sp.csr_array(rho) if sparse else rho,
+        customers=int(rng.integers(1, 1000)),
         arrivals=arrivals,
     )
 
@@ -56,52 +60,133 @@ VALIDATION_CASES = [
     (dict(prices="1,2"), TypeError, r"`prices` must be a list of numbers; got str"),
     (dict(costs=None), TypeError, r"`costs` must be a list of numbers; got NoneType"),
     (dict(arrival=["a", "b"]), TypeError, r"`arrival` must be a list of numbers; got \['a', 'b'\]"),
-    (dict(prices=[[3.0, 2.0]]), ValueError, r"`prices` must be one-dimensional; got shape \(1, 2\)"),
-    (dict(prices=[], costs=[], arrival=[], substitution=np.zeros((0, 0))), ValueError,
-     r"`prices` must list at least one product; got an empty list"),
+    (
+        dict(prices=[[3.0, 2.0]]),
+        ValueError,
+        r"`prices` must be one-dimensional; got shape \(1, 2\)",
+    ),
+    (
+        dict(prices=[], costs=[], arrival=[], substitution=np.zeros((0, 0))),
+        ValueError,
+        r"`prices` must list at least one product; got an empty list",
+    ),
     (dict(costs=[1.0]), ValueError, r"`costs` has 1 entries; `prices` has 2, they must match"),
-    (dict(salvage=[0.0, 0.0, 0.0]), ValueError, r"`salvage` has 3 entries; `prices` has 2, they must match"),
-    (dict(arrival=[0.4, float("nan")]), ValueError, r"`arrival` entry 1 is nan; entries must be finite"),
-    (dict(prices=[float("inf"), 2.0]), ValueError, r"`prices` entry 0 is inf; entries must be finite"),
+    (
+        dict(salvage=[0.0, 0.0, 0.0]),
+        ValueError,
+        r"`salvage` has 3 entries; `prices` has 2, they must match",
+    ),
+    (
+        dict(arrival=[0.4, float("nan")]),
+        ValueError,
+        r"`arrival` entry 1 is nan; entries must be finite",
+    ),
+    (
+        dict(prices=[float("inf"), 2.0]),
+        ValueError,
+        r"`prices` entry 0 is inf; entries must be finite",
+    ),
     (dict(prices=[3.0, 0.0]), ValueError, r"`prices` entry 1 is 0.0; entries must be positive"),
     (dict(costs=[1.0, -1.0]), ValueError, r"`costs` entry 1 is -1.0; entries must be non-negative"),
-    (dict(salvage=[-0.5, 0.0]), ValueError, r"`salvage` entry 0 is -0.5; entries must be non-negative"),
-    (dict(arrival=[-0.1, 0.3]), ValueError, r"`arrival` entry 0 is -0.1; entries must be non-negative"),
-    (dict(salvage=[0.5, 1.5]), ValueError,
-     r"`salvage` of product 1 is 1.5, above its cost 1.0; salvage must satisfy 0 <= s_i <= c_i"),
-    (dict(arrival=[0.7, 0.4]), ValueError, r"`arrival` sums to 1.1\d*; arrival probabilities must sum to at most 1"),
-    (dict(substitution="rho"), TypeError,
-     r"`substitution` must be an N x N array or a scipy.sparse matrix; got str"),
-    (dict(substitution=None), TypeError,
-     r"`substitution` must be an N x N array or a scipy.sparse matrix; got NoneType"),
-    (dict(substitution=[["a", 0.0], [0.0, 0.0]]), TypeError, r"`substitution` must be an N x N array of numbers"),
-    (dict(substitution=np.zeros((3, 3))), ValueError,
-     r"`substitution` must have shape \(2, 2\) to match `prices`; got \(3, 3\)"),
-    (dict(substitution=np.zeros(2)), ValueError,
-     r"`substitution` must have shape \(2, 2\) to match `prices`; got \(2,\)"),
-    (dict(substitution=sp.csr_array(np.zeros((3, 3)))), ValueError,
-     r"`substitution` must have shape \(2, 2\) to match `prices`; got \(3, 3\)"),
-    (dict(substitution=[[0.0, np.inf], [0.0, 0.0]]), ValueError,
-     r"`substitution` has a non-finite entry; entries must be finite"),
-    (dict(substitution=sp.csr_array(np.array([[0.0, np.nan], [0.0, 0.0]]))), ValueError,
-     r"`substitution` has a non-finite entry; entries must be finite"),
-    (dict(substitution=[[0.0, 0.5], [-0.2, 0.0]]), ValueError,
-     r"`substitution` entry \(1, 0\) is -0.2; entries must be non-negative"),
-    (dict(substitution=sp.csr_array(np.array([[0.0, 0.5], [-0.2, 0.0]]))), ValueError,
-     r"`substitution` entry \(1, 0\) is -0.2; entries must be non-negative"),
-    (dict(substitution=[[0.0, 0.5], [0.2, 0.1]]), ValueError,
-     r"`substitution` diagonal entry \(1, 1\) is 0.1; rho_ii must be 0"),
-    (dict(substitution=sp.csr_array(np.array([[0.3, 0.5], [0.2, 0.0]]))), ValueError,
-     r"`substitution` diagonal entry \(0, 0\) is 0.3; rho_ii must be 0"),
-    (dict(substitution=[[0.0, 1.2], [0.2, 0.0]]), ValueError,
-     r"`substitution` row 0 sums to 1.2; rows must sum to at most 1"),
+    (
+        dict(salvage=[-0.5, 0.0]),
+        ValueError,
+        r"`salvage` entry 0 is -0.5; entries must be non-negative",
+    ),
+    (
+        dict(arrival=[-0.1, 0.3]),
+        ValueError,
+        r"`arrival` entry 0 is -0.1; entries must be non-negative",
+    ),
+    (
+        dict(salvage=[0.5, 1.5]),
+        ValueError,
+        r"`salvage` of product 1 is 1.5, above its cost 1.0; salvage must satisfy 0 <= s_i <= c_i",
+    ),
+    (
+        dict(arrival=[0.7, 0.4]),
+        ValueError,
+        r"`arrival` sums to 1.1\d*; arrival probabilities must sum to at most 1",
+    ),
+    (
+        dict(substitution="rho"),
+        TypeError,
+        r"`substitution` must be an N x N array or a scipy.sparse matrix; got str",
+    ),
+    (
+        dict(substitution=None),
+        TypeError,
+        r"`substitution` must be an N x N array or a scipy.sparse matrix; got NoneType",
+    ),
+    (
+        dict(substitution=[["a", 0.0], [0.0, 0.0]]),
+        TypeError,
+        r"`substitution` must be an N x N array of numbers",
+    ),
+    (
+        dict(substitution=np.zeros((3, 3))),
+        ValueError,
+        r"`substitution` must have shape \(2, 2\) to match `prices`; got \(3, 3\)",
+    ),
+    (
+        dict(substitution=np.zeros(2)),
+        ValueError,
+        r"`substitution` must have shape \(2, 2\) to match `prices`; got \(2,\)",
+    ),
+    (
+        dict(substitution=sp.csr_array(np.zeros((3, 3)))),
+        ValueError,
+        r"`substitution` must have shape \(2, 2\) to match `prices`; got \(3, 3\)",
+    ),
+    (
+        dict(substitution=[[0.0, np.inf], [0.0, 0.0]]),
+        ValueError,
+        r"`substitution` has a non-finite entry; entries must be finite",
+    ),
+    (
+        dict(substitution=sp.csr_array(np.array([[0.0, np.nan], [0.0, 0.0]]))),
+        ValueError,
+        r"`substitution` has a non-finite entry; entries must be finite",
+    ),
+    (
+        dict(substitution=[[0.0, 0.5], [-0.2, 0.0]]),
+        ValueError,
+        r"`substitution` entry \(1, 0\) is -0.2; entries must be non-negative",
+    ),
+    (
+        dict(substitution=sp.csr_array(np.array([[0.0, 0.5], [-0.2, 0.0]]))),
+        ValueError,
+        r"`substitution` entry \(1, 0\) is -0.2; entries must be non-negative",
+    ),
+    (
+        dict(substitution=[[0.0, 0.5], [0.2, 0.1]]),
+        ValueError,
+        r"`substitution` diagonal entry \(1, 1\) is 0.1; rho_ii must be 0",
+    ),
+    (
+        dict(substitution=sp.csr_array(np.array([[0.3, 0.5], [0.2, 0.0]]))),
+        ValueError,
+        r"`substitution` diagonal entry \(0, 0\) is 0.3; rho_ii must be 0",
+    ),
+    (
+        dict(substitution=[[0.0, 1.2], [0.2, 0.0]]),
+        ValueError,
+        r"`substitution` row 0 sums to 1.2; rows must sum to at most 1",
+    ),
     (dict(customers=2.5), TypeError, r"`customers` must be a positive integer; got 2.5"),
     (dict(customers="10"), TypeError, r"`customers` must be a positive integer; got '10'"),
     (dict(customers=True), TypeError, r"`customers` must be a positive integer; got True"),
     (dict(customers=0), ValueError, r"`customers` must be a positive integer; got 0"),
-    (dict(customers=10**30), ValueError, r"`customers` must be at most 2,147,483,647 \(2\*\*31 - 1\); got 1000000000000000000000000000000"),
-    (dict(arrivals="binomial"), ValueError,
-     r"`arrivals` must be one of \('fixed', 'poisson'\); got 'binomial'"),
+    (
+        dict(customers=10**30),
+        ValueError,
+        r"`customers` must be at most 2,147,483,647 \(2\*\*31 - 1\); got 1000000000000000000000000000000",
+    ),
+    (
+        dict(arrivals="binomial"),
+        ValueError,
+        r"`arrivals` must be one of \('fixed', 'poisson'\); got 'binomial'",
+    ),
 ]
 
 
@@ -138,7 +223,9 @@ def test_sparse_duplicates_are_summed_and_the_input_is_not_modified() -> None:
     np.testing.assert_array_equal(inst.substitution_dense(), [[0.0, 0.5], [0.2, 0.0]])
     assert rho.nnz == 4  # the caller's matrix keeps its explicit zero and duplicates
     too_much = sp.csr_array(([0.6, 0.6], [1, 1], [0, 2, 2]), shape=(2, 2))
-    with pytest.raises(ValueError, match=r"`substitution` row 0 sums to 1.2; rows must sum to at most 1"):
+    with pytest.raises(
+        ValueError, match=r"`substitution` row 0 sums to 1.2; rows must sum to at most 1"
+    ):
         make_instance(**_kwargs(substitution=too_much))
 
 
@@ -146,7 +233,9 @@ def test_sparse_duplicates_are_summed_and_the_input_is_not_modified() -> None:
 
 
 def test_mnl_without_outside_option_loads() -> None:
-    inst = mnl_instance([1.0, 2.0, 3.0, 4.0], 0.0, prices=np.ones(4), costs=np.zeros(4), customers=5)
+    inst = mnl_instance(
+        [1.0, 2.0, 3.0, 4.0], 0.0, prices=np.ones(4), costs=np.zeros(4), customers=5
+    )
     np.testing.assert_allclose(inst.substitution.sum(axis=1), np.ones(4), atol=1e-15)
     again = instance_from_dict(json.loads(json.dumps(instance_to_dict(inst))))
     np.testing.assert_array_equal(again.substitution, inst.substitution)
@@ -155,10 +244,15 @@ def test_mnl_without_outside_option_loads() -> None:
 @pytest.mark.parametrize("sparse", [False, True])
 def test_closed_two_cycle_inside_bigger_catalog_is_rejected(sparse: bool) -> None:
     rho = np.array([[0.0, 0.0, 0.5], [0.0, 0.0, 1.0], [0.0, 1.0, 0.0]])
-    with pytest.raises(ValueError, match=r"`substitution` traps customers: products \[1, 2\] form a closed class"):
+    with pytest.raises(
+        ValueError, match=r"`substitution` traps customers: products \[1, 2\] form a closed class"
+    ):
         make_instance(
-            prices=[1.0] * 3, costs=[0.0] * 3, arrival=[0.3] * 3,
-            substitution=sp.csr_array(rho) if sparse else rho, customers=3,
+            prices=[1.0] * 3,
+            costs=[0.0] * 3,
+            arrival=[0.3] * 3,
+            substitution=sp.csr_array(rho) if sparse else rho,
+            customers=3,
         )
 
 
@@ -168,16 +262,24 @@ def test_trap_message_lists_at_most_ten_members() -> None:
     for i in range(1, n):
         rho[i, 1 + i % (n - 1)] = 1.0  # cycle 1 -> 2 -> ... -> 12 -> 1, product 0 outside
     with pytest.raises(ValueError, match=r"products \[1, 2, 3, 4, 5, 6, 7, 8, 9, 10, \.\.\.\]"):
-        make_instance(prices=[1.0] * n, costs=[0.0] * n, arrival=[0.05] * n, substitution=rho, customers=3)
+        make_instance(
+            prices=[1.0] * n, costs=[0.0] * n, arrival=[0.05] * n, substitution=rho, customers=3
+        )
 
 
 def test_rows_summing_to_one_are_fine_when_the_chain_drains() -> None:
     # A cycle that leaks somewhere, and a chain of full rows ending in a leaking product.
     leaky_cycle = [[0.0, 1.0, 0.0], [0.9, 0.0, 0.0], [0.5, 0.5, 0.0]]
-    make_instance(prices=[1.0] * 3, costs=[0.0] * 3, arrival=[0.3] * 3, substitution=leaky_cycle, customers=3)
+    make_instance(
+        prices=[1.0] * 3, costs=[0.0] * 3, arrival=[0.3] * 3, substitution=leaky_cycle, customers=3
+    )
     draining = [[0.0, 1.0, 0.0], [0.0, 0.0, 1.0], [0.0, 0.0, 0.0]]
-    make_instance(prices=[1.0] * 3, costs=[0.0] * 3, arrival=[0.3] * 3, substitution=draining, customers=3)
-    single = make_instance(prices=[1.0], costs=[0.0], arrival=[1.0], substitution=[[0.0]], customers=3)
+    make_instance(
+        prices=[1.0] * 3, costs=[0.0] * 3, arrival=[0.3] * 3, substitution=draining, customers=3
+    )
+    single = make_instance(
+        prices=[1.0], costs=[0.0], arrival=[1.0], substitution=[[0.0]], customers=3
+    )
     assert single.n_products == 1
 
 
@@ -192,23 +294,43 @@ def test_json_round_trip_is_exact(tmp_path: Path, sparse: bool, arrivals: str) -
     save_instance(inst, path)
     again = load_instance(path)
     assert set(json.loads(path.read_text())) == {
-        "name", "prices", "costs", "salvage", "arrival", "substitution", "customers", "arrivals"
+        "name",
+        "prices",
+        "costs",
+        "salvage",
+        "arrival",
+        "substitution",
+        "customers",
+        "arrivals",
     }
     for field in ("prices", "costs", "salvage", "arrival"):
         np.testing.assert_array_equal(getattr(again, field), getattr(inst, field))
     assert again.is_sparse == sparse
     if sparse:
         for part in ("indptr", "indices", "data"):
-            np.testing.assert_array_equal(getattr(again.substitution, part), getattr(inst.substitution, part))
+            np.testing.assert_array_equal(
+                getattr(again.substitution, part), getattr(inst.substitution, part)
+            )
     else:
         np.testing.assert_array_equal(again.substitution, inst.substitution)
-    assert (again.name, again.customers, again.arrivals) == (inst.name, inst.customers, inst.arrivals)
+    assert (again.name, again.customers, again.arrivals) == (
+        inst.name,
+        inst.customers,
+        inst.arrivals,
+    )
     save_instance(again, tmp_path / "again.json")
     assert (tmp_path / "again.json").read_text() == path.read_text()
 
 
 def test_json_optional_keys_default() -> None:
-    data = {"name": "x", "prices": [2.0], "costs": [1.0], "arrival": [0.5], "substitution": [[0.0]], "customers": 4}
+    data = {
+        "name": "x",
+        "prices": [2.0],
+        "costs": [1.0],
+        "arrival": [0.5],
+        "substitution": [[0.0]],
+        "customers": 4,
+    }
     inst = instance_from_dict(data)
     assert inst.arrivals == "fixed"
     np.testing.assert_array_equal(inst.salvage, [0.0])
@@ -216,8 +338,12 @@ def test_json_optional_keys_default() -> None:
 
 def _json(**changes: Any) -> dict[str, Any]:
     data: dict[str, Any] = {
-        "name": "x", "prices": [2.0, 3.0], "costs": [1.0, 1.0], "arrival": [0.5, 0.2],
-        "substitution": {"rows": [0], "cols": [1], "values": [0.5]}, "customers": 4,
+        "name": "x",
+        "prices": [2.0, 3.0],
+        "costs": [1.0, 1.0],
+        "arrival": [0.5, 0.2],
+        "substitution": {"rows": [0], "cols": [1], "values": [0.5]},
+        "customers": 4,
     }
     data.update(changes)
     return data
@@ -227,26 +353,56 @@ JSON_CASES = [
     ([1, 2], TypeError, r"an instance must be a JSON object; got list"),
     (_json(price=[1.0]), ValueError, r"unknown instance key 'price'; did you mean 'prices'\?"),
     (_json(zzz=1), ValueError, r"unknown instance key 'zzz'; known keys are \['name', 'prices'"),
-    ({k: v for k, v in _json().items() if k != "costs"}, ValueError,
-     r"instance is missing the required key 'costs'"),
-    (_json(substitution={"rows": [0], "cols": [1]}), ValueError,
-     r"sparse `substitution` must have exactly the keys \['rows', 'cols', 'values'\]; got \['cols', 'rows'\]"),
-    (_json(substitution={"rows": [0], "cols": [1], "values": [0.5], "n": 2}), ValueError,
-     r"sparse `substitution` must have exactly the keys"),
-    (_json(substitution={"rows": 0, "cols": [1], "values": [0.5]}), TypeError,
-     r"sparse `substitution` 'rows' must be a list; got int"),
-    (_json(substitution={"rows": [0, 1], "cols": [1], "values": [0.5]}), ValueError,
-     r"sparse `substitution` lists must have equal lengths; got \{'rows': 2, 'cols': 1, 'values': 1\}"),
-    (_json(substitution={"rows": [0], "cols": [1.5], "values": [0.5]}), TypeError,
-     r"sparse `substitution` 'cols' must hold integer indices; got 1.5"),
-    (_json(substitution={"rows": [2], "cols": [1], "values": [0.5]}), ValueError,
-     r"sparse `substitution` rows holds index 2; indices must lie in \[0, 2\)"),
-    (_json(substitution={"rows": [0], "cols": [-1], "values": [0.5]}), ValueError,
-     r"sparse `substitution` cols holds index -1; indices must lie in \[0, 2\)"),
-    (_json(substitution={"rows": [0, 0], "cols": [1, 1], "values": [0.2, 0.3]}), ValueError,
-     r"sparse `substitution` lists an entry twice"),
-    (_json(substitution={"rows": [0], "cols": [1], "values": ["a"]}), TypeError,
-     r"`substitution values` must be a list of numbers"),
+    (
+        {k: v for k, v in _json().items() if k != "costs"},
+        ValueError,
+        r"instance is missing the required key 'costs'",
+    ),
+    (
+        _json(substitution={"rows": [0], "cols": [1]}),
+        ValueError,
+        r"sparse `substitution` must have exactly the keys \['rows', 'cols', 'values'\]; got \['cols', 'rows'\]",
+    ),
+    (
+        _json(substitution={"rows": [0], "cols": [1], "values": [0.5], "n": 2}),
+        ValueError,
+        r"sparse `substitution` must have exactly the keys",
+    ),
+    (
+        _json(substitution={"rows": 0, "cols": [1], "values": [0.5]}),
+        TypeError,
+        r"sparse `substitution` 'rows' must be a list; got int",
+    ),
+    (
+        _json(substitution={"rows": [0, 1], "cols": [1], "values": [0.5]}),
+        ValueError,
+        r"sparse `substitution` lists must have equal lengths; got \{'rows': 2, 'cols': 1, 'values': 1\}",
+    ),
+    (
+        _json(substitution={"rows": [0], "cols": [1.5], "values": [0.5]}),
+        TypeError,
+        r"sparse `substitution` 'cols' must hold integer indices; got 1.5",
+    ),
+    (
+        _json(substitution={"rows": [2], "cols": [1], "values": [0.5]}),
+        ValueError,
+        r"sparse `substitution` rows holds index 2; indices must lie in \[0, 2\)",
+    ),
+    (
+        _json(substitution={"rows": [0], "cols": [-1], "values": [0.5]}),
+        ValueError,
+        r"sparse `substitution` cols holds index -1; indices must lie in \[0, 2\)",
+    ),
+    (
+        _json(substitution={"rows": [0, 0], "cols": [1, 1], "values": [0.2, 0.3]}),
+        ValueError,
+        r"sparse `substitution` lists an entry twice",
+    ),
+    (
+        _json(substitution={"rows": [0], "cols": [1], "values": ["a"]}),
+        TypeError,
+        r"`substitution values` must be a list of numbers",
+    ),
     (_json(prices="abc"), TypeError, r"`prices` must be a list of numbers; got str"),
 ]
 
@@ -276,7 +432,11 @@ STOCK_CASES = [
     ([True, False], TypeError, r"`stock` must hold integers; got dtype bool"),
     (["1", "2"], TypeError, r"`stock` must hold integers; got dtype <U1"),
     ([1.5, 2.0], ValueError, r"`stock` entry 0 is 1.5; stock must be a whole number of units"),
-    ([1.0, float("nan")], ValueError, r"`stock` entry 1 is nan; stock must be a whole number of units"),
+    (
+        [1.0, float("nan")],
+        ValueError,
+        r"`stock` entry 1 is nan; stock must be a whole number of units",
+    ),
     ([1, -1], ValueError, r"`stock` entry 1 is -1; stock must be non-negative"),
     ([1, 2**31], ValueError, r"`stock` entry 1 is 2147483648; stock must be below 2\*\*31"),
 ]

@@ -56,8 +56,9 @@ def zero_rule(instance) -> np.ndarray:
 
 
 def contender(policy: StandIn, kind: str = "heuristic") -> Contender:
-    return Contender(policy.name, kind,
-                     (Member(policy.name, policy.name, policy_decider(lambda: policy)),))
+    return Contender(
+        policy.name, kind, (Member(policy.name, policy.name, policy_decider(lambda: policy)),)
+    )
 
 
 @pytest.fixture(scope="module")
@@ -113,10 +114,14 @@ def test_bad_policies_rank_below_fluid_and_numbers_repeat(suite, tmp_path: Path)
     from experiments.leaderboard import heuristic_contender
 
     policies = [StandIn("overstock", overstock_rule), StandIn("zero", zero_rule)]
-    board = run_leaderboard(suite,
-                            [heuristic_contender("fluid")] + [contender(p) for p in policies],
-                            seasons=SEASONS, seed=SEED, store=ResultStore(tmp_path / "a"),
-                            bootstrap_reps=200)
+    board = run_leaderboard(
+        suite,
+        [heuristic_contender("fluid")] + [contender(p) for p in policies],
+        seasons=SEASONS,
+        seed=SEED,
+        store=ResultStore(tmp_path / "a"),
+        bootstrap_reps=200,
+    )
     rows = {row.policy: row for row in board.families["small"]}
     assert [row.policy for row in board.families["small"]] == ["fluid", "zero", "overstock"]
     assert rows["fluid"].is_best_heuristic and rows["fluid"].rank == 1
@@ -131,9 +136,14 @@ def test_bad_policies_rank_below_fluid_and_numbers_repeat(suite, tmp_path: Path)
     assert board.aggregate[0].iqm.mean == pytest.approx(rows["fluid"].percent_of_bound.mean / 100)
     # a second, independent evaluation with the same seeds gives the same numbers
     fresh = [contender(StandIn(p.name, p.rule)) for p in policies]
-    again = run_leaderboard(suite, [heuristic_contender("fluid")] + fresh,
-                            seasons=SEASONS, seed=SEED, store=ResultStore(tmp_path / "b"),
-                            bootstrap_reps=200)
+    again = run_leaderboard(
+        suite,
+        [heuristic_contender("fluid")] + fresh,
+        seasons=SEASONS,
+        seed=SEED,
+        store=ResultStore(tmp_path / "b"),
+        bootstrap_reps=200,
+    )
     assert again.counts.evaluations_computed == 6
     first, second = board.to_dict(), again.to_dict()
     for table in (first, second):
@@ -146,21 +156,32 @@ def test_bad_policies_rank_below_fluid_and_numbers_repeat(suite, tmp_path: Path)
 def test_adding_a_policy_does_not_recompute_the_others(suite, tmp_path: Path) -> None:
     store = ResultStore(tmp_path)
     fluid, zero = StandIn("fluid", fluid_rule), StandIn("zero", zero_rule)
-    board = run_leaderboard(suite, [contender(fluid)], seasons=SEASONS, seed=SEED, store=store,
-                            bootstrap_reps=50)
+    board = run_leaderboard(
+        suite, [contender(fluid)], seasons=SEASONS, seed=SEED, store=store, bootstrap_reps=50
+    )
     assert (board.counts.decisions_computed, board.counts.evaluations_computed) == (2, 2)
     fluid_again = StandIn("fluid", fluid_rule)
-    board2 = run_leaderboard(suite, [contender(fluid_again), contender(zero)], seasons=SEASONS,
-                             seed=SEED,
-                             store=store, bootstrap_reps=50)
+    board2 = run_leaderboard(
+        suite,
+        [contender(fluid_again), contender(zero)],
+        seasons=SEASONS,
+        seed=SEED,
+        store=store,
+        bootstrap_reps=50,
+    )
     assert fluid_again.calls == 0 and zero.calls == 2
     assert (board2.counts.decisions_computed, board2.counts.evaluations_computed) == (2, 2)
     assert (board2.counts.decisions_reused, board2.counts.evaluations_reused) == (2, 2)
     assert board2.families["small"][0].mean_profit == board.families["small"][0].mean_profit
     # more seasons is another number: re-evaluated, but the stored decision is reused
-    board3 = run_leaderboard(suite, [contender(StandIn("fluid", fluid_rule))], seasons=SEASONS + 1,
-                             seed=SEED,
-                             store=store, bootstrap_reps=50)
+    board3 = run_leaderboard(
+        suite,
+        [contender(StandIn("fluid", fluid_rule))],
+        seasons=SEASONS + 1,
+        seed=SEED,
+        store=store,
+        bootstrap_reps=50,
+    )
     assert (board3.counts.decisions_reused, board3.counts.evaluations_computed) == (2, 2)
 
 
@@ -173,12 +194,18 @@ def test_interrupted_leaderboard_resumes_from_the_store(suite, tmp_path: Path) -
         return fluid_rule(instance)
 
     with pytest.raises(KeyboardInterrupt):
-        run_leaderboard(suite, [contender(StandIn("fluid", dies_on_second))], seasons=SEASONS,
-                        seed=SEED,
-                        store=store, bootstrap_reps=50)
+        run_leaderboard(
+            suite,
+            [contender(StandIn("fluid", dies_on_second))],
+            seasons=SEASONS,
+            seed=SEED,
+            store=store,
+            bootstrap_reps=50,
+        )
     resumed = StandIn("fluid", fluid_rule)
-    board = run_leaderboard(suite, [contender(resumed)], seasons=SEASONS, seed=SEED, store=store,
-                            bootstrap_reps=50)
+    board = run_leaderboard(
+        suite, [contender(resumed)], seasons=SEASONS, seed=SEED, store=store, bootstrap_reps=50
+    )
     assert resumed.calls == 1
     assert board.counts.evaluations_reused == 1 and board.counts.evaluations_computed == 1
 
@@ -191,14 +218,23 @@ def test_learned_agent_is_aggregated_over_its_seeds(suite, tmp_path: Path) -> No
             return np.round(scale[s] * fluid_rule(instance)).astype(np.int64)
 
         policy = StandIn(f"agent-seed{seed}", rule)
-        return Member(f"exp/agent-seed{seed}", {"seed": seed}, policy_decider(lambda: policy),
-                      training_seed=seed,
-                      timesteps=500)
+        return Member(
+            f"exp/agent-seed{seed}",
+            {"seed": seed},
+            policy_decider(lambda: policy),
+            training_seed=seed,
+            timesteps=500,
+        )
 
     agent = Contender("agent", "learned", (member(0), member(1)))
-    board = run_leaderboard(suite, [contender(StandIn("fluid", fluid_rule)), agent],
-                            seasons=SEASONS, seed=SEED,
-                            store=ResultStore(tmp_path), bootstrap_reps=100)
+    board = run_leaderboard(
+        suite,
+        [contender(StandIn("fluid", fluid_rule)), agent],
+        seasons=SEASONS,
+        seed=SEED,
+        store=ResultStore(tmp_path),
+        bootstrap_reps=100,
+    )
     rows = {row.policy: row for row in board.families["small"]}
     row = rows["agent"]
     assert row.n_seeds == 2 and row.timesteps == 500 and len(row.seed_percent_of_bound) == 2
@@ -217,7 +253,8 @@ def test_learned_agent_is_aggregated_over_its_seeds(suite, tmp_path: Path) -> No
     assert row.diff_basis == "seeds"
     assert row.diff_percent_of_bound.mean == pytest.approx(gaps.mean())
     assert row.diff_percent_of_bound.low == pytest.approx(
-        gaps.mean() - 12.706204736174698 * gaps.std(ddof=1) / math.sqrt(2))
+        gaps.mean() - 12.706204736174698 * gaps.std(ddof=1) / math.sqrt(2)
+    )
     width = row.percent_of_bound.high - row.percent_of_bound.low
     assert row.across_seeds.high - row.across_seeds.low > width
     assert rows["fluid"].across_seeds is None and rows["fluid"].diff_basis == "customers"
@@ -237,12 +274,19 @@ def test_one_seed_has_no_across_seed_interval(suite, tmp_path: Path) -> None:
     from experiments.report import FAMILY_COLUMNS, family_cells
 
     policy = StandIn("agent-seed0", zero_rule)
-    agent = Contender("agent", "learned",
-                      (Member("exp/agent-seed0", 0, policy_decider(lambda: policy),
-                                                  training_seed=0),))
-    board = run_leaderboard(suite, [contender(StandIn("fluid", fluid_rule)), agent],
-                            seasons=SEASONS,
-                            seed=SEED, store=ResultStore(tmp_path), bootstrap_reps=20)
+    agent = Contender(
+        "agent",
+        "learned",
+        (Member("exp/agent-seed0", 0, policy_decider(lambda: policy), training_seed=0),),
+    )
+    board = run_leaderboard(
+        suite,
+        [contender(StandIn("fluid", fluid_rule)), agent],
+        seasons=SEASONS,
+        seed=SEED,
+        store=ResultStore(tmp_path),
+        bootstrap_reps=20,
+    )
     row = {r.policy: r for r in board.families["small"]}["agent"]
     assert row.across_seeds is None and row.diff_basis == "customers"
     cells = dict(zip(FAMILY_COLUMNS, family_cells(row)))
@@ -257,9 +301,14 @@ def test_a_policy_that_cannot_play_a_family_is_left_out(suite, tmp_path: Path) -
         raise IncompatibleInstanceError("trained for 20 products, the instance has 10")
 
     fluid = contender(StandIn("fluid", fluid_rule))
-    board = run_leaderboard(suite, [fluid, contender(StandIn("agent", wrong_size))],
-                            seasons=SEASONS, seed=SEED, store=ResultStore(tmp_path),
-                            bootstrap_reps=20)
+    board = run_leaderboard(
+        suite,
+        [fluid, contender(StandIn("agent", wrong_size))],
+        seasons=SEASONS,
+        seed=SEED,
+        store=ResultStore(tmp_path),
+        bootstrap_reps=20,
+    )
     assert [row.policy for row in board.families["small"]] == ["fluid"]
     assert board.counts.failures == [
         "agent not evaluated on family small: trained for 20 products, the instance has 10"
@@ -271,8 +320,14 @@ def test_other_errors_of_a_policy_propagate(suite, tmp_path: Path) -> None:
         raise ValueError("`stock` entry 3 is nan; a bug, not an incompatible instance")
 
     with pytest.raises(ValueError, match="a bug, not an incompatible instance"):
-        run_leaderboard(suite, [contender(StandIn("broken", broken))], seasons=SEASONS,
-                        seed=SEED, store=ResultStore(tmp_path), bootstrap_reps=20)
+        run_leaderboard(
+            suite,
+            [contender(StandIn("broken", broken))],
+            seasons=SEASONS,
+            seed=SEED,
+            store=ResultStore(tmp_path),
+            bootstrap_reps=20,
+        )
 
 
 def test_the_environment_refuses_another_catalog_size_with_its_own_error() -> None:
@@ -299,25 +354,43 @@ def test_planning_seed_is_deterministic_and_not_the_evaluation_seed(suite) -> No
 @pytest.mark.parametrize(
     ("call", "match"),
     [
-        (lambda: stratified_mean_ci([]),
-         "`groups` must hold at least one array of values; got none"),
-        (lambda: stratified_mean_ci([np.ones(1)]),
-         r"`groups` entry 0 has shape \(1,\); each group needs"),
-        (lambda: stratified_mean_ci([np.ones(3)], level=1.5),
-         r"`level` must be a number in \(0, 1\); got 1.5"),
-        (lambda: bootstrap_iqm([np.ones((1, 2))], reps=0),
-         "`reps` must be a positive integer; got 0"),
-        (lambda: bootstrap_iqm([np.ones(3)]),
-         r"`strata` must be non-empty \(runs, tasks\) matrices"),
-        (lambda: Contender("x", "oracle", ()),
-         "`kind` must be 'heuristic' or 'learned'; got 'oracle'"),
+        (
+            lambda: stratified_mean_ci([]),
+            "`groups` must hold at least one array of values; got none",
+        ),
+        (
+            lambda: stratified_mean_ci([np.ones(1)]),
+            r"`groups` entry 0 has shape \(1,\); each group needs",
+        ),
+        (
+            lambda: stratified_mean_ci([np.ones(3)], level=1.5),
+            r"`level` must be a number in \(0, 1\); got 1.5",
+        ),
+        (
+            lambda: bootstrap_iqm([np.ones((1, 2))], reps=0),
+            "`reps` must be a positive integer; got 0",
+        ),
+        (
+            lambda: bootstrap_iqm([np.ones(3)]),
+            r"`strata` must be non-empty \(runs, tasks\) matrices",
+        ),
+        (
+            lambda: Contender("x", "oracle", ()),
+            "`kind` must be 'heuristic' or 'learned'; got 'oracle'",
+        ),
         (lambda: Contender("x", "learned", ()), "contender 'x' has no members"),
-        (lambda: suite_instance("small", 1, make_family_instance("small", 1), 0.0),
-         "the fluid LP bound of small-1 is 0.0; normalized scores need a positive bound"),
-        (lambda: build_suite([], [1]),
-         "`families` must name at least one instance family; got none"),
-        (lambda: build_suite(["small"], []),
-         "`instance_seeds` must name at least one seed; got none"),
+        (
+            lambda: suite_instance("small", 1, make_family_instance("small", 1), 0.0),
+            "the fluid LP bound of small-1 is 0.0; normalized scores need a positive bound",
+        ),
+        (
+            lambda: build_suite([], [1]),
+            "`families` must name at least one instance family; got none",
+        ),
+        (
+            lambda: build_suite(["small"], []),
+            "`instance_seeds` must name at least one seed; got none",
+        ),
     ],
 )
 def test_bad_input_messages(call, match) -> None:
@@ -330,8 +403,9 @@ def test_run_leaderboard_rejects_bad_arguments(suite, tmp_path: Path) -> None:
     fluid = contender(StandIn("fluid", fluid_rule))
     with pytest.raises(ValueError, match="`seasons` must be an integer of at least 2 .*; got 1"):
         run_leaderboard(suite, [fluid], seasons=1, seed=SEED, store=store)
-    with pytest.raises(ValueError,
-                       match=r"contender names must be unique; \['fluid'\] appear more than once"):
+    with pytest.raises(
+        ValueError, match=r"contender names must be unique; \['fluid'\] appear more than once"
+    ):
         run_leaderboard(suite, [fluid, fluid], seasons=SEASONS, seed=SEED, store=store)
     with pytest.raises(ValueError, match="`suite` must hold at least one instance; got none"):
         run_leaderboard((), [fluid], seasons=SEASONS, seed=SEED, store=store)
@@ -347,21 +421,39 @@ def test_report_files_and_self_contained_page(suite, tmp_path: Path) -> None:
 
     def member(seed: int) -> Member:
         policy = StandIn(f"agent-seed{seed}", fluid_rule)
-        return Member(f"exp/agent-seed{seed}", {"seed": seed}, policy_decider(lambda: policy),
-                      training_seed=seed,
-                      timesteps=500)
+        return Member(
+            f"exp/agent-seed{seed}",
+            {"seed": seed},
+            policy_decider(lambda: policy),
+            training_seed=seed,
+            timesteps=500,
+        )
 
-    contenders = [contender(StandIn("fluid", fluid_rule)),
-                  contender(StandIn("overstock", overstock_rule)),
-                  Contender("agent", "learned", (member(0), member(1)),
-                            note="agent split by config")]
-    board = run_leaderboard(suite, contenders, seasons=SEASONS, seed=SEED,
-                            store=ResultStore(tmp_path / "store"),
-                            bootstrap_reps=100)
+    contenders = [
+        contender(StandIn("fluid", fluid_rule)),
+        contender(StandIn("overstock", overstock_rule)),
+        Contender("agent", "learned", (member(0), member(1)), note="agent split by config"),
+    ]
+    board = run_leaderboard(
+        suite,
+        contenders,
+        seasons=SEASONS,
+        seed=SEED,
+        store=ResultStore(tmp_path / "store"),
+        bootstrap_reps=100,
+    )
     written = write_report(board, tmp_path / "out", title="Tiny <suite>")
-    expected = {"leaderboard.md", "leaderboard.json", "family-small.md", "family-small.csv",
-                "aggregate.md",
-                "aggregate.csv", "bound-small.png", "aggregate-iqm.png", "index.html"}
+    expected = {
+        "leaderboard.md",
+        "leaderboard.json",
+        "family-small.md",
+        "family-small.csv",
+        "aggregate.md",
+        "aggregate.csv",
+        "bound-small.png",
+        "aggregate-iqm.png",
+        "index.html",
+    }
     assert set(written) == expected
     assert all((tmp_path / "out" / name).is_file() for name in expected)
     page = (tmp_path / "out" / "index.html").read_text()
@@ -398,8 +490,12 @@ def test_report_files_and_self_contained_page(suite, tmp_path: Path) -> None:
 def test_runs_are_found_and_grouped_by_algorithm(tmp_path: Path) -> None:
     from experiments.leaderboard import find_runs, learned_contenders
 
-    runs = [("exp", "ppo-seed0", 100), ("exp", "ppo-seed1", 100), ("exp", "sac-seed0", 50),
-            ("other", "ppo-seed0", 70)]
+    runs = [
+        ("exp", "ppo-seed0", 100),
+        ("exp", "ppo-seed1", 100),
+        ("exp", "sac-seed0", 50),
+        ("other", "ppo-seed0", 70),
+    ]
     for experiment, run, steps in runs:
         folder = tmp_path / experiment / run
         folder.mkdir(parents=True)
@@ -431,14 +527,20 @@ def test_heuristic_entries_are_checked_up_front() -> None:
         heuristic_contender("flud")
     with pytest.raises(ValueError, match="policy 'saa' has no knob 'scenarioz'"):
         heuristic_contender({"name": "saa", "knobs": {"scenarioz": 5}})
-    with pytest.raises(ValueError, match=r"a heuristic entry must be a name or \{name, knobs\}; "
-                                         r"got \{'nme': 'saa'\}"):
+    with pytest.raises(
+        ValueError,
+        match=r"a heuristic entry must be a name or \{name, knobs\}; "
+        r"got \{'nme': 'saa'\}",
+    ):
         heuristic_contender({"nme": "saa"})
-    with pytest.raises(ValueError, match="heuristic 'saa' sets the knob 'rng'; the leaderboard "
-                                         "seeds every heuristic"):
+    with pytest.raises(
+        ValueError,
+        match="heuristic 'saa' sets the knob 'rng'; the leaderboard seeds every heuristic",
+    ):
         heuristic_contender({"name": "saa", "knobs": {"rng": 1}})
-    with pytest.raises(TypeError,
-                       match=r"a heuristic entry must be a name or \{name, knobs\}; got int"):
+    with pytest.raises(
+        TypeError, match=r"a heuristic entry must be a name or \{name, knobs\}; got int"
+    ):
         heuristic_contender(3)
 
 
@@ -456,33 +558,63 @@ evaluation:
 """
 
 
-def test_leaderboard_command_writes_and_reuses(tmp_path: Path,
-                                               capsys: pytest.CaptureFixture) -> None:
+def test_leaderboard_command_writes_and_reuses(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
     from experiments.cli import main
 
     config = tmp_path / "config.yaml"
     config.write_text(CONFIG.format(agents="[]", runs=tmp_path / "runs"))
     out = tmp_path / "board"
-    assert main(["leaderboard", "--config", str(config), "--out", str(out), "--bootstrap-reps",
-                 "50"]) == 0
+    assert (
+        main(["leaderboard", "--config", str(config), "--out", str(out), "--bootstrap-reps", "50"])
+        == 0
+    )
     assert "4 evaluations computed, 0 reused" in capsys.readouterr().err
     assert (out / "index.html").is_file() and (out / "family-small.csv").is_file()
-    assert main(["leaderboard", "--config", str(config), "--out", str(out), "--bootstrap-reps",
-                 "50",
-                 "--override",
-                 "evaluation.heuristics=[fluid, newsvendor, assortment-newsvendor]"]) == 0
+    assert (
+        main(
+            [
+                "leaderboard",
+                "--config",
+                str(config),
+                "--out",
+                str(out),
+                "--bootstrap-reps",
+                "50",
+                "--override",
+                "evaluation.heuristics=[fluid, newsvendor, assortment-newsvendor]",
+            ]
+        )
+        == 0
+    )
     assert "2 evaluations computed, 4 reused" in capsys.readouterr().err
-    assert main(["leaderboard", "--config", str(config), "--out", str(out), "--override",
-                 "evaluation.heuristics=[fluidd]"]) == 2
+    assert (
+        main(
+            [
+                "leaderboard",
+                "--config",
+                str(config),
+                "--out",
+                str(out),
+                "--override",
+                "evaluation.heuristics=[fluidd]",
+            ]
+        )
+        == 2
+    )
     assert "'fluidd' is not in baselines.registry.POLICIES" in capsys.readouterr().err
 
 
-def test_run_command_trains_then_resumes_without_retraining(tmp_path: Path,
-                                                            capsys: pytest.CaptureFixture) -> None:
+def test_run_command_trains_then_resumes_without_retraining(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
     from experiments.cli import main
 
-    agents = ("[{algo: ppo, total_timesteps: 64, n_envs: 1, seeds: [0], "
-              "hyperparams: {n_steps: 32, batch_size: 32}}]")
+    agents = (
+        "[{algo: ppo, total_timesteps: 64, n_envs: 1, seeds: [0], "
+        "hyperparams: {n_steps: 32, batch_size: 32}}]"
+    )
     config = tmp_path / "config.yaml"
     config.write_text(CONFIG.format(agents=agents, runs=tmp_path / "runs"))
     out = tmp_path / "out"
@@ -519,18 +651,31 @@ def test_run_defaults_to_the_embedded_quickstart_config() -> None:
 RUN_CONFIG = {
     "name": "cfg-test",
     "env": {"id": "Assort/OneShotSmallFamily-v0"},
-    "agents": [{"algo": "ppo", "total_timesteps": 64, "seeds": [0, 1],
-                "hyperparams": {"n_steps": 32, "batch_size": 32}}],
-    "evaluation": {"families": ["small"], "instance_seeds": [1_000_000], "seasons": 100,
-                   "heuristics": ["fluid"]},
+    "agents": [
+        {
+            "algo": "ppo",
+            "total_timesteps": 64,
+            "seeds": [0, 1],
+            "hyperparams": {"n_steps": 32, "batch_size": 32},
+        }
+    ],
+    "evaluation": {
+        "families": ["small"],
+        "instance_seeds": [1_000_000],
+        "seasons": 100,
+        "heuristics": ["fluid"],
+    },
 }
 
 
 def _config(tmp_path: Path, runs: str = "runs", **agent: object):
     from experiments.config import parse_config
 
-    data = {**RUN_CONFIG, "train": {"runs_dir": str(tmp_path / runs)},
-            "agents": [{**RUN_CONFIG["agents"][0], **agent}]}
+    data = {
+        **RUN_CONFIG,
+        "train": {"runs_dir": str(tmp_path / runs)},
+        "agents": [{**RUN_CONFIG["agents"][0], **agent}],
+    }
     return parse_config(data)
 
 
@@ -556,22 +701,29 @@ def test_run_config_check_names_the_changed_keys(tmp_path: Path) -> None:
     check_run_config(folder, old, old.agents[0], 0)  # same config: fine
     # where runs live and the evaluation suite do not change the model
     moved = _config(tmp_path, runs="elsewhere")
-    check_run_config(folder, moved.__class__(**{**moved.__dict__, "description": "new text"}),
-                     moved.agents[0], 0)
+    check_run_config(
+        folder, moved.__class__(**{**moved.__dict__, "description": "new text"}), moved.agents[0], 0
+    )
     new = _config(tmp_path, total_timesteps=128, hyperparams={"n_steps": 16, "batch_size": 32})
-    with pytest.raises(RunConfigMismatchError, match=(
-        r"run folder '.*ppo-seed0' was trained with another config than agent 'ppo' seed 0 of "
-        r"'cfg-test' asks for \(agents\.0\.hyperparams\.n_steps: 32 -> 16; "
-        r"agents\.0\.total_timesteps: 64 -> 128\); retrain it with `assort train CONFIG "
-        r"--seed 0 --force` or use a new runs dir")):
+    with pytest.raises(
+        RunConfigMismatchError,
+        match=(
+            r"run folder '.*ppo-seed0' was trained with another config than agent 'ppo' seed 0 of "
+            r"'cfg-test' asks for \(agents\.0\.hyperparams\.n_steps: 32 -> 16; "
+            r"agents\.0\.total_timesteps: 64 -> 128\); retrain it with `assort train CONFIG "
+            r"--seed 0 --force` or use a new runs dir"
+        ),
+    ):
         check_run_config(folder, new, new.agents[0], 0)
     assert config_differences(None, old.to_dict()) == ["config.yaml: <absent> -> the config's run"]
-    assert config_differences({"a": {"log_dir": "x", "b": 1}},
-                              {"a": {"log_dir": "y", "b": 1}}) == []
+    assert (
+        config_differences({"a": {"log_dir": "x", "b": 1}}, {"a": {"log_dir": "y", "b": 1}}) == []
+    )
 
 
 def test_run_command_refuses_a_run_trained_with_another_config(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     import experiments.train
     from experiments.commands.run import train_all
@@ -592,7 +744,8 @@ def test_run_command_refuses_a_run_trained_with_another_config(
 
 
 def test_run_command_reports_the_mismatch(
-    tmp_path: Path, capsys: pytest.CaptureFixture,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture,
 ) -> None:
     import yaml
 
@@ -604,12 +757,17 @@ def test_run_command_reports_the_mismatch(
     assert main(["run", str(config), "--out", str(tmp_path / "out"), "--no-progress"]) == 2
     err = capsys.readouterr().err
     assert "agents.0.total_timesteps: 64 -> 128" in err and "--force" in err
-    assert yaml.safe_load((tmp_path / "out" / "config.yaml").read_text())["agents"][0][
-        "total_timesteps"] == 128
+    assert (
+        yaml.safe_load((tmp_path / "out" / "config.yaml").read_text())["agents"][0][
+            "total_timesteps"
+        ]
+        == 128
+    )
 
 
 def test_train_all_fails_when_training_leaves_no_done(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     import experiments.train
     from experiments.commands.run import train_all
@@ -642,15 +800,20 @@ def test_runs_with_different_configs_are_separate_rows_and_store_labels(tmp_path
     short = _config(tmp_path, runs="a")
     long = _config(tmp_path, runs="b", total_timesteps=128)
     copy = _config(tmp_path, runs="c")  # same config as `short`, another runs folder
-    folders = [_fake_run(short, 0, model=b"s0"), _fake_run(short, 1, model=b"s1"),
-               _fake_run(long, 0, model=b"l0"), _fake_run(copy, 0, model=b"c0")]
+    folders = [
+        _fake_run(short, 0, model=b"s0"),
+        _fake_run(short, 1, model=b"s1"),
+        _fake_run(long, 0, model=b"l0"),
+        _fake_run(copy, 0, model=b"c0"),
+    ]
     fps = [config_fingerprint(saved_run_config(f)) for f in folders]
     assert fps[0] == fps[1] == fps[3] != fps[2]  # seed and runs_dir are not part of it
     contenders = {c.name: c for c in learned_contenders(folders)}
     assert sorted(contenders) == sorted([f"ppo@{fps[0][:8]}", f"ppo@{fps[2][:8]}"])
     pooled = contenders[f"ppo@{fps[0][:8]}"]
     assert [m.training_seed for m in pooled.members] == [0, 1, 0] and len(
-        contenders[f"ppo@{fps[2][:8]}"].members) == 1
+        contenders[f"ppo@{fps[2][:8]}"].members
+    ) == 1
     assert "trained with 2 different configs" in pooled.note
     labels = [m.label for c in contenders.values() for m in c.members]
     assert len(set(labels)) == 4 and all(label.startswith("cfg-test/ppo-seed") for label in labels)

@@ -22,8 +22,14 @@ NEIGHBOURHOOD = np.array([[1, 2, 3], [0, 2, 4], [3, 4, 0], [4, 0, 1], [0, 1, 2]]
 
 
 def _shopper(**changes) -> MultiStepShopper:
-    arguments = dict(popularity=POPULARITY, weights=WEIGHTS, outside_weight=OUTSIDE,
-                     search_probability=SEARCH, consideration=3, neighbourhood=NEIGHBOURHOOD)
+    arguments = dict(
+        popularity=POPULARITY,
+        weights=WEIGHTS,
+        outside_weight=OUTSIDE,
+        search_probability=SEARCH,
+        consideration=3,
+        neighbourhood=NEIGHBOURHOOD,
+    )
     arguments.update(changes)
     return MultiStepShopper(**arguments)
 
@@ -44,7 +50,9 @@ def _consideration_sets(shopper: MultiStepShopper):
             yield p, (a, *order)
 
 
-def _exact_one_customer(shopper: MultiStepShopper, in_stock: np.ndarray) -> dict[str, np.ndarray | float]:
+def _exact_one_customer(
+    shopper: MultiStepShopper, in_stock: np.ndarray
+) -> dict[str, np.ndarray | float]:
     """P(buy i), P(lost) and P(substitution) of one customer facing the in-stock mask."""
     v, v0, q = shopper.weights, shopper.outside_weight, shopper.search_probability
     buy = np.zeros(shopper.n_products)
@@ -80,11 +88,19 @@ def test_one_customer_frequencies_match_enumeration(in_stock):
     sales, kpis = _one_customer_seasons(shopper, mask, seasons, seed=42)
     assert np.all(kpis[:, 0] == 1)
     assert np.all(sales[:, ~mask] == 0)
-    observed = {"buy": sales.mean(axis=0), "lost": kpis[:, 1].mean(), "substitution": kpis[:, 2].mean()}
+    observed = {
+        "buy": sales.mean(axis=0),
+        "lost": kpis[:, 1].mean(),
+        "substitution": kpis[:, 2].mean(),
+    }
     for key, p in exact.items():
         p = np.clip(np.atleast_1d(p), 0.0, 1.0)
         error = np.sqrt(p * (1 - p) / seasons)
-        assert np.all(np.abs(np.atleast_1d(observed[key]) - p) <= 3 * error + 1e-12), (key, observed[key], p)
+        assert np.all(np.abs(np.atleast_1d(observed[key]) - p) <= 3 * error + 1e-12), (
+            key,
+            observed[key],
+            p,
+        )
 
 
 def test_full_consideration_fit_is_the_exact_mnl_map():
@@ -96,7 +112,9 @@ def test_full_consideration_fit_is_the_exact_mnl_map():
     np.testing.assert_allclose(arrival, mnl.arrival, rtol=1e-12, atol=1e-15)
     np.testing.assert_allclose(rho, mnl.substitution, rtol=1e-12, atol=1e-15)
     # A search probability q scales lambda and leaves rho unchanged.
-    arrival_q, rho_q = _shopper(consideration=n, neighbourhood=neighbourhood, search_probability=0.3).fit_markov_chain(3, 0)
+    arrival_q, rho_q = _shopper(
+        consideration=n, neighbourhood=neighbourhood, search_probability=0.3
+    ).fit_markov_chain(3, 0)
     np.testing.assert_allclose(arrival_q, 0.3 * mnl.arrival, rtol=1e-12)
     np.testing.assert_allclose(rho_q, mnl.substitution, rtol=1e-12, atol=1e-15)
 
@@ -127,7 +145,9 @@ def test_fit_is_deterministic_in_rng():
 def _seasons(shopper, stock, seed, first_season, seasons, customers=300, poisson=False):
     sales = np.zeros((seasons, shopper.n_products), dtype=np.int64)
     kpis = np.zeros((seasons, 3), dtype=np.int64)
-    shopper.run_seasons(np.asarray(stock, dtype=np.int64), seed, first_season, customers, poisson, sales, kpis)
+    shopper.run_seasons(
+        np.asarray(stock, dtype=np.int64), seed, first_season, customers, poisson, sales, kpis
+    )
     return sales, kpis
 
 
@@ -179,8 +199,13 @@ def test_multistep_instance_evaluates_through_the_simulator():
     from envs.simulate import evaluate, simulate
 
     shopper = _shopper()
-    instance = multistep_instance(shopper, prices=[2.0, 1.5, 3.0, 2.5, 1.0], costs=[1.0, 0.5, 1.0, 1.0, 0.6],
-                                  customers=300, rng=0)
+    instance = multistep_instance(
+        shopper,
+        prices=[2.0, 1.5, 3.0, 2.5, 1.0],
+        costs=[1.0, 0.5, 1.0, 1.0, 0.6],
+        customers=300,
+        rng=0,
+    )
     assert instance.shopper is shopper
     stock = np.array([40, 50, 20, 30, 60])
     result = simulate(instance, stock, 16, seed=5)
@@ -188,7 +213,9 @@ def test_multistep_instance_evaluates_through_the_simulator():
     np.testing.assert_array_equal(result.sales, sales)
     np.testing.assert_array_equal(result.lost, kpis[:, 1])
     evaluation = evaluate(instance, stock, 16, seed=5)
-    np.testing.assert_allclose(evaluation.mean_profit, np.mean(profit_of(instance, stock, sales)), rtol=1e-12)
+    np.testing.assert_allclose(
+        evaluation.mean_profit, np.mean(profit_of(instance, stock, sales)), rtol=1e-12
+    )
     # The fitted MC model is a different customer process: the same seed gives other sales.
     from dataclasses import replace
 
@@ -199,18 +226,34 @@ def test_multistep_instance_evaluates_through_the_simulator():
 @pytest.mark.parametrize(
     ("changes", "message"),
     [
-        ({"popularity": [0.5, 0.5, 0.0, 0.1, 0.1]}, r"`popularity` entry 2 is 0.0; entries must be positive and finite"),
+        (
+            {"popularity": [0.5, 0.5, 0.0, 0.1, 0.1]},
+            r"`popularity` entry 2 is 0.0; entries must be positive and finite",
+        ),
         ({"weights": [1.0, 2.0]}, r"`weights` has 2 entries; `popularity` has 5, they must match"),
         ({"outside_weight": 0.0}, r"`outside_weight` is 0.0; it must be positive and finite"),
-        ({"search_probability": 1.5}, r"`search_probability` is 1.5; it must be a probability in \[0, 1\]"),
+        (
+            {"search_probability": 1.5},
+            r"`search_probability` is 1.5; it must be a probability in \[0, 1\]",
+        ),
         ({"consideration": 6}, r"`consideration` is 6; it must be an integer in \[1, 5\]"),
-        ({"consideration": 5}, r"`neighbourhood` lists 3 candidates per anchor; `consideration` = 5 needs at least 4"),
-        ({"neighbourhood": NEIGHBOURHOOD[:3]}, r"`neighbourhood` must be an integer array of shape \(5, m\)"),
+        (
+            {"consideration": 5},
+            r"`neighbourhood` lists 3 candidates per anchor; `consideration` = 5 needs at least 4",
+        ),
+        (
+            {"neighbourhood": NEIGHBOURHOOD[:3]},
+            r"`neighbourhood` must be an integer array of shape \(5, m\)",
+        ),
         ({"neighbourhood": NEIGHBOURHOOD + 3}, r"`neighbourhood` holds an index outside \[0, 5\)"),
-        ({"neighbourhood": [[1, 2, 3], [0, 2, 4], [3, 4, 2], [4, 0, 1], [0, 1, 2]]},
-         r"`neighbourhood` row 2 lists product 2 itself"),
-        ({"neighbourhood": [[1, 2, 2], [0, 2, 4], [3, 4, 0], [4, 0, 1], [0, 1, 2]]},
-         r"`neighbourhood` row 0 lists a product twice"),
+        (
+            {"neighbourhood": [[1, 2, 3], [0, 2, 4], [3, 4, 2], [4, 0, 1], [0, 1, 2]]},
+            r"`neighbourhood` row 2 lists product 2 itself",
+        ),
+        (
+            {"neighbourhood": [[1, 2, 2], [0, 2, 4], [3, 4, 0], [4, 0, 1], [0, 1, 2]]},
+            r"`neighbourhood` row 0 lists a product twice",
+        ),
     ],
 )
 def test_bad_shopper_arguments_are_refused(changes, message):
@@ -228,8 +271,22 @@ def test_bad_fit_and_instance_arguments_are_refused():
 def test_run_seasons_refuses_wrong_buffers():
     shopper = _shopper()
     with pytest.raises(ValueError, match=r"`stock` must have shape \(5,\); got \(4,\)"):
-        shopper.run_seasons(np.zeros(4, dtype=np.int64), 0, 0, 10, False,
-                            np.zeros((2, 5), dtype=np.int64), np.zeros((2, 3), dtype=np.int64))
+        shopper.run_seasons(
+            np.zeros(4, dtype=np.int64),
+            0,
+            0,
+            10,
+            False,
+            np.zeros((2, 5), dtype=np.int64),
+            np.zeros((2, 3), dtype=np.int64),
+        )
     with pytest.raises(ValueError, match=r"`kpis` must be an int64 array of shape \(2, 3\)"):
-        shopper.run_seasons(np.zeros(5, dtype=np.int64), 0, 0, 10, False,
-                            np.zeros((2, 5), dtype=np.int64), np.zeros((2, 2), dtype=np.int64))
+        shopper.run_seasons(
+            np.zeros(5, dtype=np.int64),
+            0,
+            0,
+            10,
+            False,
+            np.zeros((2, 5), dtype=np.int64),
+            np.zeros((2, 2), dtype=np.int64),
+        )

@@ -7,7 +7,12 @@ import pytest
 
 from baselines.fluid import round_stock
 from baselines.saa import (
-    ascent_direction, default_iterations, flow_ascent, saa_policy, saa_program, solve_saa_program,
+    ascent_direction,
+    default_iterations,
+    flow_ascent,
+    saa_policy,
+    saa_program,
+    solve_saa_program,
     spill_values,
 )
 from baselines.scenarios import first_choice_counts
@@ -17,8 +22,11 @@ from envs.instance import make_instance
 def two_product(customers: int = 14) -> object:
     """Product 0 earns 1 per unit (10 - 9), product 1 earns 3 (6 - 3); half of 0's spill goes to 1."""
     return make_instance(
-        prices=[10.0, 6.0], costs=[9.0, 3.0], arrival=[10 / 14, 4 / 14],
-        substitution=[[0.0, 0.5], [0.0, 0.0]], customers=customers,
+        prices=[10.0, 6.0],
+        costs=[9.0, 3.0],
+        arrival=[10 / 14, 4 / 14],
+        substitution=[[0.0, 0.5], [0.0, 0.0]],
+        customers=customers,
     )
 
 
@@ -37,20 +45,24 @@ def test_builder_entries_two_scenarios() -> None:
     assert program.cost.shape == (10,)
     np.testing.assert_allclose(program.cost, [9, 3, -5, -3, -5, -3, 0, 0, 0, 0])
     # rows (k, i): z^k_i + w^k_i - sum_j rho_ji w^k_j = d^k_i; only rho_01 = 0.5 is non-zero.
-    expected_eq = np.array([
-        [0, 0, 1, 0, 0, 0, 1, 0, 0, 0],
-        [0, 0, 0, 1, 0, 0, -0.5, 1, 0, 0],
-        [0, 0, 0, 0, 1, 0, 0, 0, 1, 0],
-        [0, 0, 0, 0, 0, 1, 0, 0, -0.5, 1],
-    ])
+    expected_eq = np.array(
+        [
+            [0, 0, 1, 0, 0, 0, 1, 0, 0, 0],
+            [0, 0, 0, 1, 0, 0, -0.5, 1, 0, 0],
+            [0, 0, 0, 0, 1, 0, 0, 0, 1, 0],
+            [0, 0, 0, 0, 0, 1, 0, 0, -0.5, 1],
+        ]
+    )
     np.testing.assert_allclose(program.a_eq.toarray(), expected_eq)
     np.testing.assert_allclose(program.b_eq, [10, 4, 7, 5])
-    expected_ub = np.array([
-        [-1, 0, 1, 0, 0, 0, 0, 0, 0, 0],
-        [0, -1, 0, 1, 0, 0, 0, 0, 0, 0],
-        [-1, 0, 0, 0, 1, 0, 0, 0, 0, 0],
-        [0, -1, 0, 0, 0, 1, 0, 0, 0, 0],
-    ])
+    expected_ub = np.array(
+        [
+            [-1, 0, 1, 0, 0, 0, 0, 0, 0, 0],
+            [0, -1, 0, 1, 0, 0, 0, 0, 0, 0],
+            [-1, 0, 0, 0, 1, 0, 0, 0, 0, 0],
+            [0, -1, 0, 0, 0, 1, 0, 0, 0, 0],
+        ]
+    )
     np.testing.assert_allclose(program.a_ub.toarray(), expected_ub)
     np.testing.assert_allclose(program.b_ub, 0.0)
     np.testing.assert_allclose(program.upper[:2], [14.0, 14.0])
@@ -64,8 +76,13 @@ def test_offer_set_caps_stock_at_zero() -> None:
 
 def no_substitution(customers: int = 60, arrivals: str = "fixed") -> object:
     return make_instance(
-        prices=[10.0, 8.0, 5.0], costs=[3.0, 6.0, 1.0], salvage=[1.0, 0.0, 0.5],
-        arrival=[0.3, 0.2, 0.35], substitution=np.zeros((3, 3)), customers=customers, arrivals=arrivals,
+        prices=[10.0, 8.0, 5.0],
+        costs=[3.0, 6.0, 1.0],
+        salvage=[1.0, 0.0, 0.5],
+        arrival=[0.3, 0.2, 0.35],
+        substitution=np.zeros((3, 3)),
+        customers=customers,
+        arrivals=arrivals,
     )
 
 
@@ -106,8 +123,11 @@ def test_flow_ascent_value_never_exceeds_the_lp() -> None:
     np.fill_diagonal(rho, 0.0)
     rho *= 0.7 / np.maximum(rho.sum(axis=1, keepdims=True), 1e-9)
     instance = make_instance(
-        prices=rng.uniform(5, 10, n), costs=rng.uniform(1, 4, n), arrival=np.full(n, 0.12),
-        substitution=rho, customers=200,
+        prices=rng.uniform(5, 10, n),
+        costs=rng.uniform(1, 4, n),
+        arrival=np.full(n, 0.12),
+        substitution=rho,
+        customers=200,
     )
     demands = first_choice_counts(instance, 20, 1).astype(float)
     lp = solve_saa_program(saa_program(instance, demands))
@@ -118,7 +138,9 @@ def test_flow_ascent_value_never_exceeds_the_lp() -> None:
 
 def test_same_seed_same_stock_and_scenarios() -> None:
     instance = two_product(customers=40)
-    np.testing.assert_array_equal(first_choice_counts(instance, 5, 9), first_choice_counts(instance, 5, 9))
+    np.testing.assert_array_equal(
+        first_choice_counts(instance, 5, 9), first_choice_counts(instance, 5, 9)
+    )
     for solver in ("lp", "flow-ascent"):
         a = saa_policy(instance, rng=11, scenarios=8, solver=solver)
         b = saa_policy(instance, rng=np.random.default_rng(11), scenarios=8, solver=solver)
@@ -148,13 +170,37 @@ def test_rounding_rules() -> None:
         ({"rounding": "up"}, ValueError, r"`rounding` must be one of .*; got 'up'"),
         ({"solver": "cplex"}, ValueError, r"`solver` must be one of .*; got 'cplex'"),
         ({"iterations": 0}, ValueError, r"`iterations` must be a positive integer; got 0"),
-        ({"scenarios": 2.0}, TypeError, r"`scenarios` must be a positive integer; got 2.0 \(float\)"),
-        ({"iterations": "9"}, TypeError, r"`iterations` must be a positive integer; got '9' \(str\)"),
-        ({"time_limit": "a"}, TypeError, r"`time_limit` must be positive seconds or None; got 'a' \(str\)"),
+        (
+            {"scenarios": 2.0},
+            TypeError,
+            r"`scenarios` must be a positive integer; got 2.0 \(float\)",
+        ),
+        (
+            {"iterations": "9"},
+            TypeError,
+            r"`iterations` must be a positive integer; got '9' \(str\)",
+        ),
+        (
+            {"time_limit": "a"},
+            TypeError,
+            r"`time_limit` must be positive seconds or None; got 'a' \(str\)",
+        ),
         ({"rng": -5}, ValueError, r"`rng` must be an integer seed in \[0, 2\*\*63\); got -5"),
-        ({"rng": 1.5}, TypeError, r"`rng` must be None, an integer seed in \[0, 2\*\*63\) or a numpy Generator"),
-        ({"method": "simplex", "solver": "lp"}, ValueError, r"`method` must be one of .*; got 'simplex'"),
-        ({"time_limit": -1.0, "solver": "lp"}, ValueError, r"`time_limit` must be positive seconds or None; got -1.0"),
+        (
+            {"rng": 1.5},
+            TypeError,
+            r"`rng` must be None, an integer seed in \[0, 2\*\*63\) or a numpy Generator",
+        ),
+        (
+            {"method": "simplex", "solver": "lp"},
+            ValueError,
+            r"`method` must be one of .*; got 'simplex'",
+        ),
+        (
+            {"time_limit": -1.0, "solver": "lp"},
+            ValueError,
+            r"`time_limit` must be positive seconds or None; got -1.0",
+        ),
     ],
 )
 def test_bad_knobs_raise(knobs: dict, error: type, match: str) -> None:
@@ -212,7 +258,10 @@ def test_spill_into_an_unstocked_product_passes_on() -> None:
 def test_bad_demands_raise() -> None:
     with pytest.raises(ValueError, match=r"`demands` must have shape \(K, 2\)"):
         saa_program(two_product(), np.zeros((3, 4)))
-    with pytest.raises(ValueError, match=r"`demands` entry \(0, 1\) is -1.0; demands must be finite and non-negative"):
+    with pytest.raises(
+        ValueError,
+        match=r"`demands` entry \(0, 1\) is -1.0; demands must be finite and non-negative",
+    ):
         saa_program(two_product(), np.array([[1.0, -1.0]]))
     with pytest.raises(TypeError, match=r"`demands` must hold numbers; got dtype bool"):
         saa_program(two_product(), np.array([[True, False]]))
@@ -226,12 +275,20 @@ from baselines.pooled import customer_values, pooled_assortment, pooled_saa_poli
 def test_stocking_pays_is_the_demand_threshold() -> None:
     # m = 10, h = 4, p = 3: theta = -log(1 - 4 / 7) = log(7 / 3) = 0.8473
     instance = make_instance(
-        prices=[10.0, 10.0], costs=[4.0, 4.0], arrival=[0.1, 0.1], substitution=np.zeros((2, 2)), customers=10,
+        prices=[10.0, 10.0],
+        costs=[4.0, 4.0],
+        arrival=[0.1, 0.1],
+        substitution=np.zeros((2, 2)),
+        customers=10,
     )
     pass_on = np.array([3.0, 3.0])
-    np.testing.assert_array_equal(stocking_pays(instance, np.array([0.84, 0.85]), pass_on), [False, True])
+    np.testing.assert_array_equal(
+        stocking_pays(instance, np.array([0.84, 0.85]), pass_on), [False, True]
+    )
     # r - c <= p: never worth a unit, whatever the demand
-    np.testing.assert_array_equal(stocking_pays(instance, np.array([1e6, 1e6]), np.array([6.0, 6.5])), [False, False])
+    np.testing.assert_array_equal(
+        stocking_pays(instance, np.array([1e6, 1e6]), np.array([6.0, 6.5])), [False, False]
+    )
 
 
 def pooling_instance() -> object:
@@ -240,8 +297,11 @@ def pooling_instance() -> object:
     but a customer passed on to 0 is worth u_0 = 10 P(Poisson(50) <= x*_0 - 1) ~ 5.5, and
     (10 - 5.5)(1 - e^-0.8) = 2.5 < 4: pooled. One unit of 2 earns 10 (1 - e^-2) = 8.6 > 4: kept."""
     return make_instance(
-        prices=[10.0, 10.0, 10.0], costs=[4.0, 4.0, 4.0], arrival=[0.5, 0.008, 0.02],
-        substitution=[[0.0, 0.0, 0.0], [1.0, 0.0, 0.0], [0.0, 0.0, 0.0]], customers=100,
+        prices=[10.0, 10.0, 10.0],
+        costs=[4.0, 4.0, 4.0],
+        arrival=[0.5, 0.008, 0.02],
+        substitution=[[0.0, 0.0, 0.0], [1.0, 0.0, 0.0], [0.0, 0.0, 0.0]],
+        customers=100,
     )
 
 
@@ -276,7 +336,10 @@ def test_bad_pruning_knobs_raise(knobs: dict, match: str) -> None:
 @pytest.mark.parametrize(
     ("knobs", "match"),
     [
-        ({"drop_fraction": "a"}, r"`drop_fraction` must be a real number in \(0, 1\]; got 'a' \(str\)"),
+        (
+            {"drop_fraction": "a"},
+            r"`drop_fraction` must be a real number in \(0, 1\]; got 'a' \(str\)",
+        ),
         ({"max_rounds": 2.5}, r"`max_rounds` must be a non-negative integer; got 2.5 \(float\)"),
         ({"scenarios": True}, r"`scenarios` must be a positive integer; got True \(bool\)"),
     ],

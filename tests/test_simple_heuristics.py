@@ -24,8 +24,13 @@ SIMPLE = ("fluid", "newsvendor", "assortment-newsvendor")
 
 
 def hand_instance(**overrides):
-    kwargs = dict(prices=[3.0, 2.0], costs=[1.0, 1.5], arrival=[0.5, 0.3],
-                  substitution=[[0.0, 0.5], [0.4, 0.0]], customers=10)
+    kwargs = dict(
+        prices=[3.0, 2.0],
+        costs=[1.0, 1.5],
+        arrival=[0.5, 0.3],
+        substitution=[[0.0, 0.5], [0.4, 0.0]],
+        customers=10,
+    )
     kwargs.update(overrides)
     return make_instance(**kwargs)
 
@@ -41,30 +46,53 @@ def random_tiny(seed, n=None, customers=None, arrivals="fixed"):
     prices = rng.uniform(1, 10, n)
     costs = prices * rng.uniform(0.1, 1.1, n)
     salvage = costs * rng.uniform(0, 0.5, n)
-    return make_instance(prices=prices, costs=costs, salvage=salvage, arrival=lam, substitution=rho,
-                         customers=customers or int(rng.integers(1, 5)), arrivals=arrivals)
+    return make_instance(
+        prices=prices,
+        costs=costs,
+        salvage=salvage,
+        arrival=lam,
+        substitution=rho,
+        customers=customers or int(rng.integers(1, 5)),
+        arrivals=arrivals,
+    )
 
 
 # ------------------------------------------------------------------------------- registry
 
 
 def test_registry_names_are_the_agreed_ones():
-    assert list(POLICIES) == ["fluid", "newsvendor", "assortment-newsvendor", "saa", "pooled-saa",
-                              "sample-path-gradient", "local-search", "exact"]
+    assert list(POLICIES) == [
+        "fluid",
+        "newsvendor",
+        "assortment-newsvendor",
+        "saa",
+        "pooled-saa",
+        "sample-path-gradient",
+        "local-search",
+        "exact",
+    ]
 
 
 def test_unknown_policy_lists_known_names():
-    with pytest.raises(ValueError, match=r"unknown policy 'fluidd'; did you mean 'fluid'\? known policies: "
-                                         r"fluid, newsvendor, assortment-newsvendor, saa, pooled-saa, "
-                                         r"sample-path-gradient, local-search, exact"):
+    with pytest.raises(
+        ValueError,
+        match=r"unknown policy 'fluidd'; did you mean 'fluid'\? known policies: "
+        r"fluid, newsvendor, assortment-newsvendor, saa, pooled-saa, "
+        r"sample-path-gradient, local-search, exact",
+    ):
         solve("fluidd", hand_instance())
 
 
 def test_unknown_knob_is_named_with_a_suggestion():
-    with pytest.raises(ValueError, match=r"policy 'fluid' has no knob 'roundin'; did you mean 'rounding'\? "
-                                         r"its knobs are: rng, rounding, method"):
+    with pytest.raises(
+        ValueError,
+        match=r"policy 'fluid' has no knob 'roundin'; did you mean 'rounding'\? "
+        r"its knobs are: rng, rounding, method",
+    ):
         solve("fluid", hand_instance(), roundin="floor")
-    with pytest.raises(ValueError, match="policy 'newsvendor' has no knob 'zzz'; its knobs are: rng"):
+    with pytest.raises(
+        ValueError, match="policy 'newsvendor' has no knob 'zzz'; its knobs are: rng"
+    ):
         HeuristicPolicy("newsvendor", zzz=1)
 
 
@@ -72,7 +100,10 @@ def test_unknown_knob_is_named_with_a_suggestion():
 def test_heuristic_signature_contract(name):
     parameters = inspect.signature(load_policy(name)).parameters
     assert list(parameters)[0] == "instance"
-    assert parameters["rng"].kind is inspect.Parameter.KEYWORD_ONLY and parameters["rng"].default is None
+    assert (
+        parameters["rng"].kind is inspect.Parameter.KEYWORD_ONLY
+        and parameters["rng"].default is None
+    )
     assert "rng" in policy_knobs(name)
 
 
@@ -97,11 +128,19 @@ def test_fluid_rounding_rules_on_hand_solved_lp():
     assert fluid_policy(instance, rounding="floor").stock.tolist() == [6, 0]
     assert fluid_policy(instance, rounding="ceil").stock.tolist() == [7, 0]
     assert fluid_policy(instance).info["lp_bound"] == pytest.approx(12.4)
-    np.testing.assert_array_equal(round_stock(np.array([0.5, 1.49, 2.0, 1e-12]), "nearest"), [1, 1, 2, 0])
-    np.testing.assert_array_equal(round_stock(np.array([1e-12, 2.0, 2.1, -1e-9]), "ceil"), [0, 2, 3, 0])
-    with pytest.raises(ValueError, match=r"`rounding` must be one of \('nearest', 'floor', 'ceil'\); got 'up'"):
+    np.testing.assert_array_equal(
+        round_stock(np.array([0.5, 1.49, 2.0, 1e-12]), "nearest"), [1, 1, 2, 0]
+    )
+    np.testing.assert_array_equal(
+        round_stock(np.array([1e-12, 2.0, 2.1, -1e-9]), "ceil"), [0, 2, 3, 0]
+    )
+    with pytest.raises(
+        ValueError, match=r"`rounding` must be one of \('nearest', 'floor', 'ceil'\); got 'up'"
+    ):
         fluid_policy(instance, rounding="up")
-    with pytest.raises(ValueError, match=r"`method` must be one of \('auto', 'fixed-point', 'highs'\); got 'x'"):
+    with pytest.raises(
+        ValueError, match=r"`method` must be one of \('auto', 'fixed-point', 'highs'\); got 'x'"
+    ):
         fluid_policy(instance, method="x")
 
 
@@ -129,8 +168,15 @@ def test_newsvendor_equals_brute_force_fractile(seed, arrivals):
     costs = prices * rng.uniform(0.05, 0.95, n)
     salvage = costs * rng.uniform(0, 0.9, n)
     lam = rng.dirichlet(np.ones(n)) * 0.9
-    instance = make_instance(prices=prices, costs=costs, salvage=salvage, arrival=lam,
-                             substitution=np.zeros((n, n)), customers=37, arrivals=arrivals)
+    instance = make_instance(
+        prices=prices,
+        costs=costs,
+        salvage=salvage,
+        arrival=lam,
+        substitution=np.zeros((n, n)),
+        customers=37,
+        arrivals=arrivals,
+    )
     stock = solve("newsvendor", instance).stock
     ratio = (prices - costs) / (prices - salvage)
     expected = [brute_force_fractile(37, lam[i], ratio[i], arrivals == "poisson") for i in range(n)]
@@ -139,7 +185,9 @@ def test_newsvendor_equals_brute_force_fractile(seed, arrivals):
 
 def test_newsvendor_fractile_at_an_exact_tie():
     # r = 4, c = 1, s = 0: q = 3/4. D ~ Binomial(2, 1/2): F(0) = 1/4, F(1) = 3/4 = q, so x = 1.
-    instance = make_instance(prices=[4.0], costs=[1.0], arrival=[0.5], substitution=[[0.0]], customers=2)
+    instance = make_instance(
+        prices=[4.0], costs=[1.0], arrival=[0.5], substitution=[[0.0]], customers=2
+    )
     assert solve("newsvendor", instance).stock.tolist() == [1]
 
 
@@ -150,18 +198,28 @@ def test_direct_calls_report_their_solve_time(name):
 
 
 def test_newsvendor_skips_nonpositive_margins_and_zero_demand():
-    instance = make_instance(prices=[2.0, 2.0, 2.0], costs=[2.0, 3.0, 1.0], arrival=[0.3, 0.3, 0.0],
-                             substitution=np.zeros((3, 3)), customers=10)
+    instance = make_instance(
+        prices=[2.0, 2.0, 2.0],
+        costs=[2.0, 3.0, 1.0],
+        arrival=[0.3, 0.3, 0.0],
+        substitution=np.zeros((3, 3)),
+        customers=10,
+    )
     assert solve("newsvendor", instance).stock.tolist() == [0, 0, 0]
-    with pytest.raises(ValueError, match=r"`probabilities` must be 3 numbers in \[0, 1\]; got shape \(2,\)"):
+    with pytest.raises(
+        ValueError, match=r"`probabilities` must be 3 numbers in \[0, 1\]; got shape \(2,\)"
+    ):
         newsvendor_stock(instance, np.array([0.1, 0.2]))
 
 
 def test_single_product_exact_optimum_is_the_newsvendor():
     # With one product there is no substitution: the newsvendor quantity is optimal.
-    instance = make_instance(prices=[5.0], costs=[2.0], salvage=[0.5], arrival=[0.6],
-                             substitution=[[0.0]], customers=6)
-    assert exact_policy(instance).stock.tolist() == solve("newsvendor", instance).stock.tolist() == [4]
+    instance = make_instance(
+        prices=[5.0], costs=[2.0], salvage=[0.5], arrival=[0.6], substitution=[[0.0]], customers=6
+    )
+    assert (
+        exact_policy(instance).stock.tolist() == solve("newsvendor", instance).stock.tolist() == [4]
+    )
 
 
 # ------------------------------------------------------------------------------ assortment
@@ -172,11 +230,18 @@ def test_best_assortment_maximizes_single_customer_margin(seed):
     instance = random_tiny(seed + 100, n=5)
     m = instance.prices - instance.costs
     values = [
-        float(m @ markov_chain_choice_probabilities(instance.arrival, instance.substitution, np.array(mask)))
+        float(
+            m
+            @ markov_chain_choice_probabilities(
+                instance.arrival, instance.substitution, np.array(mask)
+            )
+        )
         for mask in itertools.product([False, True], repeat=5)
     ]
     offered = best_assortment(instance)
-    chosen = float(m @ markov_chain_choice_probabilities(instance.arrival, instance.substitution, offered))
+    chosen = float(
+        m @ markov_chain_choice_probabilities(instance.arrival, instance.substitution, offered)
+    )
     assert chosen == pytest.approx(max(max(values), 0.0), rel=1e-12, abs=1e-15)
     assert not np.any(offered & (m <= 0))
 
@@ -185,7 +250,9 @@ def test_best_assortment_with_given_margins():
     instance = hand_instance()
     # Margins (1, 3): g_2 = 3 > 0.4 * ..., g_1 = max(1, 0.5 * 3) = 1.5 -> offer only product 2.
     assert best_assortment(instance, np.array([1.0, 3.0])).tolist() == [False, True]
-    with pytest.raises(ValueError, match=r"`margins` must be 2 finite numbers, one per product; got shape \(3,\)"):
+    with pytest.raises(
+        ValueError, match=r"`margins` must be 2 finite numbers, one per product; got shape \(3,\)"
+    ):
         best_assortment(instance, np.ones(3))
 
 
@@ -217,12 +284,17 @@ def test_exact_optimum_below_bound_and_above_heuristics(seed):
 
 def test_exact_refuses_large_instances():
     instance = random_tiny(0, n=3, customers=40)
-    with pytest.raises(InstanceTooLargeError, match=r"the exact policy would enumerate \(K \+ 1\)\^N = "
-                       r"\(40 \+ 1\)\^3 = 68,921 stock vectors; it handles at most max_candidates = 20,000"):
+    with pytest.raises(
+        InstanceTooLargeError,
+        match=r"the exact policy would enumerate \(K \+ 1\)\^N = "
+        r"\(40 \+ 1\)\^3 = 68,921 stock vectors; it handles at most max_candidates = 20,000",
+    ):
         solve("exact", instance)
     with pytest.raises(ValueError, match="`max_candidates` must be a positive integer; got 0"):
         exact_policy(instance, max_candidates=0)
-    with pytest.raises(TypeError, match=r"`max_candidates` must be a positive integer; got 1e\+30 \(float\)"):
+    with pytest.raises(
+        TypeError, match=r"`max_candidates` must be a positive integer; got 1e\+30 \(float\)"
+    ):
         exact_policy(instance, max_candidates=1e30)
 
 
@@ -233,22 +305,34 @@ def test_exact_refusal_prints_the_count_not_inf():
     assert candidate_count(40, 3) == "68,921"
     assert candidate_count(10**5, 10**6) == "about 10^5,000,004"
     instance = random_tiny(0, n=200, customers=200)
-    with pytest.raises(InstanceTooLargeError, match=r"= \(200 \+ 1\)\^200 = 4\.35e\+460 stock vectors"):
+    with pytest.raises(
+        InstanceTooLargeError, match=r"= \(200 \+ 1\)\^200 = 4\.35e\+460 stock vectors"
+    ):
         exact_policy(instance)
 
 
 def test_critical_ratio_is_zero_when_price_equals_salvage():
     # r = s = c for product 0: (r - c) / (r - s) = 0/0 -> 0 by definition (no unit can earn).
     # pytest turns RuntimeWarning (invalid value in divide) into an error.
-    instance = make_instance(prices=[2.0, 4.0], costs=[2.0, 1.0], salvage=[2.0, 0.0], arrival=[0.3, 0.3],
-                             substitution=np.zeros((2, 2)), customers=10)
+    instance = make_instance(
+        prices=[2.0, 4.0],
+        costs=[2.0, 1.0],
+        salvage=[2.0, 0.0],
+        arrival=[0.3, 0.3],
+        substitution=np.zeros((2, 2)),
+        customers=10,
+    )
     np.testing.assert_allclose(critical_ratios(instance), [0.0, 0.75])
     assert solve("newsvendor", instance).stock[0] == 0
 
 
 @pytest.mark.parametrize("name", SIMPLE + ("exact",))
 def test_deterministic_policies_validate_the_seed(name):
-    with pytest.raises(ValueError, match=r"`rng` must be an integer seed in \[0, 2\*\*63\); got -5"):
+    with pytest.raises(
+        ValueError, match=r"`rng` must be an integer seed in \[0, 2\*\*63\); got -5"
+    ):
         solve(name, hand_instance(customers=3), rng=-5)
-    with pytest.raises(TypeError, match=r"`rng` must be None, an integer seed in \[0, 2\*\*63\) or a numpy"):
+    with pytest.raises(
+        TypeError, match=r"`rng` must be None, an integer seed in \[0, 2\*\*63\) or a numpy"
+    ):
         solve(name, hand_instance(customers=3), rng="x")

@@ -22,17 +22,25 @@ from envs.tables import ChoiceTables
 KINDS = ("mc-dense", "mc-sparse", "mnl", "mnl-no-outside")
 
 
-def random_mc(rng: np.random.Generator, n: int, customers: int, arrivals: str, sparse: bool) -> Instance:
+def random_mc(
+    rng: np.random.Generator, n: int, customers: int, arrivals: str, sparse: bool
+) -> Instance:
     """Random MC instance: rows of rho keep a random subset and sum to U(0.2, 0.95)."""
     rho = rng.random((n, n)) * (rng.random((n, n)) < 0.7)
     np.fill_diagonal(rho, 0.0)
     sums = rho.sum(axis=1, keepdims=True)
-    rho = np.divide(rho, sums, out=np.zeros_like(rho), where=sums > 0) * rng.uniform(0.2, 0.95, (n, 1))
+    rho = np.divide(rho, sums, out=np.zeros_like(rho), where=sums > 0) * rng.uniform(
+        0.2, 0.95, (n, 1)
+    )
     arrival = rng.dirichlet(np.ones(n + 1))[:n] * rng.uniform(0.5, 1.0)
     costs = rng.uniform(0.5, 2.0, n)
     return make_instance(
-        prices=costs * rng.uniform(1.2, 3.0, n), costs=costs, salvage=costs * rng.uniform(0, 0.5, n),
-        arrival=arrival, substitution=sp.csr_array(rho) if sparse else rho, customers=customers,
+        prices=costs * rng.uniform(1.2, 3.0, n),
+        costs=costs,
+        salvage=costs * rng.uniform(0, 0.5, n),
+        arrival=arrival,
+        substitution=sp.csr_array(rho) if sparse else rho,
+        customers=customers,
         arrivals=arrivals,
     )
 
@@ -45,8 +53,12 @@ def random_tiny(rng: np.random.Generator, kind: str, arrivals: str) -> Instance:
     v0 = 0.0 if kind == "mnl-no-outside" else float(rng.uniform(0.2, 3.0))
     costs = rng.uniform(0.5, 2.0, n)
     return mnl_instance(
-        rng.uniform(0.2, 3.0, n), v0, prices=costs * rng.uniform(1.2, 3.0, n), costs=costs,
-        customers=customers, arrivals=arrivals,
+        rng.uniform(0.2, 3.0, n),
+        v0,
+        prices=costs * rng.uniform(1.2, 3.0, n),
+        costs=costs,
+        customers=customers,
+        arrivals=arrivals,
     )
 
 
@@ -109,7 +121,9 @@ def test_kernel_matches_plain_python_reference(sparse: bool, arrivals: str) -> N
         ref = simulate_season_reference(inst, stock, 99, 7 + k)
         np.testing.assert_array_equal(results.sales[k], ref.sales)
         assert (results.customers[k], results.lost[k], results.substitutions[k]) == (
-            ref.customers, ref.lost, ref.substitutions
+            ref.customers,
+            ref.lost,
+            ref.substitutions,
         )
     assert results.substitutions.sum() > 0 and results.lost.sum() > 0
 
@@ -128,7 +142,9 @@ def test_kernel_matches_reference_with_scarce_stock_across_blocks() -> None:
 
 
 def test_kernel_matches_reference_without_outside_option() -> None:
-    inst = mnl_instance(np.arange(1.0, 9.0), 0.0, prices=np.full(8, 2.0), costs=np.ones(8), customers=60)
+    inst = mnl_instance(
+        np.arange(1.0, 9.0), 0.0, prices=np.full(8, 2.0), costs=np.ones(8), customers=60
+    )
     stock = np.array([0, 3, 0, 5, 1, 0, 2, 9])
     results = simulate(inst, stock, 3, seed=5)
     for k in range(3):
@@ -165,7 +181,12 @@ def test_bit_identical_for_one_and_two_threads() -> None:
         outputs = []
         for threads in (1, 2):
             numba.set_num_threads(threads)
-            outputs.append((simulate(inst, stock, 37, seed=8), evaluate(inst, stock, 101, seed=8, batch_seasons=13)))
+            outputs.append(
+                (
+                    simulate(inst, stock, 37, seed=8),
+                    evaluate(inst, stock, 101, seed=8, batch_seasons=13),
+                )
+            )
     finally:
         numba.set_num_threads(before)
     (s1, e1), (s2, e2) = outputs
@@ -209,7 +230,9 @@ def test_shared_product_sells_identically_until_stock_out() -> None:
     a = np.full(10, 5)
     b = a.copy()
     a[1], b[1] = 10_000, 20_000
-    np.testing.assert_array_equal(simulate(inst, a, 20, seed=1).sales, simulate(inst, b, 20, seed=1).sales)
+    np.testing.assert_array_equal(
+        simulate(inst, a, 20, seed=1).sales, simulate(inst, b, 20, seed=1).sales
+    )
 
 
 # ---------------------------------------------------------------------------- KPIs
@@ -240,7 +263,11 @@ def test_evaluate_memory_does_not_grow_with_seasons_or_seasons_times_n() -> None
     n = 5000
     rho = sp.csr_array((np.full(n, 0.5), (np.arange(n), (np.arange(n) + 1) % n)), shape=(n, n))
     inst = make_instance(
-        prices=np.full(n, 2.0), costs=np.ones(n), arrival=np.full(n, 0.9 / n), substitution=rho, customers=20
+        prices=np.full(n, 2.0),
+        costs=np.ones(n),
+        arrival=np.full(n, 0.9 / n),
+        substitution=rho,
+        customers=20,
     )
     stock = np.ones(n, dtype=np.int64)
     evaluate(inst, stock, 2, seed=0)
@@ -303,8 +330,13 @@ class RecordingShopper:
 def test_simulate_and_evaluate_call_the_shopper(monkeypatch: pytest.MonkeyPatch) -> None:
     shopper = RecordingShopper()
     inst = make_instance(
-        prices=[3.0, 2.0], costs=[1.0, 1.0], arrival=[0.5, 0.5], substitution=[[0.0, 0.5], [0.5, 0.0]],
-        customers=50, arrivals="poisson", shopper=shopper,
+        prices=[3.0, 2.0],
+        costs=[1.0, 1.0],
+        arrival=[0.5, 0.5],
+        substitution=[[0.0, 0.5], [0.5, 0.0]],
+        customers=50,
+        arrivals="poisson",
+        shopper=shopper,
     )
     r = simulate(inst, [100, 4], 3, seed=9, first_season=2)
     assert shopper.calls == [([100, 4], 9, 2, 50, True, (3, 2))]
@@ -328,7 +360,11 @@ def _tiny() -> Instance:
 
 BAD_CALLS = [
     (dict(seed=-1), ValueError, r"`seed` must be an integer in \[0, 2\*\*63\); got -1"),
-    (dict(seed=2**63), ValueError, r"`seed` must be an integer in \[0, 2\*\*63\); got 9223372036854775808"),
+    (
+        dict(seed=2**63),
+        ValueError,
+        r"`seed` must be an integer in \[0, 2\*\*63\); got 9223372036854775808",
+    ),
     (dict(seed=1.0), ValueError, r"`seed` must be an integer in \[0, 2\*\*63\); got 1.0"),
     (dict(seed=True), ValueError, r"`seed` must be an integer in \[0, 2\*\*63\); got True"),
     (dict(seasons=0), ValueError, r"`seasons` must be a positive integer; got 0"),
@@ -341,7 +377,9 @@ BAD_CALLS = [
 
 @pytest.mark.parametrize(("changes", "error", "message"), BAD_CALLS)
 @pytest.mark.parametrize("function", [simulate, evaluate])
-def test_bad_input_messages(function, changes: dict[str, Any], error: type[Exception], message: str) -> None:
+def test_bad_input_messages(
+    function, changes: dict[str, Any], error: type[Exception], message: str
+) -> None:
     kwargs: dict[str, Any] = {"stock": [1, 1], "seasons": 2, "seed": 0}
     kwargs.update(changes)
     with pytest.raises(error, match=message):
@@ -354,7 +392,9 @@ def test_bad_input_messages_specific_to_each_function() -> None:
         simulate(inst, [1, 1], 2, 0, first_season=-1)
     with pytest.raises(ValueError, match=r"`batch_seasons` must be a positive integer; got 0"):
         evaluate(inst, [1, 1], 2, 0, batch_seasons=0)
-    other = ChoiceTables.from_instance(mnl_instance([1.0], 1.0, prices=[2.0], costs=[1.0], customers=5))
+    other = ChoiceTables.from_instance(
+        mnl_instance([1.0], 1.0, prices=[2.0], costs=[1.0], customers=5)
+    )
     with pytest.raises(ValueError, match=r"`tables` were built for 1 products; `instance` has 2"):
         simulate(inst, [1, 1], 2, 0, tables=other)
     with pytest.raises(ValueError, match=r"`tables` were built for 1 products; `instance` has 2"):

@@ -26,15 +26,22 @@ from experiments.store import (
 
 def _instance(price: float = 2.0, name: str = "two", metadata: dict | None = None):
     return make_instance(
-        name=name, prices=[price, 1.5], costs=[1.0, 0.5], arrival=[0.4, 0.3],
-        substitution=[[0.0, 0.5], [0.2, 0.0]], customers=10, metadata=metadata,
+        name=name,
+        prices=[price, 1.5],
+        costs=[1.0, 0.5],
+        arrival=[0.4, 0.3],
+        substitution=[[0.0, 0.5], [0.2, 0.0]],
+        customers=10,
+        metadata=metadata,
     )
 
 
-def _record(store: ResultStore, profits: np.ndarray, *, stock=(3, 2), seed: int = 7,
-            policy: str = "fluid"):
-    key = store.evaluation_key(policy, "two-1", instance_hash(_instance()), np.array(stock), seed,
-                               profits.shape[0])
+def _record(
+    store: ResultStore, profits: np.ndarray, *, stock=(3, 2), seed: int = 7, policy: str = "fluid"
+):
+    key = store.evaluation_key(
+        policy, "two-1", instance_hash(_instance()), np.array(stock), seed, profits.shape[0]
+    )
     return EvaluationRecord(key=key, profits=profits, stock=tuple(stock), kpis={"fill_rate": 0.9})
 
 
@@ -63,20 +70,26 @@ def test_lookup_with_another_fingerprint_misses(tmp_path: Path) -> None:
     store.put_evaluation(record)
     key = record.key
     changed = [
-        store.evaluation_key("fluid", "two-1", instance_hash(_instance(price=2.5)),
-                             np.array([3, 2]), 7, 4),
+        store.evaluation_key(
+            "fluid", "two-1", instance_hash(_instance(price=2.5)), np.array([3, 2]), 7, 4
+        ),
         store.evaluation_key("fluid", "two-1", key.instance_hash, np.array([3, 1]), 7, 4),
         store.evaluation_key("fluid", "two-1", key.instance_hash, np.array([3, 2]), 7, 5),
         ResultStore(tmp_path, code_tag="other-code").evaluation_key(
-            "fluid", "two-1", key.instance_hash, np.array([3, 2]), 7, 4),
+            "fluid", "two-1", key.instance_hash, np.array([3, 2]), 7, 4
+        ),
     ]
     for other in changed:
         assert other.fingerprint != key.fingerprint
         assert store.get_evaluation(other) is None
     assert store.get_evaluation(key) is not None
     # another seed is another file, and does not disturb the first
-    assert store.get_evaluation(store.evaluation_key("fluid", "two-1", key.instance_hash,
-                                                     np.array([3, 2]), 8, 4)) is None
+    assert (
+        store.get_evaluation(
+            store.evaluation_key("fluid", "two-1", key.instance_hash, np.array([3, 2]), 8, 4)
+        )
+        is None
+    )
 
 
 def test_instance_and_stock_hashes() -> None:
@@ -85,9 +98,14 @@ def test_instance_and_stock_hashes() -> None:
     assert instance_hash(_instance(name="renamed")) == instance_hash(_instance())
     assert instance_hash(_instance(price=2.0 + 1e-12)) != instance_hash(_instance())
     dense = _instance()
-    sparse = make_instance(name="two", prices=dense.prices, costs=dense.costs,
-                           arrival=dense.arrival,
-                           substitution=sp.csr_array(dense.substitution), customers=10)
+    sparse = make_instance(
+        name="two",
+        prices=dense.prices,
+        costs=dense.costs,
+        arrival=dense.arrival,
+        substitution=sp.csr_array(dense.substitution),
+        customers=10,
+    )
     assert sparse.is_sparse and instance_hash(sparse) == instance_hash(dense)
     assert instance_hash(dense.with_customers(11)) != instance_hash(dense)
     assert stock_hash(np.array([1.0, 2.0])) == stock_hash([1, 2])
@@ -116,8 +134,9 @@ def test_corrupted_and_partial_files_read_as_absent(tmp_path: Path) -> None:
     assert store.get_evaluation(record.key) is not None
 
 
-def test_interrupted_write_keeps_the_earlier_record(tmp_path: Path,
-                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+def test_interrupted_write_keeps_the_earlier_record(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     store = ResultStore(tmp_path)
     first = _record(store, np.arange(5.0))
     store.put_evaluation(first)
@@ -171,9 +190,14 @@ def test_decision_round_trip_and_fingerprint(tmp_path: Path) -> None:
     fp = store.decision_fingerprint({"heuristic": "fluid", "knobs": {}}, "abc")
     assert fp != store.decision_fingerprint({"heuristic": "fluid", "knobs": {"k": 1}}, "abc")
     assert fp != store.decision_fingerprint({"heuristic": "fluid", "knobs": {}}, "abd")
-    decision = Decision(policy="fluid", instance="small-1", fingerprint=fp, stock=(1, 0, 4),
-                        seconds=0.5,
-                        info={"status": "optimal"})
+    decision = Decision(
+        policy="fluid",
+        instance="small-1",
+        fingerprint=fp,
+        stock=(1, 0, 4),
+        seconds=0.5,
+        info={"status": "optimal"},
+    )
     store.put_decision(decision)
     assert store.get_decision("fluid", "small-1", fp) == decision
     assert store.get_decision("fluid", "small-1", "other") is None
@@ -189,12 +213,21 @@ def test_safe_names_keep_policies_apart() -> None:
     ("call", "error", "match"),
     [
         (lambda: safe_name(""), ValueError, "a store label must be a non-empty string; got ''"),
-        (lambda: safe_name("///"), ValueError,
-         "store label '///' has no file-name-safe characters"),
-        (lambda: ResultStore("x", code_tag=""), ValueError,
-         "`code_tag` must be a non-empty string; got ''"),
-        (lambda: instance_hash("two"), TypeError,
-         "`instance` must be an envs.instance.Instance; got str"),
+        (
+            lambda: safe_name("///"),
+            ValueError,
+            "store label '///' has no file-name-safe characters",
+        ),
+        (
+            lambda: ResultStore("x", code_tag=""),
+            ValueError,
+            "`code_tag` must be a non-empty string; got ''",
+        ),
+        (
+            lambda: instance_hash("two"),
+            TypeError,
+            "`instance` must be an envs.instance.Instance; got str",
+        ),
         (lambda: fingerprint({1, 2}), TypeError, "cannot fingerprint an object of type set"),
     ],
 )
@@ -207,8 +240,9 @@ def test_put_rejects_profits_of_the_wrong_length(tmp_path: Path) -> None:
     store = ResultStore(tmp_path)
     record = _record(store, np.arange(4.0))
     bad = EvaluationRecord(key=record.key, profits=np.arange(3.0), stock=record.stock, kpis={})
-    with pytest.raises(ValueError,
-                       match=r"`record.profits` has shape \(3,\); expected \(4,\), one per season"):
+    with pytest.raises(
+        ValueError, match=r"`record.profits` has shape \(3,\); expected \(4,\), one per season"
+    ):
         store.put_evaluation(bad)
     assert not os.path.exists(store.evaluation_paths(record.key)[0])
 

@@ -9,6 +9,7 @@ import pytest
 import scipy.sparse as sp
 from numba import njit
 
+from envs import tables as tables_module
 from envs.choice import mnl_instance
 from envs.instance import make_instance
 from envs.streams import (
@@ -26,7 +27,6 @@ from envs.streams import (
     table_sample,
     to_uniform,
 )
-from envs import tables as tables_module
 from envs.tables import ChoiceTables, _alias_rows
 
 
@@ -41,7 +41,9 @@ def test_numba_streams_equal_plain_python() -> None:
     rng = np.random.default_rng(0)
     for _ in range(200):
         seed, season, customer, step = (int(v) for v in rng.integers(0, 2**63, 4, dtype=np.uint64))
-        mixed, ckey, u, uniform = _numba_stream(np.uint64(seed), np.uint64(season), np.uint64(customer), np.uint64(step))
+        mixed, ckey, u, uniform = _numba_stream(
+            np.uint64(seed), np.uint64(season), np.uint64(customer), np.uint64(step)
+        )
         py_ckey = py_customer_key(py_season_key(seed, season), customer)
         assert int(mixed) == py_mix(seed)
         assert int(ckey) == py_ckey
@@ -74,7 +76,9 @@ def test_vectorized_alias_rows_equal_alias_table() -> None:
     for r in range(50):
         lo, hi = starts[r], starts[r + 1]
         threshold, row_alias = alias_table(probabilities[lo:hi])
-        np.testing.assert_array_equal(np.minimum(np.round(keep[lo:hi] * 2.0**32), 2.0**32), threshold)
+        np.testing.assert_array_equal(
+            np.minimum(np.round(keep[lo:hi] * 2.0**32), 2.0**32), threshold
+        )
         np.testing.assert_array_equal(alias[lo:hi] - lo, row_alias)
 
 
@@ -92,12 +96,17 @@ def test_choice_tables_encode_the_instance(sparse: bool) -> None:
     rho *= 0.8 / np.maximum(rho.sum(axis=1, keepdims=True), 1e-9)
     arrival = rng.dirichlet(np.ones(n + 1))[:n]
     inst = make_instance(
-        prices=np.full(n, 2.0), costs=np.ones(n), arrival=arrival,
-        substitution=sp.csr_array(rho) if sparse else rho, customers=10,
+        prices=np.full(n, 2.0),
+        costs=np.ones(n),
+        arrival=arrival,
+        substitution=sp.csr_array(rho) if sparse else rho,
+        customers=10,
     )
     tables = ChoiceTables.from_instance(inst)
     np.testing.assert_allclose(
-        tables.outcome_probabilities(), np.append(arrival, inst.no_purchase_probability), atol=2.0**-24
+        tables.outcome_probabilities(),
+        np.append(arrival, inst.no_purchase_probability),
+        atol=2.0**-24,
     )
     for i in range(n):
         expected = np.append(rho[i], inst.leave_probability[i])
@@ -110,12 +119,18 @@ def test_choice_tables_encode_the_instance(sparse: bool) -> None:
             column = lo + ((int(u) >> 32) * m >> 32)
             kept = ((int(u) >> 8) & 0xFFFFFF) < int(tables.threshold[column])
             by_hand = int(tables.kept[column] if kept else tables.alias[column])
-            assert _table_sample(u, lo, m, tables.slots) == py_table_sample(int(u), lo, m, slots) == by_hand
+            assert (
+                _table_sample(u, lo, m, tables.slots)
+                == py_table_sample(int(u), lo, m, slots)
+                == by_hand
+            )
 
 
 def test_certain_columns_never_move() -> None:
     # A two-outcome table (0.5, 0.5) keeps both columns with certainty.
-    inst = make_instance(prices=[1.0], costs=[0.0], arrival=[0.5], substitution=[[0.0]], customers=1)
+    inst = make_instance(
+        prices=[1.0], costs=[0.0], arrival=[0.5], substitution=[[0.0]], customers=1
+    )
     tables = ChoiceTables.from_instance(inst)
     np.testing.assert_array_equal(tables.threshold[:2], [2**24 - 1, 2**24 - 1])
     np.testing.assert_array_equal(tables.kept[:2], tables.alias[:2])
@@ -124,7 +139,9 @@ def test_certain_columns_never_move() -> None:
 def test_too_many_products_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(tables_module, "MAX_PRODUCTS", 1)
     inst = mnl_instance([1.0, 2.0], 1.0, prices=[1.0] * 2, costs=[0.0] * 2, customers=4)
-    with pytest.raises(ValueError, match=r"`instance` has 2 products; the simulator's tables hold at most 1"):
+    with pytest.raises(
+        ValueError, match=r"`instance` has 2 products; the simulator's tables hold at most 1"
+    ):
         ChoiceTables.from_instance(inst)
 
 
@@ -140,7 +157,9 @@ def test_tiny_probabilities_keep_their_outcome_so_a_valid_chain_stays_valid() ->
     # A leak of 1e-8 and an MNL weight of 1e-9 lie below the tables' 2^-24 resolution; dropping
     # them would turn valid chains into traps (a customer cycling forever between products 0 and 1).
     rho = [[0.0, 1.0 - 1e-8, 0.0], [1.0, 0.0, 0.0], [0.0, 0.0, 0.0]]
-    inst = make_instance(prices=[1.0] * 3, costs=[0.0] * 3, arrival=[0.5, 0.2, 0.2], substitution=rho, customers=3)
+    inst = make_instance(
+        prices=[1.0] * 3, costs=[0.0] * 3, arrival=[0.5, 0.2, 0.2], substitution=rho, customers=3
+    )
     tables = ChoiceTables.from_instance(inst)
     assert 0.0 < tables.outcome_probabilities(0)[-1] <= 2.0**-24
     mnl = mnl_instance([1.0, 1.0, 1e-9], 0.0, prices=[1.0] * 3, costs=[0.0] * 3, customers=3)
@@ -172,8 +191,11 @@ def test_large_sparse_tables_build_fast() -> None:
     cols = (rows + 1 + np.tile(np.arange(k), n) * 997) % n
     values = rng.uniform(0.01, 0.03, n * k)
     inst = make_instance(
-        prices=np.full(n, 2.0), costs=np.ones(n), arrival=np.full(n, 0.9 / n),
-        substitution=sp.csr_array((values, (rows, cols)), shape=(n, n)), customers=1000,
+        prices=np.full(n, 2.0),
+        costs=np.ones(n),
+        arrival=np.full(n, 0.9 / n),
+        substitution=sp.csr_array((values, (rows, cols)), shape=(n, n)),
+        customers=1000,
     )
     inst.substitution_csr, inst.leave_probability  # noqa: B018 (instance-side caches, not timed)
     ChoiceTables.from_instance(mnl_instance([1.0], 1.0, prices=[1.0], costs=[0.0], customers=1))

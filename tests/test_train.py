@@ -11,14 +11,13 @@ import numpy as np
 import pytest
 import torch
 import yaml
-
 from stable_baselines3.common.callbacks import BaseCallback, CallbackList
 
 from agents.callbacks import CheckpointCallback, checkpoints
 from agents.factory import load_model, make_model
 from agents.policy import LearnedPolicy
-from envs.one_shot import IncompatibleInstanceError
 from envs.families import make_family_instance
+from envs.one_shot import IncompatibleInstanceError
 from experiments.cli import main
 from experiments.config import AgentConfig, EnvConfig, ExperimentConfig, load_config, parse_config
 from experiments.train import (
@@ -339,8 +338,19 @@ def test_cli_trains_one_seed_and_reports_bad_usage(
     path.write_text(yaml.safe_dump({"name": "cli", "env": ENV, "agents": agents}))
     runs = tmp_path / "runs"
     code = main(
-        ["train", str(path), "--seed", "5", "--runs-dir", str(runs), "--no-progress",
-         "--override", "agents.0.total_timesteps=64", "--override", "train.checkpoint_every=64"]
+        [
+            "train",
+            str(path),
+            "--seed",
+            "5",
+            "--runs-dir",
+            str(runs),
+            "--no-progress",
+            "--override",
+            "agents.0.total_timesteps=64",
+            "--override",
+            "train.checkpoint_every=64",
+        ]
     )
     assert code == 0
     assert sorted(p.name for p in (runs / "cli").iterdir()) == ["ppo-seed5"]

@@ -24,17 +24,31 @@ from experiments.commands.evaluate import resolve_instance
 def add_instance_arguments(parser: argparse.ArgumentParser) -> None:
     """--instance P, or --family F --instance-seed S [--family-set KEY=VALUE ...]."""
     parser.add_argument("--instance", metavar="P", help="instance JSON file")
-    parser.add_argument("--family", help=f"build the instance of a family instead: {', '.join(FAMILIES)}")
-    parser.add_argument("--instance-seed", type=int, metavar="S", help="seed of the family instance")
-    parser.add_argument("--family-set", action="append", default=[], metavar="KEY=VALUE",
-                        help="override a family knob (with --family; repeatable)")
+    parser.add_argument(
+        "--family", help=f"build the instance of a family instead: {', '.join(FAMILIES)}"
+    )
+    parser.add_argument(
+        "--instance-seed", type=int, metavar="S", help="seed of the family instance"
+    )
+    parser.add_argument(
+        "--family-set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a family knob (with --family; repeatable)",
+    )
 
 
 def instance_from_args(args: argparse.Namespace) -> Instance:
     """The instance named by the arguments of :func:`add_instance_arguments`."""
-    return resolve_instance(argparse.Namespace(
-        instance=args.instance, family=args.family, instance_seed=args.instance_seed, set=args.family_set,
-    ))
+    return resolve_instance(
+        argparse.Namespace(
+            instance=args.instance,
+            family=args.family,
+            instance_seed=args.instance_seed,
+            set=args.family_set,
+        )
+    )
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -54,16 +68,25 @@ def run(args: argparse.Namespace) -> int:
     instance = instance_from_args(args)
     solution = fluid_lp(instance, method=args.method)
     record = {
-        "instance": instance.name, "n_products": instance.n_products, "customers": instance.customers,
-        "lp_bound": solution.value if math.isfinite(solution.value) else None, "status": solution.status, "method": solution.method,
-        "solve_seconds": solution.solve_seconds, "assortment_size": int(solution.assortment.sum()),
+        "instance": instance.name,
+        "n_products": instance.n_products,
+        "customers": instance.customers,
+        "lp_bound": solution.value if math.isfinite(solution.value) else None,
+        "status": solution.status,
+        "method": solution.method,
+        "solve_seconds": solution.solve_seconds,
+        "assortment_size": int(solution.assortment.sum()),
     }
     code = 0 if solution.status == "optimal" else 1
     if args.json:
         print(json.dumps(record, allow_nan=False))
         return code
-    print(f"instance         {instance.name}: {instance.n_products} products, {instance.customers} customers")
-    print(f"lp bound         {solution.value:.6f} ({solution.status}, {solution.method}, "
-          f"{solution.solve_seconds:.3f} s)")
+    print(
+        f"instance         {instance.name}: {instance.n_products} products, {instance.customers} customers"
+    )
+    print(
+        f"lp bound         {solution.value:.6f} ({solution.status}, {solution.method}, "
+        f"{solution.solve_seconds:.3f} s)"
+    )
     print(f"fluid assortment {record['assortment_size']} of {instance.n_products} products")
     return code

@@ -36,7 +36,9 @@ SHOWN_PRODUCTS = 30
 
 def read_stock(path: str, n_products: int) -> np.ndarray:
     """The stock vector of a stock file, or a ``ValueError`` naming the file and the rule."""
-    rule = f"a stock file must be a JSON list of {n_products} non-negative integers, one per product"
+    rule = (
+        f"a stock file must be a JSON list of {n_products} non-negative integers, one per product"
+    )
 
     def refuse(problem: str) -> ValueError:
         return ValueError(f"stock file {path!r} {problem}; {rule}")
@@ -78,7 +80,9 @@ def resolve_instance(args: argparse.Namespace) -> Instance:
     """The instance named by --instance, or built from --family/--instance-seed/--set."""
     if args.instance is not None:
         if args.family is not None or args.instance_seed is not None or args.set:
-            raise ValueError("give either --instance P or --family F --instance-seed S [--set ...], not both")
+            raise ValueError(
+                "give either --instance P or --family F --instance-seed S [--set ...], not both"
+            )
         file = Path(args.instance)
         if not file.is_file():
             problem = "is a directory" if file.is_dir() else "does not exist"
@@ -103,16 +107,34 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--instance", metavar="P", help="instance JSON file")
-    parser.add_argument("--family", help=f"build the instance of a family instead: {', '.join(FAMILIES)}")
-    parser.add_argument("--instance-seed", type=int, metavar="S", help="seed of the family instance")
-    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                        help="override a family knob (with --family; repeatable)")
-    parser.add_argument("--stock", required=True, metavar="S.json",
-                        help="stock file: JSON list of N non-negative integers")
-    parser.add_argument("--seasons", type=int, default=1000, metavar="K",
-                        help="seasons to simulate (default 1000)")
-    parser.add_argument("--seed", type=int, default=0, metavar="N", help="simulation seed (default 0)")
-    parser.add_argument("--json", action="store_true", help="print one JSON object instead of a summary")
+    parser.add_argument(
+        "--family", help=f"build the instance of a family instead: {', '.join(FAMILIES)}"
+    )
+    parser.add_argument(
+        "--instance-seed", type=int, metavar="S", help="seed of the family instance"
+    )
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a family knob (with --family; repeatable)",
+    )
+    parser.add_argument(
+        "--stock",
+        required=True,
+        metavar="S.json",
+        help="stock file: JSON list of N non-negative integers",
+    )
+    parser.add_argument(
+        "--seasons", type=int, default=1000, metavar="K", help="seasons to simulate (default 1000)"
+    )
+    parser.add_argument(
+        "--seed", type=int, default=0, metavar="N", help="simulation seed (default 0)"
+    )
+    parser.add_argument(
+        "--json", action="store_true", help="print one JSON object instead of a summary"
+    )
     parser.set_defaults(func=run)
 
 
@@ -123,10 +145,15 @@ def run(args: argparse.Namespace) -> int:
     process = "multistep-shopper" if instance.shopper is not None else "markov-chain"
     if args.json:
         record = {
-            "instance": instance.name, "n_products": instance.n_products,
-            "customers": instance.customers, "arrivals": instance.arrivals,
-            "customer_process": process, "seed": args.seed, "stock_file": args.stock,
-            "total_stock": int(stock.sum()), **evaluation.to_dict(),
+            "instance": instance.name,
+            "n_products": instance.n_products,
+            "customers": instance.customers,
+            "arrivals": instance.arrivals,
+            "customer_process": process,
+            "seed": args.seed,
+            "stock_file": args.stock,
+            "total_stock": int(stock.sum()),
+            **evaluation.to_dict(),
         }
         if not math.isfinite(record["std_error"]):
             record["std_error"] = None  # one season has no standard error
@@ -137,7 +164,11 @@ def run(args: argparse.Namespace) -> int:
 
 
 def summary(
-    instance: Instance, stock: np.ndarray, evaluation: Evaluation, process: str, args: argparse.Namespace
+    instance: Instance,
+    stock: np.ndarray,
+    evaluation: Evaluation,
+    process: str,
+    args: argparse.Namespace,
 ) -> str:
     """A readable report of an evaluation."""
     offered = int(np.count_nonzero(stock))
@@ -156,8 +187,10 @@ def summary(
     order = np.arange(instance.n_products)
     if instance.n_products > SHOWN_PRODUCTS:
         order = np.argsort(-evaluation.mean_sales, kind="stable")[:SHOWN_PRODUCTS]
-        lines.append(f"mean sales per season, the {SHOWN_PRODUCTS} best-selling of "
-                     f"{instance.n_products} products (--json lists all):")
+        lines.append(
+            f"mean sales per season, the {SHOWN_PRODUCTS} best-selling of "
+            f"{instance.n_products} products (--json lists all):"
+        )
     else:
         lines.append("mean sales per season:")
     lines.append("  product     stock      sales")

@@ -47,9 +47,14 @@ def family_epilog() -> str:
     lines = ["families (knob defaults in brackets; change them with --set):"]
     for name, spec in FAMILIES.items():
         knobs = ", ".join(f"{key}={value}" for key, value in spec.defaults.items())
-        lines.append(textwrap.fill(spec.description, 92, initial_indent=f"  {name}: ",
-                                   subsequent_indent="      "))
-        lines.append(textwrap.fill(f"[{knobs}]", 92, initial_indent="      ", subsequent_indent="       "))
+        lines.append(
+            textwrap.fill(
+                spec.description, 92, initial_indent=f"  {name}: ", subsequent_indent="      "
+            )
+        )
+        lines.append(
+            textwrap.fill(f"[{knobs}]", 92, initial_indent="      ", subsequent_indent="       ")
+        )
     return "\n".join(lines)
 
 
@@ -62,9 +67,16 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--family", required=True, help=f"one of: {', '.join(FAMILIES)}")
-    parser.add_argument("--seed", type=int, required=True, help="instance seed (non-negative integer)")
-    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                        help="override a family knob, e.g. n_products=50 (repeatable)")
+    parser.add_argument(
+        "--seed", type=int, required=True, help="instance seed (non-negative integer)"
+    )
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a family knob, e.g. n_products=50 (repeatable)",
+    )
     parser.add_argument("--out", required=True, help="path of the JSON file to write")
     parser.set_defaults(func=run)
 

@@ -32,13 +32,14 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--config", required=True,
-                        help="experiment YAML file (its evaluation section is the suite)")
+    parser.add_argument(
+        "--config", required=True, help="experiment YAML file (its evaluation section is the suite)"
+    )
     parser.add_argument("--out", required=True, help="folder for the tables, plots and index.html")
     add_common_arguments(parser)
-    parser.add_argument("--runs",
-                        help="evaluate every finished run under this folder instead of the "
-                             "config's runs")
+    parser.add_argument(
+        "--runs", help="evaluate every finished run under this folder instead of the config's runs"
+    )
     parser.set_defaults(func=run)
 
 
@@ -46,12 +47,18 @@ def add_common_arguments(parser: argparse.ArgumentParser) -> None:
     """Options shared with ``assort run``."""
     parser.add_argument("--store", help="result store folder (default: OUT/store)")
     parser.add_argument(
-        "--override", action="append", default=[], metavar="KEY=VALUE",
+        "--override",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
         help="set a config value by dotted path, e.g. evaluation.seasons=500 (repeatable)",
     )
-    parser.add_argument("--bootstrap-reps", type=int, default=DEFAULT_BOOTSTRAP_REPS,
-                        help="bootstrap replicates of the aggregate intervals "
-                             f"(default {DEFAULT_BOOTSTRAP_REPS})")
+    parser.add_argument(
+        "--bootstrap-reps",
+        type=int,
+        default=DEFAULT_BOOTSTRAP_REPS,
+        help=f"bootstrap replicates of the aggregate intervals (default {DEFAULT_BOOTSTRAP_REPS})",
+    )
 
 
 def say(message: str) -> None:
@@ -60,26 +67,37 @@ def say(message: str) -> None:
 
 
 def write_leaderboard(
-    config: ExperimentConfig, out: Path, *, store: str | None, runs: str | None,
+    config: ExperimentConfig,
+    out: Path,
+    *,
+    store: str | None,
+    runs: str | None,
     bootstrap_reps: int,
 ) -> Leaderboard:
     """Compute the leaderboard of ``config`` and write its report into ``out``."""
     board = leaderboard_from_config(
-        config, store=ResultStore(Path(store) if store else out / "store"), runs=runs,
-        bootstrap_reps=bootstrap_reps, progress=say,
+        config,
+        store=ResultStore(Path(store) if store else out / "store"),
+        runs=runs,
+        bootstrap_reps=bootstrap_reps,
+        progress=say,
     )
-    written = write_report(board, out, title=f"Leaderboard: {config.name}",
-                           description=config.description)
+    written = write_report(
+        board, out, title=f"Leaderboard: {config.name}", description=config.description
+    )
     counts = board.counts
-    say(f"{counts.evaluations_computed} evaluations computed, {counts.evaluations_reused} reused "
+    say(
+        f"{counts.evaluations_computed} evaluations computed, {counts.evaluations_reused} reused "
         f"from the store; report in {out} ({written['index.html'].name}, "
-        f"{written['leaderboard.md'].name})")
+        f"{written['leaderboard.md'].name})"
+    )
     return board
 
 
 def run(args: argparse.Namespace) -> int:
     config = load_config(args.config, args.override)
-    board = write_leaderboard(config, Path(args.out), store=args.store, runs=args.runs,
-                              bootstrap_reps=args.bootstrap_reps)
+    board = write_leaderboard(
+        config, Path(args.out), store=args.store, runs=args.runs, bootstrap_reps=args.bootstrap_reps
+    )
     print(Path(args.out) / "leaderboard.md")
     return 1 if not any(board.families.values()) else 0

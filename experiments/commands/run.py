@@ -38,13 +38,19 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("config", nargs="?", default=str(DEFAULT_CONFIG),
-                        help="experiment YAML file (default: the embedded quickstart.yaml)")
-    parser.add_argument("--out",
-                        help="folder for the leaderboard report (default: results/<config name>)")
+    parser.add_argument(
+        "config",
+        nargs="?",
+        default=str(DEFAULT_CONFIG),
+        help="experiment YAML file (default: the embedded quickstart.yaml)",
+    )
+    parser.add_argument(
+        "--out", help="folder for the leaderboard report (default: results/<config name>)"
+    )
     parser.add_argument("--runs-dir", help="folder for run folders (default: train.runs_dir)")
-    parser.add_argument("--no-progress", action="store_true",
-                        help="hide the training progress bars")
+    parser.add_argument(
+        "--no-progress", action="store_true", help="hide the training progress bars"
+    )
     add_common_arguments(parser)
     parser.set_defaults(func=run)
 
@@ -74,8 +80,10 @@ def train_all(config: ExperimentConfig, *, progress: bool = True) -> list[Path]:
             say(f"[{index}/{len(pairs)}] {folder}: unfinished, resuming from its last checkpoint")
             resume_run(folder, command=command_line(), progress=progress)
         else:
-            say(f"[{index}/{len(pairs)}] {folder}: training {agent.algo} seed {seed} "
-                f"for {agent.total_timesteps:,} timesteps")
+            say(
+                f"[{index}/{len(pairs)}] {folder}: training {agent.algo} seed {seed} "
+                f"for {agent.total_timesteps:,} timesteps"
+            )
             train_run(run_config(config, agent, seed), command=command_line(), progress=progress)
         if not (folder / "DONE").is_file():
             raise RuntimeError(f"training {folder} returned without writing DONE")
@@ -95,8 +103,9 @@ def run(args: argparse.Namespace) -> int:
     atomic_write_bytes(out / "config.yaml", config.to_yaml().encode())
     train_all(config, progress=not args.no_progress)
     say(f"training finished after {time.perf_counter() - start:.1f} s; evaluating")
-    board = write_leaderboard(config, out, store=args.store, runs=None,
-                              bootstrap_reps=args.bootstrap_reps)
+    board = write_leaderboard(
+        config, out, store=args.store, runs=None, bootstrap_reps=args.bootstrap_reps
+    )
     say(f"done in {time.perf_counter() - start:.1f} s")
     print(out / "leaderboard.md")
     return 1 if not any(board.families.values()) else 0

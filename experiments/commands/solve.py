@@ -38,10 +38,19 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add_instance_arguments(parser)
-    parser.add_argument("--policy", required=True, metavar="NAME", help=f"one of: {', '.join(POLICIES)}")
-    parser.add_argument("--set", action="append", default=[], metavar="KNOB=VALUE",
-                        help="set a knob of the policy (repeatable)")
-    parser.add_argument("--seed", type=int, metavar="S", help="seed of the policy's randomness (its rng)")
+    parser.add_argument(
+        "--policy", required=True, metavar="NAME", help=f"one of: {', '.join(POLICIES)}"
+    )
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KNOB=VALUE",
+        help="set a knob of the policy (repeatable)",
+    )
+    parser.add_argument(
+        "--seed", type=int, metavar="S", help="seed of the policy's randomness (its rng)"
+    )
     parser.add_argument("--out", metavar="S.json", help="write the stock vector as a JSON list")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.set_defaults(func=run)
@@ -73,8 +82,13 @@ def run(args: argparse.Namespace) -> int:
     record = _plain(result.to_dict())
     if "lp_bound" not in record:
         record["lp_bound"] = _plain(fluid_lp(instance).value)
-    record = {"instance": instance.name, "n_products": instance.n_products, "seed": args.seed,
-              "knobs": _plain({k: v for k, v in knobs.items() if k != "rng"}), **record}
+    record = {
+        "instance": instance.name,
+        "n_products": instance.n_products,
+        "seed": args.seed,
+        "knobs": _plain({k: v for k, v in knobs.items() if k != "rng"}),
+        **record,
+    }
     if args.out is not None:
         Path(args.out).write_text(json.dumps(record["stock"]) + "\n")
     if args.json:
@@ -83,13 +97,20 @@ def run(args: argparse.Namespace) -> int:
     stock = result.stock
     offered = np.flatnonzero(stock)
     print(f"policy           {args.policy} {record['knobs'] or ''}".rstrip())
-    print(f"instance         {instance.name}: {instance.n_products} products, {instance.customers} customers")
-    print(f"stock            {int(stock.sum())} units in {offered.size} of {instance.n_products} products")
+    print(
+        f"instance         {instance.name}: {instance.n_products} products, {instance.customers} customers"
+    )
+    print(
+        f"stock            {int(stock.sum())} units in {offered.size} of {instance.n_products} products"
+    )
     print(f"solve time       {result.solve_seconds:.4f} s")
     print(f"lp bound         {record['lp_bound']}")
     shown = offered[:SHOWN_PRODUCTS]
-    print("stocked products (product: units): " + ", ".join(f"{i}: {stock[i]}" for i in shown)
-          + (" ..." if offered.size > SHOWN_PRODUCTS else ""))
+    print(
+        "stocked products (product: units): "
+        + ", ".join(f"{i}: {stock[i]}" for i in shown)
+        + (" ..." if offered.size > SHOWN_PRODUCTS else "")
+    )
     if args.out is not None:
         print(f"stock file       {args.out}")
     return 0

@@ -1,7 +1,7 @@
 """``assort train``: train the agents of an experiment config, or resume a killed run.
 
-    assort train CONFIG [--seed S] [--override key=value ...] [--runs-dir DIR] [--force]
-    assort train --resume RUN_DIR
+assort train CONFIG [--seed S] [--override key=value ...] [--runs-dir DIR] [--force]
+assort train --resume RUN_DIR
 """
 
 from __future__ import annotations
