@@ -1,7 +1,8 @@
 """Learned stocking policies trained with stable-baselines3.
 
-:data:`ALGORITHMS` (name -> SB3 class) and :func:`make_model` build models from experiment
-configs; :class:`agents.policy.LearnedPolicy` plays a trained run as a
+:data:`ALGORITHMS` (name -> SB3 class), :func:`make_model` and :func:`load_model` build and load
+models from explicit settings, which :mod:`agents.settings` checks beforehand;
+:class:`agents.policy.LearnedPolicy` plays a trained model as a
 :class:`baselines.policy.StockingPolicy`.
 """
 

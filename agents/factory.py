@@ -1,13 +1,15 @@
-"""The one place where a config becomes a stable-baselines3 model.
+"""The one place where settings become a stable-baselines3 model.
 
 :data:`ALGORITHMS` maps the names an experiment file may use to the SB3 classes;
-:func:`make_model` builds a fresh model from an :class:`experiments.config.AgentConfig`,
-:func:`load_model` loads a saved one. Both run torch single-threaded (:data:`TORCH_THREADS`).
-Nothing here subclasses an algorithm: what a config can say is what the SB3 constructor takes.
+:func:`make_model` builds a fresh model from explicit settings (algorithm, policy,
+hyperparameters, ``policy_kwargs``), :func:`load_model` loads a saved one. Both run torch
+single-threaded (:data:`TORCH_THREADS`). Nothing here subclasses an algorithm: what a config can
+say is what the SB3 constructor takes (checked beforehand by :mod:`agents.settings`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -16,8 +18,6 @@ from stable_baselines3 import A2C, PPO, SAC, TD3
 from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.off_policy_algorithm import OffPolicyAlgorithm
 from stable_baselines3.common.vec_env import VecEnv
-
-from experiments.config import AgentConfig
 
 ALGORITHMS: dict[str, type[BaseAlgorithm]] = {"ppo": PPO, "sac": SAC, "td3": TD3, "a2c": A2C}
 """Algorithm name (as written in experiment files) -> stable-baselines3 class."""
@@ -36,49 +36,54 @@ TORCH_THREADS = 1
 
 
 def make_model(
-    agent: AgentConfig,
+    algo: str,
     env: VecEnv,
+    *,
     seed: int,
+    total_timesteps: int,
+    policy: str = "MlpPolicy",
+    hyperparams: Mapping[str, Any] | None = None,
+    policy_kwargs: Mapping[str, Any] | None = None,
     tensorboard_log: str | None = None,
 ) -> BaseAlgorithm:
-    """A fresh ``ALGORITHMS[agent.algo]`` on ``env`` with the agent's hyperparameters and
-    ``policy_kwargs``, seeded with ``seed``, on the CPU.
+    """A fresh ``ALGORITHMS[algo]`` on ``env`` with ``hyperparams`` and ``policy_kwargs``,
+    seeded with ``seed``, on the CPU.
 
-    Off-policy algorithms (SAC, TD3) whose config does not set ``buffer_size`` get
+    Off-policy algorithms (SAC, TD3) whose hyperparameters do not set ``buffer_size`` get
     ``min(1_000_000, total_timesteps)`` instead of SB3's 1_000_000: the buffer never holds more
     than ``total_timesteps`` transitions, and checkpoints pickle it whole (1e6 slots made them
     about 1.1 GB)."""
     torch.set_num_threads(TORCH_THREADS)
-    cls = ALGORITHMS[agent.algo]
-    hyperparams = dict(agent.hyperparams)
-    if issubclass(cls, OffPolicyAlgorithm) and "buffer_size" not in hyperparams:
-        hyperparams["buffer_size"] = min(1_000_000, agent.total_timesteps)
+    cls = ALGORITHMS[algo]
+    settings = dict(hyperparams or {})
+    if issubclass(cls, OffPolicyAlgorithm) and "buffer_size" not in settings:
+        settings["buffer_size"] = min(1_000_000, total_timesteps)
     return cls(
-        agent.policy,
+        policy,
         env,
         seed=seed,
         tensorboard_log=tensorboard_log,
-        policy_kwargs=policy_kwargs(agent.policy_kwargs),
+        policy_kwargs=policy_kwargs_for(policy_kwargs or {}),
         verbose=0,
         device="cpu",
-        **hyperparams,
+        **settings,
     )
 
 
 def load_model(algo: str, path: str | Path, env: VecEnv | None = None) -> BaseAlgorithm:
-    """The ``ALGORITHMS[algo]`` model saved at ``path``, attached to ``env``, on the CPU."""
+    """The ``ALGORITHMS[algo]`` model saved at ``path``, attached to ``env``, on the CPU.
+
+    Loading unpickles parts of the file: load only files this project wrote (the run-folder
+    manifest of :mod:`experiments.runs` checks that before calling this)."""
     torch.set_num_threads(TORCH_THREADS)
     return ALGORITHMS[algo].load(path, env=env, device="cpu")
 
 
-def policy_kwargs(kwargs: dict[str, Any]) -> dict[str, Any]:
-    """``kwargs`` with ``activation_fn`` given by name (``"relu"``) replaced by its class."""
+def policy_kwargs_for(kwargs: Mapping[str, Any]) -> dict[str, Any]:
+    """``kwargs`` with ``activation_fn`` given by name (``"relu"``) replaced by its class
+    (names are checked by :func:`agents.settings.check_policy_kwargs`)."""
     result = dict(kwargs)
     name = result.get("activation_fn")
     if name is not None:
-        if name not in ACTIVATIONS:
-            raise ValueError(
-                f"`policy_kwargs.activation_fn` must be one of {sorted(ACTIVATIONS)}, got {name!r}"
-            )
         result["activation_fn"] = ACTIVATIONS[name]
     return result

@@ -1,17 +1,19 @@
-"""A trained run as a :class:`baselines.policy.StockingPolicy`.
+"""A trained model as a :class:`baselines.policy.StockingPolicy`.
 
-:class:`LearnedPolicy` loads a run folder written by :mod:`experiments.train` (``config.yaml``,
-``model.zip``, ``vecnormalize.pkl`` if normalization was on) and decides the stock of an
-instance by playing one episode of the run's environment on it: ``reset(options={"instance":
-instance})``, deterministic actions (observations normalized with the *frozen* training
-statistics) until the episode ends, then the committed stock ``info["stock"]``. This works for
-the one-shot environments (one step) and the sequential ones (one step per vendor batch).
+:class:`LearnedPolicy` takes the model file, its algorithm, the environment it was trained on
+(id and kwargs) and, when normalization was on, the saved ``VecNormalize`` statistics. It
+decides the stock of an instance by playing one episode of that environment on it:
+``reset(options={"instance": instance})``, deterministic actions (observations normalized with
+the *frozen* training statistics) until the episode ends, then the committed stock
+``info["stock"]``. This works for the one-shot environments (one step) and the sequential ones
+(one step per vendor). Reading a run folder (and checking that this project wrote it) is
+:mod:`experiments.runs`'s job.
 """
 
 from __future__ import annotations
 
-import json
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -21,63 +23,54 @@ from stable_baselines3.common.vec_env import DummyVecEnv, VecNormalize
 
 from agents.factory import load_model
 from envs.instance import Instance
-from experiments.config import load_config
 
 MAX_EPISODE_STEPS = 10_000
 """Safety limit on the steps of one decision episode."""
 
 
 class LearnedPolicy:
-    """The deterministic policy of the trained run in ``run_dir``.
+    """The deterministic policy of a trained model.
 
-    Attributes: ``name`` (the run folder's name, ``<algo>-seed<S>``), ``algo``, ``seed``,
-    ``timesteps`` (from DONE), ``config`` (the run's :class:`ExperimentConfig`), and the
+    Attributes: ``name``, ``algo``, ``seed`` and ``timesteps`` (as given, for reports), and the
     inference time of the decisions made so far: ``decisions`` and ``inference_seconds``
     (total wall-clock seconds, environment steps included) and ``last_inference_seconds``.
     """
 
-    def __init__(self, run_dir: str | Path) -> None:
-        self.run_dir = Path(run_dir)
-        done = self.run_dir / "DONE"
-        if not done.is_file():
-            raise FileNotFoundError(
-                f"run folder {str(self.run_dir)!r} has no DONE marker: training did not finish "
-                f"(resume it with `assort train --resume {self.run_dir}`)"
-            )
-        self.config = load_config(self.run_dir / "config.yaml")
-        agent = self.config.agents[0]
-        self.algo = agent.algo
-        self.seed = agent.seeds[0]
-        self.timesteps = int(json.loads(done.read_text())["timesteps"])
-        self.name = self.run_dir.name
+    def __init__(
+        self,
+        *,
+        name: str,
+        algo: str,
+        model_path: str | Path,
+        env_id: str,
+        env_kwargs: Mapping[str, Any],
+        vecnormalize_path: str | Path | None = None,
+        seed: int | None = None,
+        timesteps: int | None = None,
+    ) -> None:
+        self.name = name
+        self.algo = algo
+        self.seed = seed
+        self.timesteps = timesteps
+        kwargs = dict(env_kwargs)
         # No passive env checker: it checks only the first reset, and a first reset refused for an
         # instance of the wrong size would leave it unable to check the next episode's step.
-        self.env = gymnasium.make(
-            self.config.env.id, disable_env_checker=True, **self.config.env.kwargs
-        )
+        self.env = gymnasium.make(env_id, disable_env_checker=True, **kwargs)
         self.normalizer: VecNormalize | None = None
-        stats = self.run_dir / "vecnormalize.pkl"
-        if stats.is_file():
-            env_id, kwargs = self.config.env.id, self.config.env.kwargs
-            holder = DummyVecEnv(
-                [lambda: gymnasium.make(env_id, disable_env_checker=True, **kwargs)]
-            )
-            self.normalizer = VecNormalize.load(str(stats), holder)
+        if vecnormalize_path is not None:
+            holder = DummyVecEnv([lambda: gymnasium.make(env_id, disable_env_checker=True, **kwargs)])
+            self.normalizer = VecNormalize.load(str(vecnormalize_path), holder)
             self.normalizer.training = False
             self.normalizer.norm_reward = False
-        self.model = load_model(self.algo, self.run_dir / "model.zip")
+        self.model = load_model(algo, model_path)
         self.decisions = 0
         self.inference_seconds = 0.0
         self.last_inference_seconds = 0.0
 
-    @classmethod
-    def from_run(cls, run_dir: str | Path) -> LearnedPolicy:
-        """The policy of the finished run in ``run_dir``."""
-        return cls(run_dir)
-
     def stock_for(self, instance: Instance) -> np.ndarray:
-        """The stock vector int64[N] the agent commits for ``instance`` (ValueError when the
-        run's environment cannot play an instance of this size)."""
+        """The stock vector int64[N] the agent commits for ``instance``
+        (:class:`envs.one_shot.IncompatibleInstanceError` when the environment cannot play an
+        instance of this size)."""
         start = time.perf_counter()
         observation, _ = self.env.reset(seed=0, options={"instance": instance})
         for _ in range(MAX_EPISODE_STEPS):
@@ -98,4 +91,4 @@ class LearnedPolicy:
         return self.normalizer.normalize_obs(observation)
 
     def __repr__(self) -> str:
-        return f"LearnedPolicy({str(self.run_dir)!r})"
+        return f"LearnedPolicy({self.name!r}, algo={self.algo!r})"

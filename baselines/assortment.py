@@ -1,7 +1,7 @@
 """Best single-customer assortment (Feldman & Topaloglu 2017) and assortment + newsvendor.
 
 The assortment LP for one Markov chain customer with margins m is the fluid LP with T = 1; its
-dual is the least solution g of g = max(m, rho g) (:mod:`baselines.bound`), and the optimal offer
+dual is the least solution g of g = max(m, rho g) (:mod:`envs.fluid_lp`), and the optimal offer
 set is S = {i : g_i = m_i > 0}: the products where selling beats sending the customer on.
 Assortment + newsvendor then stocks each i in S for demand Binomial(T, pi_i(S)) (Poisson(T
 pi_i(S)) with Poisson customers), the choice probabilities of S, at the newsvendor critical
@@ -14,11 +14,11 @@ import time
 
 import numpy as np
 
-from baselines._validation import rng_iv
-from baselines.bound import offer_probabilities, single_customer_values
+from envs.fluid_lp import offer_probabilities, single_customer_values
 from baselines.newsvendor import newsvendor_stock
 from baselines.policy import PolicyResult
 from envs.instance import Instance
+from envs.validation import rng_iv
 
 
 def best_assortment(instance: Instance, margins: np.ndarray | None = None) -> np.ndarray:

@@ -23,18 +23,19 @@ import time
 import numpy as np
 from scipy.stats import poisson
 
-from baselines._validation import positive_int_iv, rng_iv
 from baselines.policy import PolicyResult
 from envs.exact import exact_expected_profit
 from envs.instance import Instance
+from envs.validation import InputError, InputTypeError, describe, integer_iv, rng_iv
 
 MAX_CANDIDATES = 20_000
+MAX_CANDIDATE_LIMIT = 10_000_000
 POISSON_BOX_TAIL = 1e-6
 EXACT_DIGITS = 30
 SCIENTIFIC_DIGITS = 4_000
 
 
-class InstanceTooLargeError(ValueError):
+class InstanceTooLargeError(InputError):
     """The exact policy refuses an instance whose search box is larger than ``max_candidates``."""
 
 
@@ -60,10 +61,8 @@ def candidate_count(box: int, n_products: int) -> str:
 
 def _exact_iv(instance: Instance, max_candidates: int) -> int:
     if not isinstance(instance, Instance):
-        raise TypeError(
-            f"`instance` must be an envs.instance.Instance; got {type(instance).__name__}"
-        )
-    max_candidates = positive_int_iv("max_candidates", max_candidates)
+        raise InputTypeError(f"`instance` must be an envs.instance.Instance; got {describe(instance)}")
+    max_candidates = integer_iv("max_candidates", max_candidates, low=1, high=MAX_CANDIDATE_LIMIT)
     box = stock_box(instance)
     too_many = (
         instance.n_products * math.log10(box + 1) > math.log10(max_candidates) + 1

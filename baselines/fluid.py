@@ -13,10 +13,10 @@ from typing import Literal
 
 import numpy as np
 
-from baselines._validation import choice_iv, rng_iv
-from baselines.bound import METHODS, fluid_lp
+from envs.fluid_lp import METHODS, fluid_lp
 from baselines.policy import PolicyResult
 from envs.instance import Instance
+from envs.validation import choice_iv, rng_iv
 
 ROUNDING_RULES = ("nearest", "floor", "ceil")
 ROUNDING_TOLERANCE = 1e-6

@@ -38,21 +38,19 @@ from dataclasses import dataclass
 import numpy as np
 from numba import njit, prange
 
-from baselines._validation import (
-    choice_iv,
-    positive_float_iv,
-    positive_int_iv,
-    rng_iv,
-    time_limit_iv,
-)
-from baselines.bound import fluid_lp
+from envs.fluid_lp import fluid_lp
 from baselines.fluid import ROUNDING_RULES, round_stock
 from baselines.newsvendor import newsvendor_policy
 from baselines.policy import PolicyResult
 from envs.instance import Instance
 from envs.streams import customer_key, draw, season_key, to_uniform
+from envs.validation import choice_iv, integer_iv, real_iv, rng_iv, time_limit_iv
 
 STARTS = ("fluid", "newsvendor")
+MAX_ITERATIONS = 100_000
+MAX_SEASONS = 4096
+MAX_CASCADE_DEPTH = 64
+MAX_STEP = 1e6
 WALK_BUFFER = 64
 
 
@@ -199,10 +197,10 @@ def sample_path_gradient_policy(
     """
     begin = time.perf_counter()
     generator = rng_iv(rng)
-    iterations = positive_int_iv("iterations", iterations)
-    seasons = positive_int_iv("seasons", seasons)
-    cascade_depth = positive_int_iv("cascade_depth", cascade_depth)
-    step = positive_float_iv("step", step)
+    iterations = integer_iv("iterations", iterations, low=1, high=MAX_ITERATIONS)
+    seasons = integer_iv("seasons", seasons, low=1, high=MAX_SEASONS)
+    cascade_depth = integer_iv("cascade_depth", cascade_depth, low=1, high=MAX_CASCADE_DEPTH)
+    step = real_iv("step", step, low=0.0, high=MAX_STEP, low_open=True)
     choice_iv("start", start, STARTS)
     choice_iv("rounding", rounding, ROUNDING_RULES)
     time_limit = time_limit_iv(time_limit)

@@ -29,17 +29,19 @@ from dataclasses import replace
 
 import numpy as np
 
-from baselines._validation import choice_iv, positive_int_iv, rng_iv, time_limit_iv
 from baselines.fluid import fluid_policy
 from baselines.gradient import STARTS
 from baselines.newsvendor import newsvendor_policy
 from baselines.policy import PolicyResult
 from envs.instance import Instance
 from envs.simulate import simulate
+from envs.validation import choice_iv, integer_iv, rng_iv, time_limit_iv
 
 CUSTOMER_BUDGET = 2_000_000_000
 MIN_EVALUATIONS = 100
 MAX_EVALUATIONS = 20_000
+MAX_BANK_SEASONS = 4096
+MAX_PASSES = 10_000
 
 
 def default_evaluations(seasons: int, customers: int) -> int:
@@ -76,12 +78,12 @@ def local_search_policy(
     """
     begin = time.perf_counter()
     generator = rng_iv(rng)
-    seasons = positive_int_iv("seasons", seasons)
-    max_passes = positive_int_iv("max_passes", max_passes)
+    seasons = integer_iv("seasons", seasons, low=1, high=MAX_BANK_SEASONS)
+    max_passes = integer_iv("max_passes", max_passes, low=1, high=MAX_PASSES)
     choice_iv("start", start, STARTS)
     if max_evaluations is None:
         max_evaluations = default_evaluations(seasons, instance.customers)
-    max_evaluations = positive_int_iv("max_evaluations", max_evaluations)
+    max_evaluations = integer_iv("max_evaluations", max_evaluations, low=1, high=MAX_EVALUATIONS)
     time_limit = time_limit_iv(time_limit)
     seed = int(generator.integers(2**62))
     model = replace(instance, shopper=None) if instance.shopper is not None else instance

@@ -16,9 +16,9 @@ import time
 import numpy as np
 from scipy.stats import binom, poisson
 
-from baselines._validation import rng_iv
 from baselines.policy import PolicyResult
 from envs.instance import Instance
+from envs.validation import InputError, rng_iv
 
 MAX_RATIO = 1.0 - 1e-12
 
@@ -44,7 +44,7 @@ def newsvendor_stock(instance: Instance, probabilities: np.ndarray) -> np.ndarra
         or np.any(p < 0)
         or np.any(p > 1 + 1e-12)
     ):
-        raise ValueError(
+        raise InputError(
             f"`probabilities` must be {instance.n_products} numbers in [0, 1]; got shape {p.shape}"
         )
     p = np.minimum(p, 1.0)

@@ -8,7 +8,7 @@ selection rule was not available to us; the rule below is **ours**, named
 
 1. Start from the best single-customer assortment S on margins r - c (Feldman & Topaloglu
    2017; :func:`baselines.assortment.best_assortment`): the fluid-optimal offer set.
-2. For S, compute the expected demands D_i = T pi_i(S) (:func:`baselines.bound.offer_probabilities`)
+2. For S, compute the expected demands D_i = T pi_i(S) (:func:`envs.fluid_lp.offer_probabilities`)
    and the value of one more expected customer standing at each product: on S the marginal
    newsvendor value u_j = (r_j - s_j) P(Poisson(D_j) <= x*_j - 1) (the derivative of the
    Poisson newsvendor profit in its mean demand at the critical fractile x*_j, by the envelope
@@ -42,13 +42,15 @@ import time
 import numpy as np
 from scipy.stats import poisson
 
-from baselines._validation import nonnegative_int_iv, unit_interval_iv
 from baselines.assortment import best_assortment
-from baselines.bound import offer_probabilities, policy_values
+from envs.fluid_lp import offer_probabilities, policy_values
 from baselines.newsvendor import critical_ratios
 from baselines.policy import PolicyResult
-from baselines.saa import _saa
+from baselines.saa import plan_saa
 from envs.instance import Instance
+from envs.validation import integer_iv, real_iv
+
+MAX_ROUNDS = 100_000
 
 
 def marginal_newsvendor_values(instance: Instance, demand: np.ndarray) -> np.ndarray:
@@ -73,7 +75,7 @@ def customer_values(
     instance: Instance, offered: np.ndarray, margin: np.ndarray | None = None
 ) -> np.ndarray:
     """v with v_i = margin_i on the offer set and v = rho v off it
-    (:func:`baselines.bound.policy_values`); ``margin`` defaults to r - c."""
+    (:func:`envs.fluid_lp.policy_values`); ``margin`` defaults to r - c."""
     margin = instance.prices - instance.costs if margin is None else margin
     return policy_values(instance, margin, np.asarray(offered, dtype=bool))
 
@@ -82,8 +84,8 @@ def pooled_assortment(
     instance: Instance, *, drop_fraction: float = 0.5, max_rounds: int = 50
 ) -> tuple[np.ndarray, int]:
     """The offer set of steps 1-4 of the module docstring and the number of rounds used."""
-    drop_fraction = unit_interval_iv("drop_fraction", drop_fraction)
-    max_rounds = nonnegative_int_iv("max_rounds", max_rounds)
+    drop_fraction = real_iv("drop_fraction", drop_fraction, low=0.0, high=1.0, low_open=True)
+    max_rounds = integer_iv("max_rounds", max_rounds, low=0, high=MAX_ROUNDS)
     offered = best_assortment(instance).copy()
     rho = instance.substitution_csr
     rounds = 0
@@ -123,7 +125,7 @@ def pooled_saa_policy(
     offered, rounds = pooled_assortment(
         instance, drop_fraction=drop_fraction, max_rounds=max_rounds
     )
-    result = _saa(
+    result = plan_saa(
         instance,
         offered,
         rng=rng,

@@ -20,6 +20,7 @@ import numpy as np
 
 from baselines.policy import PolicyResult
 from envs.instance import Instance
+from envs.validation import InputError
 
 POLICIES: dict[str, str] = {
     "fluid": "baselines.fluid:fluid_policy",
@@ -37,22 +38,14 @@ def _name_iv(name: Any) -> str:
     if not isinstance(name, str) or name not in POLICIES:
         close = difflib.get_close_matches(str(name), POLICIES, n=1)
         hint = f"did you mean {close[0]!r}? " if close else ""
-        raise ValueError(f"unknown policy {name!r}; {hint}known policies: {', '.join(POLICIES)}")
+        raise InputError(f"unknown policy {name!r}; {hint}known policies: {', '.join(POLICIES)}")
     return name
 
 
 def load_policy(name: str) -> Callable[..., PolicyResult]:
     """The heuristic function registered as ``name`` (imports its module on first use)."""
     module_name, function_name = POLICIES[_name_iv(name)].split(":")
-    try:
-        module = importlib.import_module(module_name)
-    except ModuleNotFoundError as exc:
-        if exc.name != module_name:
-            raise
-        raise ValueError(
-            f"policy {name!r} is registered but its module {module_name} is not available"
-        ) from exc
-    return getattr(module, function_name)
+    return getattr(importlib.import_module(module_name), function_name)
 
 
 def policy_knobs(name: str) -> dict[str, Any]:
@@ -71,7 +64,7 @@ def _knobs_iv(name: str, knobs: dict[str, Any]) -> None:
         if key not in known:
             close = difflib.get_close_matches(key, known, n=1)
             hint = f"did you mean {close[0]!r}? " if close else ""
-            raise ValueError(
+            raise InputError(
                 f"policy {name!r} has no knob {key!r}; {hint}its knobs are: {', '.join(known) or 'none'}"
             )
 

@@ -55,17 +55,27 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.optimize import linprog
 
-from baselines._validation import choice_iv, positive_int_iv, rng_iv, time_limit_iv
-from baselines.bound import fluid_lp
+from envs.fluid_lp import fluid_lp
 from baselines.fluid import ROUNDING_RULES, round_stock
 from baselines.policy import PolicyResult
-from baselines.scenarios import first_choice_counts
+from baselines.scenarios import MAX_SCENARIOS, first_choice_counts
 from envs.instance import Instance
+from envs.validation import (
+    InputError,
+    choice_iv,
+    integer_iv,
+    mask_iv,
+    number_array_iv,
+    rng_iv,
+    time_limit_iv,
+)
 
 LP_METHODS = ("highs", "highs-ipm", "highs-ds")
 MAX_ITERATIONS = 300
 ITERATION_BUDGET = 1_500_000
 MIN_ITERATIONS = 30
+MAX_FLOW_ITERATIONS = 100_000
+MAX_SCENARIO_CELLS = 50_000_000
 SOLVERS = ("auto", "lp", "flow-ascent")
 LP_VARIABLE_LIMIT = 10_000
 FIXED_POINT_TOLERANCE = 1e-9
@@ -92,40 +102,27 @@ class SAAProgram:
 
 
 def demands_iv(demands: object, n_products: int) -> np.ndarray:
-    """Validate a (K, N) array of non-negative integral demand counts."""
-    arr = np.asarray(demands)
-    if arr.ndim != 2 or arr.shape[1] != n_products or arr.shape[0] < 1:
-        raise ValueError(
-            f"`demands` must have shape (K, {n_products}) with K >= 1, one row per scenario; got {arr.shape}"
+    """Validate a (K, N) array of finite, non-negative demand counts."""
+    arr = number_array_iv("demands", demands, ndim=2)
+    if arr.shape[1] != n_products or arr.shape[0] < 1:
+        raise InputError(
+            f"`demands` must have shape (K, {n_products}) with K >= 1, one row per scenario; "
+            f"got {arr.shape}"
         )
-    if (
-        not (np.issubdtype(arr.dtype, np.integer) or np.issubdtype(arr.dtype, np.floating))
-        or arr.dtype == bool
-    ):
-        raise TypeError(f"`demands` must hold numbers; got dtype {arr.dtype}")
-    bad = np.argwhere(~np.isfinite(arr) | (arr < 0))
+    bad = np.argwhere(arr < 0)
     if bad.size:
         k, i = (int(v) for v in bad[0])
-        raise ValueError(
-            f"`demands` entry ({k}, {i}) is {float(arr[k, i])!r}; demands must be finite and non-negative"
+        raise InputError(
+            f"`demands` entry ({k}, {i}) is {float(arr[k, i])!r}; demands must be non-negative"
         )
-    return arr.astype(np.float64)
+    return arr
 
 
 def offered_iv(offered: object, n_products: int) -> np.ndarray:
     """Validate an offer-set mask (``None`` means the whole catalog)."""
     if offered is None:
         return np.ones(n_products, dtype=bool)
-    mask = np.asarray(offered)
-    if mask.dtype != bool:
-        raise TypeError(
-            f"`offered` must be a boolean mask over the products; got dtype {mask.dtype}"
-        )
-    if mask.shape != (n_products,):
-        raise ValueError(
-            f"`offered` must have shape ({n_products},), one entry per product; got {mask.shape}"
-        )
-    return mask
+    return mask_iv("offered", offered, n_products)
 
 
 def saa_program(instance: Instance, demands: object, offered: object = None) -> SAAProgram:
@@ -247,7 +244,7 @@ def spill_values(rho: sp.csr_array, margin: np.ndarray, passes: np.ndarray) -> n
     """v^k (shape (K, N)): v = m where a customer buys, v = rho v where she ``passes`` on
     (saturated or unstocked products), i.e. the margin one more customer arriving at each
     product finally earns (0 if she leaves). A batch of K fixed-policy iterations (one buy set
-    per scenario); :func:`baselines.bound.policy_values` is the single-policy exact version."""
+    per scenario); :func:`envs.fluid_lp.policy_values` is the single-policy exact version."""
     v = np.where(passes, 0.0, margin)
     for _ in range(FIXED_POINT_MAX_STEPS):
         nxt = np.where(passes, (rho @ v.T).T, margin)
@@ -279,7 +276,7 @@ def flow_ascent(
 ) -> SAASolution:
     """Maximize F(x) of the module docstring by projected supergradient ascent on fixed scenarios.
 
-    Start x = the fluid LP sales (:func:`baselines.bound.fluid_lp`) on the offer set (F is not
+    Start x = the fluid LP sales (:func:`envs.fluid_lp.fluid_lp`) on the offer set (F is not
     concave: from the mean first-choice demand the ascent was measured to stall in a poor region
     on a heavy-tail instance, N = 3,000: in-sample 16,353 against 17,311 from the fluid start);
     the step for product i at iteration t is
@@ -338,7 +335,7 @@ def saa_policy(
     (0 = solved), ``message``, ``saa_value`` (in-sample value), ``solver``, ``scenarios``,
     ``lp_variables``, ``iterations`` and ``stopped``.
     """
-    return _saa(
+    return plan_saa(
         instance,
         None,
         rng=rng,
@@ -351,7 +348,7 @@ def saa_policy(
     )
 
 
-def _saa(
+def plan_saa(
     instance: Instance,
     offered: np.ndarray | None,
     *,
@@ -363,20 +360,27 @@ def _saa(
     iterations: int | None,
     time_limit: float | None,
 ) -> PolicyResult:
-    """:func:`saa_policy` restricted to the offer set ``offered`` (None: the whole catalog);
-    :mod:`baselines.pooled` calls it with its pruned assortment."""
+    """:func:`saa_policy` restricted to the offer set ``offered`` (None: the whole catalog),
+    with every knob explicit; :mod:`baselines.pooled` calls it with its pruned assortment."""
     start = time.perf_counter()
     generator = rng_iv(rng)
-    k = positive_int_iv("scenarios", scenarios)
+    k = integer_iv("scenarios", scenarios, low=1, high=MAX_SCENARIOS)
     choice_iv("rounding", rounding, ROUNDING_RULES)
     choice_iv("solver", solver, SOLVERS)
     choice_iv("method", method, LP_METHODS)
     n = instance.n_products
     steps = (
-        default_iterations(n) if iterations is None else positive_int_iv("iterations", iterations)
+        default_iterations(n)
+        if iterations is None
+        else integer_iv("iterations", iterations, low=1, high=MAX_FLOW_ITERATIONS)
     )
     time_limit = time_limit_iv(time_limit)
     mask = offered_iv(offered, n)
+    if k * n > MAX_SCENARIO_CELLS:
+        raise InputError(
+            f"`scenarios` {k:,} times N = {n:,} products is {k * n:,} scenario cells; the SAA "
+            f"holds at most {MAX_SCENARIO_CELLS:,} (use fewer scenarios)"
+        )
     demands = first_choice_counts(instance, k, generator).astype(np.float64)
     variables = n * (2 * k + 1)
     chosen = (

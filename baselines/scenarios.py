@@ -18,8 +18,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from baselines._validation import positive_int_iv, rng_iv
 from envs.instance import Instance
+from envs.validation import integer_iv, rng_iv
+
+MAX_SCENARIOS = 4096
+"""The most scenarios a planner may draw (each is a length-N count vector)."""
 
 
 def first_choice_counts(
@@ -30,7 +33,7 @@ def first_choice_counts(
     Multinomial(T; lambda, lambda_0) per row for fixed-length seasons, independent
     Poisson(T lambda_i) entries for Poisson seasons. Same ``rng`` seed => identical arrays.
     """
-    k = positive_int_iv("scenarios", scenarios)
+    k = integer_iv("scenarios", scenarios, low=1, high=MAX_SCENARIOS)
     generator = rng_iv(rng)
     lam = instance.arrival
     if instance.arrivals == "poisson":

@@ -22,35 +22,17 @@ import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
 from envs.instance import Instance, make_instance
+from envs.validation import InputError, describe, integer_iv, mask_iv, real_iv, vector_iv
 
-
-def _offered_iv(offered: Any, n: int) -> np.ndarray:
-    mask = np.asarray(offered)
-    if mask.dtype != bool:
-        raise TypeError(
-            f"`offered` must be a boolean mask over the products; got dtype {mask.dtype}"
-        )
-    if mask.shape != (n,):
-        raise ValueError(
-            f"`offered` must have shape ({n},), one entry per product; got {mask.shape}"
-        )
-    return mask
+MAX_DENSE_APPROXIMATION = 5_000
+""":func:`markov_chain_approximation` builds a dense N x N matrix from N + 1 model calls."""
 
 
 def _weights_iv(weights: Any, outside_weight: Any) -> tuple[np.ndarray, float]:
-    v = np.asarray(weights, dtype=np.float64)
-    if v.ndim != 1 or v.shape[0] == 0:
-        raise ValueError(f"`weights` must be a non-empty one-dimensional list; got shape {v.shape}")
-    bad = np.flatnonzero(~np.isfinite(v) | (v <= 0))
-    if bad.size:
-        i = int(bad[0])
-        raise ValueError(
-            f"`weights` entry {i} is {float(v[i])!r}; MNL weights must be positive and finite"
-        )
-    v0 = float(outside_weight)
-    if not np.isfinite(v0) or v0 < 0:
-        raise ValueError(f"`outside_weight` is {v0!r}; it must be finite and non-negative")
-    return v, v0
+    v = vector_iv("weights", weights, low=0.0, low_open=True)
+    if v.shape[0] == 0:
+        raise InputError("`weights` must list at least one product; got an empty list")
+    return v, real_iv("outside_weight", outside_weight, low=0.0)
 
 
 def markov_chain_choice_probabilities(arrival: Any, substitution: Any, offered: Any) -> np.ndarray:
@@ -60,13 +42,14 @@ def markov_chain_choice_probabilities(arrival: Any, substitution: Any, offered: 
     sparse LU when ``substitution`` is a scipy.sparse matrix). The chain must be valid
     (DESIGN.md 2), which makes I - rho_UU non-singular whenever S is not empty.
     """
-    lam = np.asarray(arrival, dtype=np.float64)
-    if lam.ndim != 1:
-        raise ValueError(f"`arrival` must be one-dimensional; got shape {lam.shape}")
+    lam = vector_iv("arrival", arrival, low=0.0)
     n = lam.shape[0]
-    if substitution.shape != (n, n):
-        raise ValueError(f"`substitution` must have shape ({n}, {n}); got {substitution.shape}")
-    s = _offered_iv(offered, n)
+    if getattr(substitution, "shape", None) != (n, n):
+        raise InputError(
+            f"`substitution` must have shape ({n}, {n}) to match `arrival`; "
+            f"got {getattr(substitution, 'shape', describe(substitution))}"
+        )
+    s = mask_iv("offered", offered, n)
     pi = np.zeros(n)
     if not s.any():
         return pi
@@ -91,7 +74,7 @@ def markov_chain_choice_probabilities(arrival: Any, substitution: Any, offered: 
 def mnl_choice_probabilities(weights: Any, outside_weight: float, offered: Any) -> np.ndarray:
     """Closed-form MNL: pi_i(S) = v_i / (v_0 + sum_{j in S} v_j) for i in S, 0 elsewhere."""
     v, v0 = _weights_iv(weights, outside_weight)
-    s = _offered_iv(offered, v.shape[0])
+    s = mask_iv("offered", offered, v.shape[0])
     pi = np.zeros(v.shape[0])
     if s.any():
         pi[s] = v[s] / (v0 + v[s].sum())
@@ -148,12 +131,11 @@ def markov_chain_approximation(
     which only a model violating substitutability (regularity) produces, are clipped to 0.
     Exact for MNL.
     """
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
-        raise ValueError(f"`n` must be a positive integer; got {n!r}")
+    n = integer_iv("n", n, low=1, high=MAX_DENSE_APPROXIMATION)
     full = np.ones(n, dtype=bool)
     p_all = np.asarray(choice_probabilities(full), dtype=np.float64)
     if p_all.shape != (n,):
-        raise ValueError(f"`choice_probabilities` must return shape ({n},); got {p_all.shape}")
+        raise InputError(f"`choice_probabilities` must return shape ({n},); got {p_all.shape}")
     rho = np.zeros((n, n))
     for i in range(n):
         if p_all[i] <= 0:

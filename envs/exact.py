@@ -34,6 +34,7 @@ from scipy.stats import poisson
 
 from envs.choice import markov_chain_choice_probabilities
 from envs.instance import Instance, stock_iv
+from envs.validation import InputError
 
 POISSON_TAIL = 1e-12
 MAX_STATES = 200_000
@@ -52,12 +53,12 @@ class ExactResult:
 def exact_expected_profit(instance: Instance, stock) -> ExactResult:
     """Expected profit, sales and profit variance of ``stock`` by the DP in the module docstring.
 
-    Refuses (``ValueError`` naming the limit) when the number of inventory states
+    Refuses (:class:`~envs.validation.InputError` naming the limit) when the number of inventory states
     prod_i (x_i + 1) exceeds ``MAX_STATES`` or the work states x customers x N exceeds
     ``MAX_WORK``, and instances whose customers are a non-MC ``shopper``.
     """
     if instance.shopper is not None:
-        raise ValueError(
+        raise InputError(
             "`instance` has a `shopper` (a non-Markov-chain customer process); "
             "exact_expected_profit handles Markov chain customers only"
         )
@@ -69,7 +70,7 @@ def exact_expected_profit(instance: Instance, stock) -> ExactResult:
         if n_states > MAX_STATES:
             break
     if n_states > MAX_STATES:
-        raise ValueError(
+        raise InputError(
             f"`stock` gives more than {MAX_STATES:,} inventory states (prod_i (x_i + 1)); "
             f"exact_expected_profit handles at most MAX_STATES = {MAX_STATES:,}"
         )
@@ -84,7 +85,7 @@ def exact_expected_profit(instance: Instance, stock) -> ExactResult:
         weights[-1] = 1.0
     work = n_states * t_max * n
     if work > MAX_WORK:
-        raise ValueError(
+        raise InputError(
             f"the DP needs {work:,} steps (states {n_states:,} x customers {t_max:,} x products {n}); "
             f"exact_expected_profit handles at most MAX_WORK = {MAX_WORK:,}"
         )

@@ -40,8 +40,17 @@ import scipy.sparse as sp
 from scipy.spatial import cKDTree
 
 from envs.choice import mnl_instance
-from envs.instance import ARRIVAL_MODES, Instance, make_instance
+from envs.instance import (
+    ARRIVAL_MODES,
+    MAX_CUSTOMERS,
+    MAX_MONEY,
+    MAX_PRODUCTS,
+    MIN_PRICE,
+    Instance,
+    make_instance,
+)
 from envs.multistep import SPARSE_ABOVE, MultiStepShopper, multistep_instance
+from envs.validation import InputError, choice_iv, integer_iv, real_iv, seed_iv
 
 Params = dict[str, Any]
 
@@ -59,66 +68,54 @@ class FamilySpec:
 # ------------------------------------------------------------------------- knob rules
 
 
-def _int_rule(minimum: int) -> Callable[[str, Any], int]:
+def _int_rule(low: int, high: int) -> Callable[[str, Any], int]:
     def rule(label: str, value: Any) -> int:
-        if isinstance(value, float) and value.is_integer():
-            value = int(value)
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-            raise ValueError(f"override `{label}` must be an integer >= {minimum}; got {value!r}")
-        return int(value)
+        return integer_iv(label, value, low=low, high=high, integral_float=True)
 
     return rule
 
 
 def _float_rule(low: float, high: float, *, open_low: bool = False) -> Callable[[str, Any], float]:
-    bracket = "(" if open_low else "["
-
     def rule(label: str, value: Any) -> float:
-        if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-            raise ValueError(
-                f"override `{label}` must be a number in {bracket}{low}, {high}]; got {value!r}"
-            )
-        number = float(value)
-        below = number <= low if open_low else number < low
-        if not np.isfinite(number) or below or number > high:
-            raise ValueError(
-                f"override `{label}` must be a number in {bracket}{low}, {high}]; got {value!r}"
-            )
-        return number
+        return real_iv(label, value, low=low, high=high, low_open=open_low)
 
     return rule
 
 
 def _arrivals_rule(label: str, value: Any) -> str:
-    if value not in ARRIVAL_MODES:
-        raise ValueError(f"override `{label}` must be one of {list(ARRIVAL_MODES)}; got {value!r}")
-    return str(value)
+    return choice_iv(label, value, ARRIVAL_MODES)
 
 
-_INF = float("inf")
+MAX_NEIGHBOURS = 100
+MAX_CONSIDERATION = 100
+MAX_SAMPLES_PER_ANCHOR = 65_536
+MAX_DENSE_PRODUCTS = 2_000
+"""Families with a dense substitution matrix (``mnl``) hold at most this many products."""
 KNOB_RULES: Mapping[str, Callable[[str, Any], Any]] = MappingProxyType(
     {
-        "n_products": _int_rule(1),
-        "customers": _int_rule(1),
+        "n_products": _int_rule(1, MAX_PRODUCTS),
+        "customers": _int_rule(1, MAX_CUSTOMERS),
         "arrivals": _arrivals_rule,
         "alpha": _float_rule(0.0, 10.0),
         "no_purchase": _float_rule(0.0, 0.99),
-        "neighbours": _int_rule(0),
+        "neighbours": _int_rule(0, MAX_NEIGHBOURS),
         "leak_low": _float_rule(0.0, 1.0, open_low=True),
         "leak_high": _float_rule(0.0, 1.0, open_low=True),
-        "price_low": _float_rule(0.0, _INF, open_low=True),
-        "price_high": _float_rule(0.0, _INF, open_low=True),
+        "price_low": _float_rule(MIN_PRICE, MAX_MONEY),
+        "price_high": _float_rule(MIN_PRICE, MAX_MONEY),
         "cost_fraction_low": _float_rule(0.0, 1.0),
         "cost_fraction_high": _float_rule(0.0, 1.0),
         "salvage_fraction": _float_rule(0.0, 1.0),
         "search_probability": _float_rule(0.0, 1.0),
-        "consideration": _int_rule(1),
+        "consideration": _int_rule(1, MAX_CONSIDERATION),
         "utility_spread": _float_rule(0.0, 10.0),
-        "outside_weight": _float_rule(0.0, _INF, open_low=True),
-        "samples_per_anchor": _int_rule(1),
+        "outside_weight": _float_rule(0.0, 1e12, open_low=True),
+        "samples_per_anchor": _int_rule(1, MAX_SAMPLES_PER_ANCHOR),
     }
 )
-"""Validation of every knob: ``rule(name, value)`` returns the normalized value or raises."""
+"""Validation of every knob: ``rule(name, value)`` returns the normalized value or raises
+:class:`~envs.validation.InputError`; every size has an upper limit, so no override can make a
+build run for hours or exhaust memory."""
 
 
 def _pairs_iv(params: Params) -> None:
@@ -128,7 +125,7 @@ def _pairs_iv(params: Params) -> None:
         ("cost_fraction_low", "cost_fraction_high"),
     ):
         if low in params and params[low] > params[high]:
-            raise ValueError(
+            raise InputError(
                 f"override `{low}` is {params[low]!r}, above `{high}` = {params[high]!r}; "
                 f"`{low}` must be at most `{high}`"
             )
@@ -205,6 +202,11 @@ def _build_markov_chain(rng: np.random.Generator, params: Params) -> Instance:
 
 def _build_mnl(rng: np.random.Generator, params: Params) -> Instance:
     n = params["n_products"]
+    if n > MAX_DENSE_PRODUCTS:
+        raise InputError(
+            f"`n_products` is {n:,}; the mnl family stores its substitution densely and holds "
+            f"at most {MAX_DENSE_PRODUCTS:,} products"
+        )
     weights = power_law_popularity(rng, n, params["alpha"])
     prices, costs, salvage = catalog_economics(rng, n, params)
     share = params["no_purchase"]
@@ -222,7 +224,7 @@ def _build_mnl(rng: np.random.Generator, params: Params) -> Instance:
 def _build_multistep(rng: np.random.Generator, params: Params) -> Instance:
     n = params["n_products"]
     if params["consideration"] > n:
-        raise ValueError(
+        raise InputError(
             f"override `consideration` is {params['consideration']}; a shopper cannot consider "
             f"more than the {n} products of the catalog"
         )
@@ -232,7 +234,7 @@ def _build_multistep(rng: np.random.Generator, params: Params) -> Instance:
     weights = np.exp(params["utility_spread"] * rng.standard_normal(n))
     size = min(params["neighbours"], n - 1)
     if size < params["consideration"] - 1:
-        raise ValueError(
+        raise InputError(
             f"override `neighbours` is {params['neighbours']}; the neighbourhood must hold at least "
             f"`consideration` - 1 = {params['consideration'] - 1} products (and at most N - 1 = {n - 1})"
         )
@@ -380,13 +382,13 @@ def family_parameters(family: str, **overrides: Any) -> Params:
     if family not in FAMILIES:
         close = difflib.get_close_matches(str(family), FAMILIES, n=1)
         hint = f"did you mean {close[0]!r}? " if close else ""
-        raise ValueError(f"unknown family {family!r}; {hint}known families are {list(FAMILIES)}")
+        raise InputError(f"unknown family {family!r}; {hint}known families are {list(FAMILIES)}")
     defaults = FAMILIES[family].defaults
     for key in overrides:
         if key not in defaults:
             close = difflib.get_close_matches(key, defaults, n=1)
             hint = f"did you mean {close[0]!r}? " if close else ""
-            raise ValueError(
+            raise InputError(
                 f"unknown override {key!r} for family {family!r}; {hint}its knobs are {sorted(defaults)}"
             )
     params = dict(defaults)
@@ -403,8 +405,7 @@ def make_family_instance(family: str, seed: int, **overrides: Any) -> Instance:
     ``"<family>-<seed>"`` and its metadata records the family, seed and resolved knobs.
     """
     params = family_parameters(family, **overrides)
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ValueError(f"`seed` must be a non-negative integer; got {seed!r}")
+    seed = seed_iv("seed", seed)
     sequence = np.random.SeedSequence(int(seed), spawn_key=(zlib.crc32(family.encode()),))
     instance = FAMILIES[family].build(np.random.default_rng(sequence), params)
     return replace(

@@ -69,6 +69,8 @@ from scipy.stats import binom, poisson
 from envs.instance import Instance
 
 CAP_QUANTILE = 0.999
+AUTO_SCALE_FLOOR = 1e-9
+"""The ``"auto"`` reward divisor is at least this share of T max_i r_i."""
 """Quantile of the visit count that sets the demand cap."""
 
 FEATURES: tuple[tuple[str, float, float], ...] = (
@@ -199,14 +201,16 @@ def catalog_features(instance: Instance) -> np.ndarray:
 
 
 def auto_reward_scale(instance: Instance) -> float:
-    """The ``reward_scale="auto"`` divisor: T sum_i lambda_i max(r_i - c_i, 0).
+    """The ``reward_scale="auto"`` divisor: T sum_i lambda_i max(r_i - c_i, 0), at least
+    ``AUTO_SCALE_FLOOR`` T max_i r_i.
 
     The profit of serving every customer her first choice with no leftover stock. It is not a
     bound (substitution can do better when first choices have small margins) but it puts the
-    profits of every family on a scale of about 1. It is 1 when no product has a positive margin.
+    profits of every family on a scale of about 1. The floor keeps the divisor a normal
+    positive float when every margin is (nearly) zero, so that rewards stay finite (with the
+    instance's money limits, |profit| / divisor stays below about 1e45).
     """
     scale = float(
-        instance.customers
-        * np.dot(instance.arrival, np.maximum(instance.prices - instance.costs, 0.0))
+        instance.customers * np.dot(instance.arrival, np.maximum(instance.prices - instance.costs, 0.0))
     )
-    return scale if scale > 0 else 1.0
+    return max(scale, AUTO_SCALE_FLOOR * instance.customers * float(instance.prices.max()))

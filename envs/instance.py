@@ -15,6 +15,12 @@ whole catalog (for example MNL without an outside option, where every row sums t
 whole catalog closed, a customer who finds *nothing* in stock leaves, and otherwise reaches a
 stocked product with probability 1.
 
+Limits (so that every profit, bound and reward stays a finite float and every input is read in
+bounded time and memory): at most ``MAX_PRODUCTS`` = 2^20 - 1 products (the simulator's tables
+code a product in 20 bits); prices in [``MIN_PRICE``, ``MAX_MONEY``] = [1e-6, 1e12]; costs and
+salvage in [0, 1e12]; T at most 2^31 - 1; an instance file of at most ``MAX_INSTANCE_BYTES``
+(256 MiB) and a stock file of at most ``MAX_STOCK_BYTES`` (64 MiB); stock below 2^31 per product.
+
 Numerical tolerance: sums are compared with ``SUM_TOLERANCE`` (1e-9) so that probabilities
 written with rounding still load; a row counts as leaking when it sums to less than
 ``1 - SUM_TOLERANCE``.
@@ -39,9 +45,31 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.sparse.csgraph import connected_components
 
+from envs.validation import (
+    InputError,
+    InputTypeError,
+    choice_iv,
+    describe,
+    integer_iv,
+    is_integer,
+    number_array_iv,
+    read_json_file,
+    vector_iv,
+)
+
 SUM_TOLERANCE = 1e-9
 MAX_CUSTOMERS = 2**31 - 1
 """The largest season length T (customer indices and counts stay within 32-bit integers)."""
+MAX_PRODUCTS = (1 << 20) - 1
+"""The largest catalog: the simulator's tables code a product (or "leave") in 20 bits."""
+MIN_PRICE = 1e-6
+MAX_MONEY = 1e12
+"""Prices lie in [MIN_PRICE, MAX_MONEY], costs and salvage in [0, MAX_MONEY]: T times any
+money amount, and its square in a variance, stay far inside float range."""
+MAX_STOCK = 2**31 - 1
+MAX_NAME_LENGTH = 200
+MAX_INSTANCE_BYTES = 256 * 2**20
+MAX_STOCK_BYTES = 64 * 2**20
 ARRIVAL_MODES = ("fixed", "poisson")
 JSON_KEYS = (
     "name",
@@ -143,37 +171,42 @@ def make_instance(
 ) -> Instance:
     """Validate the parameters and return an :class:`Instance`.
 
-    Raises ``ValueError`` or ``TypeError`` naming the argument, the rule and the offending
-    value for every rule in the module docstring.
+    Raises :class:`~envs.validation.InputError` (``InputTypeError`` for a wrong type) naming
+    the argument, the rule and the offending value for every rule in the module docstring.
     """
-    if not isinstance(name, str) or not name:
-        raise TypeError(f"`name` must be a non-empty string; got {name!r}")
-    prices_arr = _vector_iv("prices", prices)
+    if not isinstance(name, str) or not 0 < len(name) <= MAX_NAME_LENGTH:
+        raise InputTypeError(
+            f"`name` must be a non-empty string of at most {MAX_NAME_LENGTH} characters; "
+            f"got {describe(name)}"
+        )
+    prices_arr = vector_iv("prices", prices, low=MIN_PRICE, high=MAX_MONEY)
     n = prices_arr.shape[0]
-    if n == 0:
-        raise ValueError("`prices` must list at least one product; got an empty list")
-    costs_arr = _vector_iv("costs", costs, n)
-    salvage_arr = np.zeros(n) if salvage is None else _vector_iv("salvage", salvage, n)
-    arrival_arr = _vector_iv("arrival", arrival, n)
-    _positive_iv("prices", prices_arr)
-    for label, values in (("costs", costs_arr), ("salvage", salvage_arr), ("arrival", arrival_arr)):
-        _nonnegative_iv(label, values)
+    if not 1 <= n <= MAX_PRODUCTS:
+        raise InputError(
+            f"`prices` must list between 1 and {MAX_PRODUCTS:,} products; got {n:,}"
+        )
+    costs_arr = vector_iv("costs", costs, n, low=0.0, high=MAX_MONEY)
+    salvage_arr = (
+        np.zeros(n) if salvage is None else vector_iv("salvage", salvage, n, low=0.0, high=MAX_MONEY)
+    )
+    arrival_arr = vector_iv("arrival", arrival, n, low=0.0, high=1.0)
     above = np.flatnonzero(salvage_arr > costs_arr)
     if above.size:
         i = int(above[0])
-        raise ValueError(
-            f"`salvage` of product {i} is {float(salvage_arr[i])!r}, above its cost {float(costs_arr[i])!r}; "
-            "salvage must satisfy 0 <= s_i <= c_i"
+        raise InputError(
+            f"`salvage` of product {i} is {float(salvage_arr[i])!r}, above its cost "
+            f"{float(costs_arr[i])!r}; salvage must satisfy 0 <= s_i <= c_i"
         )
     total = float(arrival_arr.sum())
     if total > 1.0 + SUM_TOLERANCE:
-        raise ValueError(
+        raise InputError(
             f"`arrival` sums to {total!r}; arrival probabilities must sum to at most 1"
         )
     rho = _substitution_iv(substitution, n)
-    customers_int = _customers_iv(customers)
-    if arrivals not in ARRIVAL_MODES:
-        raise ValueError(f"`arrivals` must be one of {ARRIVAL_MODES}; got {arrivals!r}")
+    customers_int = integer_iv(
+        "customers", customers, low=1, high=MAX_CUSTOMERS, integral_float=True
+    )
+    choice_iv("arrivals", arrivals, ARRIVAL_MODES)
     for arr in (prices_arr, costs_arr, salvage_arr, arrival_arr):
         arr.setflags(write=False)
     if isinstance(rho, np.ndarray):
@@ -192,55 +225,6 @@ def make_instance(
     )
 
 
-def _vector_iv(label: str, values: Any, n: int | None = None) -> np.ndarray:
-    if isinstance(values, (str, bytes, dict)) or values is None:
-        raise TypeError(f"`{label}` must be a list of numbers; got {type(values).__name__}")
-    try:
-        arr = np.array(values, dtype=np.float64)
-    except (TypeError, ValueError) as exc:
-        raise TypeError(f"`{label}` must be a list of numbers; got {values!r:.80}") from exc
-    if arr.ndim != 1:
-        raise ValueError(f"`{label}` must be one-dimensional; got shape {arr.shape}")
-    if n is not None and arr.shape[0] != n:
-        raise ValueError(f"`{label}` has {arr.shape[0]} entries; `prices` has {n}, they must match")
-    bad = np.flatnonzero(~np.isfinite(arr))
-    if bad.size:
-        i = int(bad[0])
-        raise ValueError(f"`{label}` entry {i} is {float(arr[i])!r}; entries must be finite")
-    return arr
-
-
-def _positive_iv(label: str, values: np.ndarray) -> None:
-    bad = np.flatnonzero(values <= 0)
-    if bad.size:
-        i = int(bad[0])
-        raise ValueError(f"`{label}` entry {i} is {float(values[i])!r}; entries must be positive")
-
-
-def _nonnegative_iv(label: str, values: np.ndarray) -> None:
-    bad = np.flatnonzero(values < 0)
-    if bad.size:
-        i = int(bad[0])
-        raise ValueError(
-            f"`{label}` entry {i} is {float(values[i])!r}; entries must be non-negative"
-        )
-
-
-def _customers_iv(customers: Any) -> int:
-    if isinstance(customers, bool) or not isinstance(customers, (int, np.integer)):
-        if isinstance(customers, float) and customers.is_integer():
-            customers = int(customers)
-        else:
-            raise TypeError(f"`customers` must be a positive integer; got {customers!r}")
-    if customers < 1:
-        raise ValueError(f"`customers` must be a positive integer; got {customers!r}")
-    if customers > MAX_CUSTOMERS:
-        raise ValueError(
-            f"`customers` must be at most {MAX_CUSTOMERS:,} (2**31 - 1); got {customers!r}"
-        )
-    return int(customers)
-
-
 def _to_csr(matrix: Substitution) -> sp.csr_array:
     csr = sp.csr_array(matrix, dtype=np.float64, copy=True)
     csr.sum_duplicates()
@@ -251,44 +235,43 @@ def _to_csr(matrix: Substitution) -> sp.csr_array:
 
 def _substitution_iv(substitution: Any, n: int) -> Substitution:
     if sp.issparse(substitution):
+        if substitution.shape != (n, n):
+            raise InputError(
+                f"`substitution` must have shape ({n}, {n}) to match `prices`; "
+                f"got {substitution.shape}"
+            )
+        if substitution.dtype.kind not in "iuf":
+            raise InputTypeError(
+                f"`substitution` must hold real numbers; got dtype {substitution.dtype}"
+            )
         rho: Substitution = _to_csr(substitution)
         values = rho.data
     else:
-        if isinstance(substitution, (str, bytes, dict)) or substitution is None:
-            raise TypeError(
-                "`substitution` must be an N x N array or a scipy.sparse matrix; "
-                f"got {type(substitution).__name__}"
-            )
-        try:
-            rho = np.array(substitution, dtype=np.float64)
-        except (TypeError, ValueError) as exc:
-            raise TypeError(
-                f"`substitution` must be an N x N array of numbers; got {substitution!r:.80}"
-            ) from exc
+        rho = number_array_iv("substitution", substitution, ndim=2)
         values = rho
-    if rho.ndim != 2 or rho.shape != (n, n):
-        raise ValueError(
+    if rho.shape != (n, n):
+        raise InputError(
             f"`substitution` must have shape ({n}, {n}) to match `prices`; got {rho.shape}"
         )
     if not np.all(np.isfinite(values)):
-        raise ValueError("`substitution` has a non-finite entry; entries must be finite")
+        raise InputError("`substitution` has a non-finite entry; entries must be finite")
     if np.any(values < 0):
         i, j = _first_entry(rho, lambda v: v < 0)
-        raise ValueError(
+        raise InputError(
             f"`substitution` entry ({i}, {j}) is {float(rho[i, j])!r}; entries must be non-negative"
         )
     diagonal = rho.diagonal()
     bad = np.flatnonzero(diagonal != 0)
     if bad.size:
         i = int(bad[0])
-        raise ValueError(
+        raise InputError(
             f"`substitution` diagonal entry ({i}, {i}) is {float(diagonal[i])!r}; rho_ii must be 0"
         )
     row_sums = np.asarray(rho.sum(axis=1)).ravel()
     bad = np.flatnonzero(row_sums > 1.0 + SUM_TOLERANCE)
     if bad.size:
         i = int(bad[0])
-        raise ValueError(
+        raise InputError(
             f"`substitution` row {i} sums to {float(row_sums[i])!r}; rows must sum to at most 1"
         )
     _trap_iv(_to_csr(rho) if not sp.issparse(rho) else rho, row_sums)
@@ -322,7 +305,7 @@ def _trap_iv(rho: sp.csr_array, row_sums: np.ndarray) -> None:
         shown = ", ".join(str(int(i)) for i in members[:10]) + (
             ", ..." if members.size > 10 else ""
         )
-        raise ValueError(
+        raise InputError(
             f"`substitution` traps customers: products [{shown}] form a closed class whose rows all "
             "sum to 1 (no chance of leaving) but is not the whole catalog, so a customer could "
             "cycle forever among them when they are out of stock; let some row in the class sum "
@@ -360,17 +343,17 @@ def instance_to_dict(instance: Instance) -> dict[str, Any]:
 def instance_from_dict(data: Any) -> Instance:
     """Build an instance from the JSON dictionary, rejecting missing and unknown keys."""
     if not isinstance(data, dict):
-        raise TypeError(f"an instance must be a JSON object; got {type(data).__name__}")
+        raise InputTypeError(f"an instance must be a JSON object; got {describe(data)}")
     unknown = [key for key in data if key not in JSON_KEYS]
     if unknown:
         key = unknown[0]
         close = difflib.get_close_matches(str(key), JSON_KEYS, n=1)
         hint = f"; did you mean {close[0]!r}?" if close else f"; known keys are {list(JSON_KEYS)}"
-        raise ValueError(f"unknown instance key {key!r}{hint}")
+        raise InputError(f"unknown instance key {key!r}{hint}")
     missing = [key for key in REQUIRED_JSON_KEYS if key not in data]
     if missing:
-        raise ValueError(f"instance is missing the required key {missing[0]!r}")
-    n = _vector_iv("prices", data["prices"]).shape[0]
+        raise InputError(f"instance is missing the required key {missing[0]!r}")
+    n = vector_iv("prices", data["prices"]).shape[0]
     substitution = data["substitution"]
     if isinstance(substitution, dict):
         substitution = _sparse_from_dict(substitution, n)
@@ -390,35 +373,35 @@ def _sparse_from_dict(data: dict[str, Any], n: int) -> sp.csr_array:
     keys = ("rows", "cols", "values")
     unknown = [key for key in data if key not in keys]
     if unknown or any(key not in data for key in keys):
-        raise ValueError(
-            f"sparse `substitution` must have exactly the keys {list(keys)}; got {sorted(data)}"
+        raise InputError(
+            f"sparse `substitution` must have exactly the keys {list(keys)}; "
+            f"got {sorted(map(str, data))}"
         )
     for key in keys:
         if not isinstance(data[key], list):
-            raise TypeError(
-                f"sparse `substitution` {key!r} must be a list; got {type(data[key]).__name__}"
+            raise InputTypeError(
+                f"sparse `substitution` {key!r} must be a list; got {describe(data[key])}"
             )
     lengths = {key: len(data[key]) for key in keys}
     if len(set(lengths.values())) != 1:
-        raise ValueError(f"sparse `substitution` lists must have equal lengths; got {lengths}")
+        raise InputError(f"sparse `substitution` lists must have equal lengths; got {lengths}")
     for key in ("rows", "cols"):
-        bad = [v for v in data[key] if isinstance(v, bool) or not isinstance(v, int)]
-        if bad:
-            raise TypeError(
-                f"sparse `substitution` {key!r} must hold integer indices; got {bad[0]!r}"
-            )
+        for v in data[key]:
+            if not is_integer(v):
+                raise InputTypeError(
+                    f"sparse `substitution` {key!r} must hold integer indices in [0, {n}); "
+                    f"got {describe(v)}"
+                )
+            if not 0 <= v < n:
+                raise InputError(
+                    f"sparse `substitution` {key!r} holds index {v}; indices must lie in [0, {n})"
+                )
     rows = np.asarray(data["rows"], dtype=np.int64)
     cols = np.asarray(data["cols"], dtype=np.int64)
-    values = _vector_iv("substitution values", data["values"])
-    for label, index in (("rows", rows), ("cols", cols)):
-        if index.size and (index.min() < 0 or index.max() >= n):
-            bad = int(index[(index < 0) | (index >= n)][0])
-            raise ValueError(
-                f"sparse `substitution` {label} holds index {bad}; indices must lie in [0, {n})"
-            )
+    values = vector_iv("substitution values", data["values"])
     coo = sp.coo_array((values, (rows, cols)), shape=(n, n))
     if coo.nnz and np.unique(rows * n + cols).size != rows.size:
-        raise ValueError(
+        raise InputError(
             "sparse `substitution` lists an entry twice; each (row, col) must appear once"
         )
     return sp.csr_array(coo)
@@ -430,46 +413,74 @@ def save_instance(instance: Instance, path: str | Path) -> None:
 
 
 def load_instance(path: str | Path) -> Instance:
-    """Read and validate an instance JSON file."""
-    text = Path(path).read_text()
+    """Read and validate an instance JSON file (a regular file of at most
+    ``MAX_INSTANCE_BYTES``; every failure is an :class:`~envs.validation.InputError` that
+    names the file)."""
+    data = read_json_file(path, "instance file", MAX_INSTANCE_BYTES)
     try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"instance file {str(path)!r} is not valid JSON: {exc}") from exc
-    return instance_from_dict(data)
+        return instance_from_dict(data)
+    except InputError as exc:
+        raise type(exc)(f"instance file {str(path)!r}: {exc}") from exc
 
 
 def stock_iv(stock: Any, n_products: int, label: str = "stock") -> np.ndarray:
-    """Validate a stock vector: N non-negative integers (integral floats are accepted)."""
+    """Validate a stock vector: N non-negative integers below 2**31 (whole-number floats such
+    as 3.0 are accepted; strings, bools and fractions are not)."""
+    rule = f"`{label}` must be a list of {n_products} non-negative integers"
     if isinstance(stock, (str, bytes, dict)) or stock is None:
-        raise TypeError(
-            f"`{label}` must be a list of {n_products} non-negative integers; got {type(stock).__name__}"
-        )
+        raise InputTypeError(f"{rule}; got {describe(stock)}")
     try:
         arr = np.asarray(stock)
-    except (TypeError, ValueError) as exc:
-        raise TypeError(f"`{label}` must be a list of {n_products} non-negative integers") from exc
+    except (TypeError, ValueError, OverflowError) as exc:
+        raise InputError(f"{rule}; got {describe(stock)}") from exc
     if arr.ndim != 1 or arr.shape[0] != n_products:
-        raise ValueError(
-            f"`{label}` must list {n_products} entries, one per product; got shape {arr.shape}"
-        )
-    kind = arr.dtype.kind
-    if kind not in "iuf":
-        raise TypeError(f"`{label}` must hold integers; got dtype {arr.dtype}")
-    if kind == "f":
+        raise InputError(f"{rule}, one per product; got shape {arr.shape}")
+    if arr.dtype.kind not in "iuf":
+        raise InputTypeError(f"{rule}; got entries of dtype {arr.dtype}")
+    if arr.dtype.kind == "f":
         bad = np.flatnonzero(~np.isfinite(arr) | (arr != np.round(arr)))
         if bad.size:
             i = int(bad[0])
-            raise ValueError(
+            raise InputError(
                 f"`{label}` entry {i} is {arr[i].item()!r}; stock must be a whole number of units"
             )
     if arr.size and arr.min() < 0:
         i = int(np.flatnonzero(arr < 0)[0])
-        raise ValueError(f"`{label}` entry {i} is {arr[i].item()!r}; stock must be non-negative")
-    if arr.size and arr.max() > 2**31 - 1:
+        raise InputError(f"`{label}` entry {i} is {arr[i].item()!r}; stock must be non-negative")
+    if arr.size and arr.max() > MAX_STOCK:
         i = int(np.argmax(arr))
-        raise ValueError(f"`{label}` entry {i} is {arr[i].item()!r}; stock must be below 2**31")
+        raise InputError(f"`{label}` entry {i} is {arr[i].item()!r}; stock must be below 2**31")
     return arr.astype(np.int64)
+
+
+def load_stock(path: str | Path, n_products: int) -> np.ndarray:
+    """The stock vector of a stock file: a JSON list of N non-negative integers, one per
+    product (whole-number floats such as 3.0 are accepted), at most ``MAX_STOCK_BYTES``."""
+    rule = f"a stock file must be a JSON list of {n_products} non-negative integers, one per product"
+    data = read_json_file(path, "stock file", MAX_STOCK_BYTES)
+
+    def refuse(problem: str) -> InputError:
+        return InputError(f"stock file {str(path)!r} {problem}; {rule}")
+
+    if not isinstance(data, list):
+        raise refuse(f"holds {describe(data)}, not a list")
+    if len(data) != n_products:
+        raise refuse(f"lists {len(data)} entries but the instance has {n_products} products")
+    for i, value in enumerate(data):
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise refuse(f"entry {i} is {json.dumps(value)[:40]}, not a number")
+        if isinstance(value, float) and not value.is_integer():
+            raise refuse(f"entry {i} is {value!r}, not a whole number")
+        if value < 0:
+            raise refuse(f"entry {i} is {value!r}, a negative number")
+        if value > MAX_STOCK:
+            raise refuse(f"entry {i} is {value!r}, above the limit 2**31 - 1")
+    return np.array(data, dtype=np.int64)
+
+
+def save_stock(stock: np.ndarray, path: str | Path) -> None:
+    """Write a stock vector as a stock file (a JSON list of integers)."""
+    Path(path).write_text(json.dumps([int(v) for v in stock]) + "\n")
 
 
 def profit_of(instance: Instance, stock: np.ndarray, sales: np.ndarray) -> np.ndarray | float:

@@ -58,6 +58,15 @@ from envs.streams import (
     to_uniform,
 )
 from envs.tables import poisson_count
+from envs.validation import (
+    InputError,
+    InputTypeError,
+    describe,
+    integer_iv,
+    real_iv,
+    rng_iv,
+    vector_iv,
+)
 
 DEFAULT_SAMPLES_PER_ANCHOR = 256
 SPARSE_ABOVE = 1000
@@ -85,23 +94,15 @@ class MultiStepShopper:
     anchor_alias: np.ndarray = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
-        w = _positive_vector_iv("popularity", self.popularity)
+        w = vector_iv("popularity", self.popularity, low=0.0, low_open=True)
         n = w.shape[0]
-        v = _positive_vector_iv("weights", self.weights, n)
-        v0 = self.outside_weight
-        if not _is_number(v0) or not 0 < v0 < math.inf:
-            raise ValueError(
-                f"`outside_weight` is {v0!r}; it must be positive and finite "
-                "(v_0 = 0 would let the fitted chain trap customers)"
-            )
-        q = self.search_probability
-        if not _is_number(q) or not 0 <= q <= 1:
-            raise ValueError(f"`search_probability` is {q!r}; it must be a probability in [0, 1]")
-        k = self.consideration
-        if not _is_integer(k) or not 1 <= k <= n:
-            raise ValueError(
-                f"`consideration` is {k!r}; it must be an integer in [1, {n}] (N = {n})"
-            )
+        if n == 0:
+            raise InputError("`popularity` must list at least one product; got an empty list")
+        v = vector_iv("weights", self.weights, n, low=0.0, low_open=True, length_of="popularity")
+        # v_0 = 0 would let the fitted chain trap customers.
+        v0 = real_iv("outside_weight", self.outside_weight, low=0.0, low_open=True)
+        q = real_iv("search_probability", self.search_probability, low=0.0, high=1.0)
+        k = integer_iv("consideration", self.consideration, low=1, high=n)
         neighbourhood = _neighbourhood_iv(self.neighbourhood, n, int(k))
         w = w / w.sum()
         threshold, alias = alias_table(w)
@@ -139,17 +140,8 @@ class MultiStepShopper:
         """
         n = self.n_products
         stock = np.ascontiguousarray(stock, dtype=np.int64)
-        if stock.shape != (n,):
-            raise ValueError(f"`stock` must have shape ({n},); got {stock.shape}")
-        if sales.dtype != np.int64 or sales.ndim != 2 or sales.shape[1] != n:
-            raise ValueError(
-                f"`sales` must be an int64 array of shape (K, {n}); got {sales.dtype} {sales.shape}"
-            )
-        if kpis.dtype != np.int64 or kpis.shape != (sales.shape[0], 3):
-            raise ValueError(
-                f"`kpis` must be an int64 array of shape ({sales.shape[0]}, 3); "
-                f"got {kpis.dtype} {kpis.shape}"
-            )
+        assert stock.shape == (n,) and sales.dtype == np.int64 and sales.shape[1:] == (n,)
+        assert kpis.dtype == np.int64 and kpis.shape == (sales.shape[0], 3)
         _run_seasons(
             stock,
             np.uint64(seed),
@@ -176,11 +168,8 @@ class MultiStepShopper:
         """(lambda, rho) of the fitted MC approximation (module docstring), from
         ``samples_per_anchor`` consideration sets per anchor; the sampling streams are keyed
         by one 63-bit seed drawn from ``rng``. rho is dense up to ``SPARSE_ABOVE`` products."""
-        if not _is_integer(samples_per_anchor) or samples_per_anchor < 1:
-            raise ValueError(
-                f"`samples_per_anchor` must be a positive integer; got {samples_per_anchor!r}"
-            )
-        seed = int(np.random.default_rng(rng).integers(2**63))
+        samples_per_anchor = integer_iv("samples_per_anchor", samples_per_anchor, low=1)
+        seed = int(rng_iv(rng).integers(2**63))
         n, m = self.neighbourhood.shape
         first = np.zeros((n, m + 1))
         joint = np.zeros((n, m + 1, m + 1))
@@ -228,7 +217,7 @@ def multistep_instance(
     """An :class:`Instance` whose simulator runs ``shopper`` and whose ``arrival`` and
     ``substitution`` are the shopper's fitted MC approximation (what planners see)."""
     if not isinstance(shopper, MultiStepShopper):
-        raise TypeError(f"`shopper` must be a MultiStepShopper; got {type(shopper).__name__}")
+        raise InputTypeError(f"`shopper` must be a MultiStepShopper; got {describe(shopper)}")
     arrival, rho = shopper.fit_markov_chain(samples_per_anchor, rng)
     return make_instance(
         name=name,
@@ -244,60 +233,33 @@ def multistep_instance(
     )
 
 
-def _is_number(value: Any) -> bool:
-    return not isinstance(value, bool) and isinstance(value, (int, float, np.integer, np.floating))
-
-
-def _is_integer(value: Any) -> bool:
-    return not isinstance(value, bool) and isinstance(value, (int, np.integer))
-
-
-def _positive_vector_iv(label: str, values: Any, n: int | None = None) -> np.ndarray:
-    arr = np.array(values, dtype=np.float64)
-    if arr.ndim != 1 or arr.shape[0] == 0:
-        raise ValueError(
-            f"`{label}` must be a non-empty one-dimensional list; got shape {arr.shape}"
-        )
-    if n is not None and arr.shape[0] != n:
-        raise ValueError(
-            f"`{label}` has {arr.shape[0]} entries; `popularity` has {n}, they must match"
-        )
-    bad = np.flatnonzero(~np.isfinite(arr) | (arr <= 0))
-    if bad.size:
-        i = int(bad[0])
-        raise ValueError(
-            f"`{label}` entry {i} is {float(arr[i])!r}; entries must be positive and finite"
-        )
-    return arr
-
-
 def _neighbourhood_iv(neighbourhood: Any, n: int, k: int) -> np.ndarray:
     arr = np.array(neighbourhood)
-    if arr.ndim != 2 or arr.shape[0] != n or not np.issubdtype(arr.dtype, np.integer):
-        raise ValueError(
+    if arr.ndim != 2 or arr.shape[0] != n or arr.dtype.kind not in "iu":
+        raise InputError(
             f"`neighbourhood` must be an integer array of shape ({n}, m); got {arr.dtype} {arr.shape}"
         )
     m = arr.shape[1]
     if m < k - 1:
-        raise ValueError(
+        raise InputError(
             f"`neighbourhood` lists {m} candidates per anchor; "
             f"`consideration` = {k} needs at least {k - 1}"
         )
     arr = arr.astype(np.int64)
     if arr.size and (arr.min() < 0 or arr.max() >= n):
-        raise ValueError(
+        raise InputError(
             f"`neighbourhood` holds an index outside [0, {n}); got {int(arr.min())}..{int(arr.max())}"
         )
     own = np.flatnonzero((arr == np.arange(n)[:, None]).any(axis=1))
     if own.size:
         a = int(own[0])
-        raise ValueError(
+        raise InputError(
             f"`neighbourhood` row {a} lists product {a} itself; rows must list other products"
         )
     ordered = np.sort(arr, axis=1)
     repeated = np.flatnonzero((np.diff(ordered, axis=1) == 0).any(axis=1))
     if repeated.size:
-        raise ValueError(
+        raise InputError(
             f"`neighbourhood` row {int(repeated[0])} lists a product twice; rows must be distinct products"
         )
     return np.ascontiguousarray(arr)

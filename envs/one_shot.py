@@ -15,7 +15,6 @@ The environment (DESIGN.md 6) and the pure helpers it is built from, shared with
 
 from __future__ import annotations
 
-import math
 from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
@@ -24,7 +23,6 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
-from baselines.bound import fluid_lp
 from envs.families import FAMILIES, make_family_instance
 from envs.features import (
     CATALOG_FEATURES,
@@ -35,8 +33,20 @@ from envs.features import (
     feature_bounds,
     product_features,
 )
+from envs.fluid_lp import fluid_lp
 from envs.instance import Instance
 from envs.simulate import SeasonResults, simulate
+from envs.validation import (
+    InputError,
+    InputTypeError,
+    choice_iv,
+    describe,
+    flag_iv,
+    integer_iv,
+    number_array_iv,
+    real_iv,
+    seed_iv,
+)
 
 __all__ = [
     "InstanceSource",
@@ -53,6 +63,8 @@ __all__ = [
 ]
 
 REWARD_SCALES = ("none", "auto")
+MIN_REWARD_SCALE = 1e-9
+MAX_REWARD_SCALE = 1e15
 ACTION_ANCHORS = ("none", "fluid")
 REWARD_BASELINES = ("none", "fluid")
 OPTION_KEYS = ("instance",)
@@ -71,16 +83,13 @@ IMAGE_MAX_WIDTH = 256
 
 
 def action_iv(action: Any, n: int, label: str = "action") -> np.ndarray:
-    """``action`` as float64[n], refusing a wrong shape or a non-finite entry."""
-    arr = np.asarray(action, dtype=np.float64)
+    """``action`` as float64[n] of finite real numbers (strings, bools and complex numbers are
+    refused, not converted), one entry per product."""
+    arr = number_array_iv(label, action)
     if arr.shape != (n,):
-        raise ValueError(
+        raise InputError(
             f"`{label}` must have shape ({n},), one entry per product; got shape {arr.shape}"
         )
-    bad = np.flatnonzero(~np.isfinite(arr))
-    if bad.size:
-        i = int(bad[0])
-        raise ValueError(f"`{label}` entry {i} is {float(arr[i])!r}; actions must be finite")
     return arr
 
 
@@ -104,7 +113,7 @@ def anchored_stock(action: np.ndarray, anchor: np.ndarray) -> np.ndarray:
     """int64 x_i = max(0, round(z_i + clip(a_i, -1, 1) * (2 + 2 sqrt(z_i)))) around an anchor z.
 
     The residual action scale of ``action_anchor="fluid"``: z is the fluid LP's sales
-    (:func:`baselines.bound.fluid_lp`), a = 0 stocks the rounded fluid solution (the fluid
+    (:func:`envs.fluid_lp.fluid_lp`), a = 0 stocks the rounded fluid solution (the fluid
     policy) and a = +-1 moves about two Poisson standard deviations plus two units from it.
     """
     spread = 2.0 + 2.0 * np.sqrt(anchor)
@@ -120,7 +129,7 @@ def stock_to_action(instance: Instance, stock: Any) -> np.ndarray:
     x = action_iv(stock, instance.n_products, "stock")
     if np.any(x < 0):
         i = int(np.flatnonzero(x < 0)[0])
-        raise ValueError(f"`stock` entry {i} is {float(x[i])!r}; stock must be non-negative")
+        raise InputError(f"`stock` entry {i} is {float(x[i])!r}; stock must be non-negative")
     cap = demand_cap(instance)
     return (2.0 * np.minimum(x, cap) / cap - 1.0).astype(np.float32)
 
@@ -180,34 +189,18 @@ def stock_image(stock: np.ndarray, cap: np.ndarray, demand: np.ndarray) -> np.nd
 
 def render_mode_iv(render_mode: Any) -> str | None:
     """``None`` or one of ``RENDER_MODES``."""
-    if render_mode is not None and render_mode not in RENDER_MODES:
-        raise ValueError(
-            f"`render_mode` must be None or one of {list(RENDER_MODES)}; got {render_mode!r}"
-        )
-    return render_mode
+    return None if render_mode is None else choice_iv("render_mode", render_mode, RENDER_MODES)
 
 
 # ------------------------------------------------------------------- instance handling
 
 
 def reward_scale_iv(reward_scale: Any) -> str | float:
-    """``"none"``, ``"auto"`` or a positive finite number (the profit divisor)."""
+    """``"none"``, ``"auto"`` or a number in [``MIN_REWARD_SCALE``, ``MAX_REWARD_SCALE``] (the
+    profit divisor; the limits keep every reward a finite float, whatever the instance)."""
     if isinstance(reward_scale, str):
-        if reward_scale not in REWARD_SCALES:
-            raise ValueError(
-                f"`reward_scale` must be 'none', 'auto' or a positive finite number; got {reward_scale!r}"
-            )
-        return reward_scale
-    if (
-        isinstance(reward_scale, bool)
-        or not isinstance(reward_scale, (int, float, np.integer, np.floating))
-        or not math.isfinite(reward_scale)
-        or reward_scale <= 0
-    ):
-        raise ValueError(
-            f"`reward_scale` must be 'none', 'auto' or a positive finite number; got {reward_scale!r}"
-        )
-    return float(reward_scale)
+        return choice_iv("reward_scale", reward_scale, REWARD_SCALES)
+    return real_iv("reward_scale", reward_scale, low=MIN_REWARD_SCALE, high=MAX_REWARD_SCALE)
 
 
 @dataclass(frozen=True, eq=False)
@@ -275,7 +268,7 @@ class PreparedInstance:
         return reward / self.reward_divisor, kpis
 
 
-class IncompatibleInstanceError(ValueError):
+class IncompatibleInstanceError(InputError):
     """``reset(options={"instance": ...})`` got an instance this environment cannot play (another
     number of products than its spaces are built for)."""
 
@@ -303,62 +296,38 @@ class InstanceSource:
         action_anchor: str = "none",
         reward_baseline: str = "none",
     ) -> None:
-        if action_anchor not in ACTION_ANCHORS:
-            raise ValueError(
-                f"`action_anchor` must be one of {list(ACTION_ANCHORS)}; got {action_anchor!r}"
-            )
-        if reward_baseline not in REWARD_BASELINES:
-            raise ValueError(
-                f"`reward_baseline` must be one of {list(REWARD_BASELINES)}; got {reward_baseline!r}"
-            )
-        self.action_anchor = action_anchor
-        self.reward_baseline = reward_baseline
-        if (
-            isinstance(instance_pool, bool)
-            or not isinstance(instance_pool, (int, np.integer))
-            or not 1 <= instance_pool <= HELD_OUT_SEED_START
-        ):
-            raise ValueError(
-                f"`instance_pool` must be an integer in [1, {HELD_OUT_SEED_START}] (seeds from "
-                f"{HELD_OUT_SEED_START} on are held out); got {instance_pool!r}"
-            )
-        self.instance_pool = int(instance_pool)
+        self.action_anchor = choice_iv("action_anchor", action_anchor, ACTION_ANCHORS)
+        self.reward_baseline = choice_iv("reward_baseline", reward_baseline, REWARD_BASELINES)
+        # Seeds from HELD_OUT_SEED_START on are held out for evaluation.
+        self.instance_pool = integer_iv(
+            "instance_pool", instance_pool, low=1, high=HELD_OUT_SEED_START
+        )
         self._cache: OrderedDict[int, PreparedInstance] = OrderedDict()
-        if not isinstance(resample_instance, (bool, np.bool_)):
-            raise TypeError(f"`resample_instance` must be True or False; got {resample_instance!r}")
+        self.resample = flag_iv("resample_instance", resample_instance)
         self.reward_scale = reward_scale_iv(reward_scale)
-        self.resample = bool(resample_instance)
         self.family = family
         if family_kwargs is not None and not isinstance(family_kwargs, dict):
-            raise TypeError(
-                f"`family_kwargs` must be a dict of family overrides; got {type(family_kwargs).__name__}"
+            raise InputTypeError(
+                f"`family_kwargs` must be a dict of family overrides; got {describe(family_kwargs)}"
             )
         self.family_kwargs = dict(family_kwargs or {})
         self.instance_seed: int | None = None
         if instance is not None:
             if not isinstance(instance, Instance):
-                raise TypeError(
-                    f"`instance` must be an envs.instance.Instance; got {type(instance).__name__}"
+                raise InputTypeError(
+                    f"`instance` must be an envs.instance.Instance; got {describe(instance)}"
                 )
             if self.resample:
-                raise ValueError(
+                raise InputError(
                     "`resample_instance=True` draws every instance from `family`; it cannot be "
                     "combined with a fixed `instance`"
                 )
         else:
-            if family not in FAMILIES:
-                raise ValueError(f"`family` must be one of {sorted(FAMILIES)}; got {family!r}")
-            if (
-                isinstance(instance_seed, bool)
-                or not isinstance(instance_seed, (int, np.integer))
-                or instance_seed < 0
-            ):
-                raise ValueError(
-                    f"`instance_seed` must be a non-negative integer; got {instance_seed!r}"
-                )
-            instance = make_family_instance(family, int(instance_seed), **self.family_kwargs)
+            choice_iv("family", family, tuple(FAMILIES))
+            instance_seed = seed_iv("instance_seed", instance_seed)
+            instance = make_family_instance(family, instance_seed, **self.family_kwargs)
             if not self.resample:
-                self.instance_seed = int(instance_seed)
+                self.instance_seed = instance_seed
         self.fixed = self._build(instance)
         self.n_products = instance.n_products
         self._last = self.fixed
@@ -370,14 +339,14 @@ class InstanceSource:
         options = dict(options or {})
         unknown = [key for key in options if key not in OPTION_KEYS]
         if unknown:
-            raise ValueError(
+            raise InputError(
                 f"unknown reset option {unknown[0]!r}; known options are {list(OPTION_KEYS)}"
             )
         given = options.get("instance")
         if given is not None:
             if not isinstance(given, Instance):
-                raise TypeError(
-                    f"options['instance'] must be an envs.instance.Instance; got {type(given).__name__}"
+                raise InputTypeError(
+                    f"options['instance'] must be an envs.instance.Instance; got {describe(given)}"
                 )
             if given.n_products != self.n_products:
                 raise IncompatibleInstanceError(

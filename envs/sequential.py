@@ -21,7 +21,7 @@ from envs.features import (
     feature_bounds,
     substitution_inflow,
 )
-from envs.instance import Instance
+from envs.instance import MAX_PRODUCTS, Instance
 from envs.one_shot import (
     HELD_OUT_SEED_START,
     RENDER_MODES,
@@ -31,6 +31,7 @@ from envs.one_shot import (
     render_mode_iv,
     scale_action,
 )
+from envs.validation import integer_iv
 
 BATCH_FEATURES: tuple[tuple[str, float, float], ...] = (
     ("present", 0.0, 1.0),
@@ -50,13 +51,7 @@ PROGRESS_FEATURES: tuple[tuple[str, float, float], ...] = (
 
 
 def _batch_size_iv(batch_size: Any) -> int:
-    if (
-        isinstance(batch_size, bool)
-        or not isinstance(batch_size, (int, np.integer))
-        or batch_size < 1
-    ):
-        raise ValueError(f"`batch_size` must be a positive integer; got {batch_size!r}")
-    return int(batch_size)
+    return integer_iv("batch_size", batch_size, low=1, high=MAX_PRODUCTS)
 
 
 def _ratio(numerator: float, denominator: float) -> float:

@@ -43,11 +43,16 @@ from numba import njit, prange
 from envs.instance import Instance, profit_of, stock_iv
 from envs.streams import POISSON_CUSTOMER, customer_key, draw, season_key, table_sample
 from envs.tables import ChoiceTables, poisson_count
+from envs.validation import InputError, InputTypeError, describe, integer_iv, seed_iv
 
 DEFAULT_BATCH_SEASONS = 4096
 MAX_BATCH_ENTRIES = 1 << 22
 CHUNKS_PER_THREAD = 4
 BLOCK = 64
+MAX_SEASONS = 10_000_000
+MAX_SIMULATED_CUSTOMERS = 10**11
+"""One call simulates at most this many customers (seasons x T): bounded time for any input."""
+MAX_FIRST_SEASON = 2**62
 
 
 @dataclass(frozen=True)
@@ -97,26 +102,27 @@ class Evaluation:
         }
 
 
-def _seed_iv(seed) -> int:
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= seed < 2**63:
-        raise ValueError(f"`seed` must be an integer in [0, 2**63); got {seed!r}")
-    return int(seed)
-
-
-def _count_iv(value, label: str, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        kind = "positive" if minimum == 1 else "non-negative"
-        raise ValueError(f"`{label}` must be a {kind} integer; got {value!r}")
-    return int(value)
+def _seasons_iv(instance: Instance, seasons: object, first_season: object) -> tuple[int, int]:
+    """``seasons`` in [1, MAX_SEASONS] with seasons x T at most MAX_SIMULATED_CUSTOMERS, and
+    ``first_season`` in [0, 2**62]."""
+    seasons = integer_iv("seasons", seasons, low=1, high=MAX_SEASONS)
+    first_season = integer_iv("first_season", first_season, low=0, high=MAX_FIRST_SEASON)
+    if seasons * instance.customers > MAX_SIMULATED_CUSTOMERS:
+        raise InputError(
+            f"`seasons` {seasons:,} of {instance.customers:,} customers each is "
+            f"{seasons * instance.customers:,} customers; one call simulates at most "
+            f"{MAX_SIMULATED_CUSTOMERS:,} (about half an hour on one core)"
+        )
+    return seasons, first_season
 
 
 def _tables_iv(instance: Instance, tables) -> ChoiceTables:
     if tables is None:
         return ChoiceTables.for_instance(instance)
     if not isinstance(tables, ChoiceTables):
-        raise TypeError(f"`tables` must be a ChoiceTables or None; got {type(tables).__name__}")
+        raise InputTypeError(f"`tables` must be a ChoiceTables or None; got {describe(tables)}")
     if tables.n_products != instance.n_products:
-        raise ValueError(
+        raise InputError(
             f"`tables` were built for {tables.n_products} products; `instance` has {instance.n_products}"
         )
     return tables
@@ -184,9 +190,8 @@ def simulate(
     once per instance and cached (:meth:`ChoiceTables.for_instance`).
     """
     x = stock_iv(stock, instance.n_products)
-    seed = _seed_iv(seed)
-    seasons = _count_iv(seasons, "seasons", 1)
-    first_season = _count_iv(first_season, "first_season", 0)
+    seed = seed_iv("seed", seed)
+    seasons, first_season = _seasons_iv(instance, seasons, first_season)
     profit, kpis, sales = _run(instance, tables, x, seed, first_season, seasons, full=True)
     return SeasonResults(
         first_season=first_season,
@@ -215,9 +220,9 @@ def evaluate(
     mean and the sum of squared deviations are combined across batches by Chan et al.'s update.
     """
     x = stock_iv(stock, instance.n_products)
-    seed = _seed_iv(seed)
-    seasons = _count_iv(seasons, "seasons", 1)
-    batch_seasons = _count_iv(batch_seasons, "batch_seasons", 1)
+    seed = seed_iv("seed", seed)
+    seasons, _ = _seasons_iv(instance, seasons, 0)
+    batch_seasons = integer_iv("batch_seasons", batch_seasons, low=1, high=MAX_SEASONS)
     if instance.shopper is not None:
         batch_seasons = max(1, min(batch_seasons, MAX_BATCH_ENTRIES // instance.n_products))
     else:

@@ -36,13 +36,12 @@ from dataclasses import dataclass
 import numpy as np
 from numba import njit
 
-from envs.instance import Instance
+from envs.instance import MAX_PRODUCTS, Instance
 from envs.streams import draw, to_uniform
 
 POISSON_INVERSION_LIMIT = 10.0
 THRESHOLD_BITS = 24
 OUTCOME_BITS = 20
-MAX_PRODUCTS = (1 << OUTCOME_BITS) - 1
 
 _CACHE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
@@ -74,10 +73,7 @@ class ChoiceTables:
     def from_instance(cls, instance: Instance) -> ChoiceTables:
         """Build the tables (use :meth:`for_instance` to reuse one build per instance)."""
         n = instance.n_products
-        if n > MAX_PRODUCTS:
-            raise ValueError(
-                f"`instance` has {n:,} products; the simulator's tables hold at most {MAX_PRODUCTS:,}"
-            )
+        assert n <= MAX_PRODUCTS, "make_instance refuses larger catalogs"
         rho = instance.substitution_csr
         indptr = rho.indptr.astype(np.int64)
         # Slots: first-choice table (N + 1), then row i = its non-zeros followed by "leave".

@@ -1,19 +1,22 @@
 """The ``assort`` command line: one sub-command per module in :mod:`experiments.commands`.
 
 Each command module defines ``add_parser(subparsers)`` (which registers its arguments and sets
-``func``) and returns a process exit code from ``func(args)``. Input errors (``ValueError``,
-``TypeError``, ``KeyError`` and any ``OSError`` such as a missing file, a directory, a denied
-permission or a name too long) are printed as one line on stderr with exit code 2, never as a
-traceback.
+``func``) and returns a process exit code from ``func(args)``. Bad input, that is the
+project's :class:`~envs.validation.InputError` family and any ``OSError`` (a denied permission,
+a name too long, a full disk), is printed as one line on stderr with exit code 2, never as a
+traceback. Every other exception is a bug in this project and keeps its traceback.
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib
 import sys
 
-COMMANDS = ("generate", "evaluate", "bound", "solve", "policies", "train", "leaderboard", "run")
+from envs.validation import InputError
+from experiments.commands import bound, evaluate, generate, leaderboard, policies, run, solve, train
+
+COMMANDS = (generate, evaluate, bound, solve, policies, train, leaderboard, run)
+"""The command modules, in the order ``assort --help`` lists them."""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -22,13 +25,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Joint assortment and inventory planning under dynamic substitution.",
     )
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for name in COMMANDS:
-        try:
-            module = importlib.import_module(f"experiments.commands.{name}")
-        except ModuleNotFoundError as exc:
-            if exc.name != f"experiments.commands.{name}":
-                raise
-            continue
+    for module in COMMANDS:
         module.add_parser(subparsers)
     return parser
 
@@ -41,9 +38,8 @@ def main(argv: list[str] | None = None) -> int:
         where = f"{exc.filename}: " if exc.filename else ""
         print(f"assort {args.command}: error: {where}{exc.strerror or exc}", file=sys.stderr)
         return 2
-    except (ValueError, TypeError, KeyError) as exc:
-        message = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
-        print(f"assort {args.command}: error: {message}", file=sys.stderr)
+    except InputError as exc:
+        print(f"assort {args.command}: error: {exc}", file=sys.stderr)
         return 2
 
 

@@ -13,30 +13,34 @@ benchmark suite::
     evaluation: {families: [small], instance_seeds: [1_000_000], seasons: 2_000, seed: 1,
                  heuristics: [fluid]}
 
-:func:`load_config` reads such a file, applies ``key=value`` overrides with dotted paths
-(``agents.0.total_timesteps=500``, ``agents.*.n_envs=2``; values are YAML scalars), then
-validates: unknown keys fail with their dotted path and a did-you-mean, wrong types with the
-path, the expected type and the value, algorithm names against :data:`agents.ALGORITHMS`,
-hyperparameters against the algorithm's constructor signature (names, and types against the
-constructor's defaults), the policy against the algorithm's ``policy_aliases``, ``policy_kwargs``
-against the policy class's signature, the env id against the Gymnasium registry (after
-``import envs``), env kwargs against the entry point's signature and by building the
-environment once, evaluation families against ``envs.families.FAMILIES``, held-out instance
-seeds against ``envs.one_shot.HELD_OUT_SEED_START`` and heuristics against
-``baselines.registry.POLICIES``. Every error names the dotted path of the offending key.
-``ExperimentConfig.from_dict(c.to_dict()) == c`` and the same through
-:meth:`ExperimentConfig.to_yaml`.
+A suite family is a family name or ``{family: NAME, label: SHOWN, overrides: {knob: value}}``
+(for example a family at another strength of its effect). A config without agents (a
+heuristics-only leaderboard) needs no ``env``.
 
-PyYAML follows YAML 1.1, which reads ``1e6`` (no dot) as a *string*. Such strings are accepted
-for float fields, and for integer fields only when they denote an exact integer
-(``"1e6"`` -> 1_000_000; ``"1e-3"`` is rejected with a hint to write integers like 1_000_000).
+:func:`load_config` reads such a file, applies ``key=value`` overrides with dotted paths
+(``agents.0.total_timesteps=500``, ``agents.*.n_envs=2``; values are YAML scalars or flow
+collections), then validates everything a run or a leaderboard will use, so that nothing fails
+after training starts for a bad setting: unknown keys fail with their dotted path and a
+did-you-mean, wrong types with the path, the expected type and the value; every size has an
+upper limit; algorithm, policy, ``policy_kwargs`` and hyperparameters (names, types and ranges)
+are checked by :mod:`agents.settings`, which also builds each agent's model once on its
+environment (a dry build); the env id must be one of this project's (``Assort/...``) and its
+kwargs build the environment; evaluation families, held-out instance seeds (no duplicates)
+and heuristics must exist. Every error is an :class:`~envs.validation.InputError` that names
+the dotted path of the offending key. ``ExperimentConfig.from_dict(c.to_dict()) == c``, and the
+same through :meth:`ExperimentConfig.to_yaml`.
+
+YAML is read defensively (:func:`parse_yaml`): one document of at most ``MAX_CONFIG_BYTES``,
+PyYAML's safe loader (no Python tags), at most ``MAX_YAML_NODES`` nodes *after* aliases are
+expanded (a "billion laughs" alias bomb is refused before it is expanded) and at most
+``MAX_YAML_DEPTH`` levels of nesting. PyYAML follows YAML 1.1, which reads ``1e6`` (no dot) as
+a *string*; such strings are accepted for float fields, and for integer fields only when they
+denote an exact integer (``"1e6"`` -> 1_000_000; ``"1e-3"`` is rejected).
 """
 
 from __future__ import annotations
 
 import dataclasses
-import difflib
-import importlib
 import inspect
 import math
 import re
@@ -47,38 +51,51 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import gymnasium
 import yaml
+from stable_baselines3.common.vec_env import DummyVecEnv
 
+import envs  # noqa: F401  (registers the Assort/* ids)
+from agents.settings import (
+    check_agent_settings,
+    check_seed,
+    check_size,
+    dry_build,
+    rollout_size,
+)
+from baselines.registry import POLICIES
+from envs.families import FAMILIES, family_parameters
+from envs.one_shot import HELD_OUT_SEED_START
+from envs.simulate import MAX_SEASONS, MAX_SIMULATED_CUSTOMERS
+from envs.validation import (
+    SEED_LIMIT,
+    InputError,
+    InputTypeError,
+    describe,
+    did_you_mean,
+    integer_iv,
+    read_file_bytes,
+)
+
+MAX_CONFIG_BYTES = 1 << 20
+MAX_YAML_NODES = 100_000
+MAX_YAML_DEPTH = 64
+MAX_OVERRIDE_CHARACTERS = 10_000
+MAX_NAME_LENGTH = 100
+MAX_CHECKPOINTS = 1_000
+ENV_NAMESPACE = "Assort/"
+"""Configs train on this project's environments only."""
 _NUMBER = re.compile(r"^[-+]?(\d[\d_]*)?\.?\d*([eE][-+]?\d+)?$")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
-# Constructor arguments the trainer sets itself (or that need Python objects, not YAML).
-_RESERVED_HYPERPARAMS = {
-    "policy": "it is the agent's `policy` field",
-    "env": "the trainer builds the environment from `env`",
-    "seed": "seeds come from the agent's `seeds` list",
-    "tensorboard_log": "the trainer writes TensorBoard logs into the run folder",
-    "policy_kwargs": "use the agent's `policy_kwargs` field",
-    "verbose": "the trainer shows a progress bar instead",
-    "device": "training runs on the CPU",
-    "_init_setup_model": "it is internal to stable-baselines3",
-    "action_noise": "it needs a Python object",
-    "replay_buffer_class": "it needs a Python class",
-    "rollout_buffer_class": "it needs a Python class",
-}
-# String values SB3 accepts for hyperparameters whose default is a string: (pattern, wording).
-_STRING_HYPERPARAMS = {
-    "ent_coef": (r"auto(_\d+(\.\d*)?([eE][-+]?\d+)?)?", "'auto' or 'auto_<initial value>'"),
-    "target_entropy": (r"auto", "'auto'"),
-}
 
 
 @dataclass(frozen=True)
 class EnvConfig:
-    """The Gymnasium environment every agent of the experiment trains on."""
+    """The Gymnasium environment an agent trains on."""
 
     id: str
-    """A registered environment id, e.g. ``Assort/OneShotSmallFamily-v0`` (``import envs``
-    registers them)."""
+    """A registered environment id of this project, e.g. ``Assort/OneShotSmallFamily-v0``
+    (``import envs`` registers them)."""
     kwargs: dict[str, Any] = field(default_factory=dict)
     """Keyword arguments for ``gymnasium.make`` (e.g. ``reward_scale``, ``instance_seed``)."""
 
@@ -109,7 +126,7 @@ class AgentConfig:
     n_envs: int = 1
     """Parallel copies of the environment (a ``DummyVecEnv``: stepped in turn, one process)."""
     seeds: tuple[int, ...] = (0,)
-    """Training seeds; one run per seed, in ``<runs_dir>/<name>/<algo>-seed<S>/``."""
+    """Training seeds in [0, 2**32); one run per seed, in ``<runs_dir>/<name>/<algo>-seed<S>/``."""
     policy: str = "MlpPolicy"
     """The stable-baselines3 policy class name (``MlpPolicy`` or ``MultiInputPolicy``)."""
     normalize: NormalizeConfig = field(default_factory=NormalizeConfig)
@@ -127,7 +144,7 @@ class TrainConfig:
     checkpoint_every: int = 10_000
     """Save model, normalization statistics and replay buffer at rollout boundaries at most this
     many timesteps apart, so a killed run loses at most this much work; must be at least every
-    agent's rollout (:func:`rollout_size`)."""
+    agent's rollout (:func:`agents.settings.rollout_size`)."""
     keep_checkpoints: int = 2
     """How many of the most recent checkpoints to keep on disk."""
     runs_dir: str = "runs"
@@ -135,11 +152,28 @@ class TrainConfig:
 
 
 @dataclass(frozen=True)
+class SuiteFamily:
+    """A family of the benchmark suite, possibly with knob overrides (written in YAML as a
+    plain family name, or as a mapping with these keys)."""
+
+    family: str
+    """A family of ``envs.families.FAMILIES``."""
+    label: str = ""
+    """The name shown in tables (default: the family's name)."""
+    overrides: dict[str, Any] = field(default_factory=dict)
+    """Family knobs, as for ``assort generate --set``."""
+
+    @property
+    def name(self) -> str:
+        return self.label or self.family
+
+
+@dataclass(frozen=True)
 class EvaluationConfig:
     """The leaderboard's benchmark suite: held-out instances and common customers."""
 
-    families: tuple[str, ...] = ("small",)
-    """Instance families (``envs.families.FAMILIES``) to evaluate on."""
+    families: tuple[SuiteFamily, ...] = (SuiteFamily("small"),)
+    """Instance families to evaluate on."""
     instance_seeds: tuple[int, ...] = (1_000_000, 1_000_001, 1_000_002)
     """Held-out instance seeds; training instances come from seeds below 1_000_000."""
     seasons: int = 2_000
@@ -158,8 +192,8 @@ class ExperimentConfig:
     """Experiment name; also the run folder under ``train.runs_dir``."""
     description: str = ""
     """Free text shown in reports."""
-    env: EnvConfig
-    """The training environment."""
+    env: EnvConfig | None = None
+    """The training environment of the agents that do not name their own (required then)."""
     agents: tuple[AgentConfig, ...] = ()
     """The learned agents to train (may be empty for a heuristics-only leaderboard)."""
     train: TrainConfig = field(default_factory=TrainConfig)
@@ -180,18 +214,11 @@ class ExperimentConfig:
         """The config as YAML text, loadable by :func:`load_config`."""
         return yaml.safe_dump(self.to_dict(), sort_keys=False)
 
-    def agent(self, algo: str) -> AgentConfig:
-        """The agent with algorithm ``algo``."""
-        for agent in self.agents:
-            if agent.algo == algo:
-                return agent
-        raise KeyError(
-            f"no agent with algo {algo!r}; the config has {[a.algo for a in self.agents]}"
-        )
-
     def agent_env(self, agent: AgentConfig) -> EnvConfig:
         """The environment ``agent`` trains on: its own ``env`` or the experiment's."""
-        return agent.env if agent.env is not None else self.env
+        env = agent.env if agent.env is not None else self.env
+        assert env is not None, "parse_config requires an env for every agent"
+        return env
 
 
 def run_name(agent: AgentConfig, seed: int) -> str:
@@ -199,52 +226,90 @@ def run_name(agent: AgentConfig, seed: int) -> str:
     return f"{agent.label or agent.algo}-seed{seed}"
 
 
-def rollout_size(agent: AgentConfig) -> int | None:
-    """Timesteps collected between two training phases: ``n_steps * n_envs`` for on-policy
-    algorithms (PPO, A2C), ``train_freq * n_envs`` for off-policy ones (SAC, TD3) when
-    ``train_freq`` counts steps; None when it counts episodes (variable length)."""
-    from agents import ALGORITHMS
-
-    parameters = inspect.signature(ALGORITHMS[agent.algo].__init__).parameters
-    name = "train_freq" if "train_freq" in parameters else "n_steps"
-    value = agent.hyperparams.get(name, parameters[name].default)
-    if isinstance(value, list | tuple):
-        if value[1] != "step":
-            return None
-        value = value[0]
-    return int(value) * agent.n_envs
+# ------------------------------------------------------------------------------- reading
 
 
 def load_config(path: str | Path, overrides: Sequence[str] = ()) -> ExperimentConfig:
     """Read the YAML file ``path``, apply ``overrides`` (``dotted.key=value``) and validate."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"config file {str(path)!r} does not exist")
-    data = yaml.safe_load(path.read_text())
+    data = read_yaml_file(path, "config file")
     if not isinstance(data, dict):
-        raise TypeError(f"config file {str(path)!r} must hold a mapping, got {type(data).__name__}")
+        raise InputTypeError(f"config file {str(path)!r} must hold a mapping; got {describe(data)}")
     return parse_config(apply_overrides(data, overrides))
 
 
-def parse_config(data: Mapping[str, Any]) -> ExperimentConfig:
-    """Validate a plain dict into an :class:`ExperimentConfig` (see the module docstring)."""
-    config = _build(ExperimentConfig, data, "")
-    agents = tuple(_check_agent(a, f"agents.{i}") for i, a in enumerate(config.agents))
-    config = dataclasses.replace(config, agents=agents)
-    _check_experiment(config)
-    return config
+def read_yaml_file(path: str | Path, label: str) -> Any:
+    """The data of one YAML document in a regular file of at most ``MAX_CONFIG_BYTES``
+    (:func:`parse_yaml`)."""
+    raw = read_file_bytes(path, label, MAX_CONFIG_BYTES)
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{label} {str(path)!r} is not UTF-8 text: {exc}") from exc
+    return parse_yaml(text, f"{label} {str(path)!r}")
+
+
+def parse_yaml(text: str, what: str) -> Any:
+    """One YAML document read with PyYAML's safe loader, refusing (with an
+    :class:`~envs.validation.InputError` naming ``what``) syntax errors, unknown tags, several
+    documents, unhashable keys, nesting deeper than ``MAX_YAML_DEPTH`` and more than
+    ``MAX_YAML_NODES`` nodes once aliases are expanded."""
+    loader = yaml.SafeLoader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        _count_nodes(node, what)
+        return loader.construct_document(node)
+    except yaml.YAMLError as exc:
+        first = str(exc).strip().splitlines()
+        reason = " ".join(line.strip() for line in first[:3])
+        raise InputError(f"{what} is not valid YAML: {reason}") from exc
+    except RecursionError as exc:
+        raise InputError(f"{what} is nested too deeply to be a config") from exc
+    finally:
+        loader.dispose()
+
+
+def _count_nodes(root: yaml.Node, what: str) -> None:
+    """Walk the node graph as construction will expand it (aliases point at shared nodes, so
+    a small file can stand for an exponential number of nodes) and stop at the limits."""
+    count = 0
+    stack: list[tuple[yaml.Node, int]] = [(root, 1)]
+    while stack:
+        node, depth = stack.pop()
+        count += 1
+        if count > MAX_YAML_NODES:
+            raise InputError(
+                f"{what} expands to more than {MAX_YAML_NODES:,} YAML nodes (aliases included); "
+                "a config is far smaller"
+            )
+        if depth > MAX_YAML_DEPTH:
+            raise InputError(f"{what} nests deeper than {MAX_YAML_DEPTH} levels")
+        if isinstance(node, yaml.SequenceNode):
+            stack.extend((child, depth + 1) for child in node.value)
+        elif isinstance(node, yaml.MappingNode):
+            for key, value in node.value:
+                stack.append((key, depth + 1))
+                stack.append((value, depth + 1))
 
 
 def apply_overrides(data: Mapping[str, Any], overrides: Sequence[str]) -> dict[str, Any]:
     """A deep copy of ``data`` with each ``dotted.path=value`` set; ``value`` is parsed as a YAML
-    scalar or flow collection (``3.0e-4``, ``true``, ``[64, 64]``). A list is indexed by position
-    (``agents.0``) or ``*`` for every element. Unknown keys are caught later by validation."""
+    scalar or flow collection (``3.0e-4``, ``true``, ``[64, 64]``) by :func:`parse_yaml`. A list
+    is indexed by position (``agents.0``) or ``*`` for every element. Unknown keys are caught
+    later by validation."""
     result = _deep_copy(data)
     for override in overrides:
+        if not isinstance(override, str) or len(override) > MAX_OVERRIDE_CHARACTERS:
+            raise InputError(
+                f"an override must be a dotted.key=value string of at most "
+                f"{MAX_OVERRIDE_CHARACTERS:,} characters; got {describe(override)}"
+            )
         key, sep, text = override.partition("=")
-        if not sep or not key:
-            raise ValueError(f"override {override!r} must look like dotted.key=value")
-        _set_path(result, key.split("."), yaml.safe_load(text), key)
+        if not sep or not key or any(not part for part in key.split(".")):
+            raise InputError(f"override {override!r} must look like dotted.key=value")
+        value = parse_yaml(text, f"the value of override {key!r}")
+        _set_path(result, key.split("."), value, key)
     return result
 
 
@@ -256,7 +321,7 @@ def _set_path(node: Any, parts: list[str], value: Any, key: str) -> None:
         elif head.isdigit() and int(head) < len(node):
             indices = range(int(head), int(head) + 1)
         else:
-            raise ValueError(f"override {key!r}: {head!r} is not an index of a list of {len(node)}")
+            raise InputError(f"override {key!r}: {head!r} is not an index of a list of {len(node)}")
         for index in indices:
             if rest:
                 _set_path(node[index], rest, value, key)
@@ -270,7 +335,9 @@ def _set_path(node: Any, parts: list[str], value: Any, key: str) -> None:
             node[head] = {}
         _set_path(node[head], rest, value, key)
     else:
-        raise ValueError(f"override {key!r}: cannot set {head!r} inside the scalar {node!r}")
+        raise InputError(
+            f"override {key!r}: cannot set {head!r} inside the scalar {describe(node)}"
+        )
 
 
 def _deep_copy(value: Any) -> Any:
@@ -291,17 +358,31 @@ def _plain(value: Any) -> Any:
     return value
 
 
+# ------------------------------------------------------------------------------- structure
+
+
+def parse_config(data: Mapping[str, Any]) -> ExperimentConfig:
+    """Validate a plain dict into an :class:`ExperimentConfig` (see the module docstring)."""
+    config = _build(ExperimentConfig, data, "")
+    _check_names(config)
+    agents = tuple(_check_agent(config, a, f"agents.{i}") for i, a in enumerate(config.agents))
+    config = dataclasses.replace(config, agents=agents)
+    _check_train(config)
+    _check_evaluation(config.evaluation)
+    return config
+
+
 def _build(cls: type, data: Any, path: str) -> Any:
     """Construct dataclass ``cls`` from mapping ``data``; ``path`` is its dotted location."""
     where = path or "config"
     if not isinstance(data, Mapping):
-        raise TypeError(f"`{where}` must be a mapping, got {type(data).__name__} {data!r}")
+        raise InputTypeError(f"`{where}` must be a mapping; got {describe(data)}")
     hints = typing.get_type_hints(cls)
     fields = {f.name: f for f in dataclasses.fields(cls)}
     for key in data:
         if key not in fields:
-            raise ValueError(
-                f"unknown key `{_join(path, str(key))}`{_did_you_mean(str(key), fields)}"
+            raise InputError(
+                f"unknown key `{_join(path, str(key))}`{did_you_mean(str(key), fields)}"
             )
     missing = [
         name
@@ -311,13 +392,15 @@ def _build(cls: type, data: Any, path: str) -> Any:
         and f.default_factory is dataclasses.MISSING
     ]
     if missing:
-        raise ValueError(f"`{where}` is missing the required key `{_join(path, missing[0])}`")
+        raise InputError(f"`{where}` is missing the required key `{_join(path, missing[0])}`")
     values = {key: _convert(hints[key], value, _join(path, key)) for key, value in data.items()}
     return cls(**values)
 
 
 def _convert(hint: Any, value: Any, path: str) -> Any:
     """Check ``value`` against the type hint ``hint``, coercing YAML 1.1 number strings."""
+    if hint is SuiteFamily and isinstance(value, str):
+        return SuiteFamily(family=value)
     if dataclasses.is_dataclass(hint):
         return _build(hint, value, path)
     if typing.get_origin(hint) is types.UnionType:  # ``X | None``: null or an X
@@ -326,18 +409,18 @@ def _convert(hint: Any, value: Any, path: str) -> Any:
     origin = typing.get_origin(hint)
     if origin is tuple:
         if not isinstance(value, list | tuple):
-            raise TypeError(f"`{path}` must be a list, got {type(value).__name__} {value!r}")
+            raise InputTypeError(f"`{path}` must be a list; got {describe(value)}")
         (item,) = typing.get_args(hint)[:1]
         return tuple(_convert(item, v, f"{path}.{i}") for i, v in enumerate(value))
     if origin is dict:
         if not isinstance(value, Mapping) or not all(isinstance(k, str) for k in value):
-            raise TypeError(
-                f"`{path}` must be a mapping with string keys, got {type(value).__name__} {value!r}"
+            raise InputTypeError(
+                f"`{path}` must be a mapping with string keys; got {describe(value)}"
             )
         return {k: _numeric_strings(v) for k, v in value.items()}
     if hint is bool:
         if not isinstance(value, bool):
-            raise TypeError(f"`{path}` must be true or false, got {type(value).__name__} {value!r}")
+            raise InputTypeError(f"`{path}` must be true or false; got {describe(value)}")
         return value
     if hint is int:
         return _to_int(value, path)
@@ -345,7 +428,7 @@ def _convert(hint: Any, value: Any, path: str) -> Any:
         return _to_float(value, path)
     if hint is str:
         if not isinstance(value, str):
-            raise TypeError(f"`{path}` must be a string, got {type(value).__name__} {value!r}")
+            raise InputTypeError(f"`{path}` must be a string; got {describe(value)}")
         return value
     raise AssertionError(f"unsupported config type {hint!r} at {path}")
 
@@ -359,7 +442,7 @@ def _to_float(value: Any, path: str) -> float:
     if isinstance(value, str) and _is_number(value):
         value = float(value.replace("_", ""))
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise TypeError(f"`{path}` must be a finite number, got {type(value).__name__} {value!r}")
+        raise InputTypeError(f"`{path}` must be a finite number; got {describe(value)}")
     return float(value)
 
 
@@ -370,11 +453,11 @@ def _to_int(value: Any, path: str) -> int:
         number = _to_float(value, path)
         if number.is_integer():
             return int(number)
-        raise TypeError(
-            f"`{path}` must be an integer, got {value!r}; write integers like 1_000_000 "
+        raise InputTypeError(
+            f"`{path}` must be an integer; got {value!r}; write integers like 1_000_000 "
             "(YAML reads 1e6 as a string)"
         )
-    raise TypeError(f"`{path}` must be an integer, got {type(value).__name__} {value!r}")
+    raise InputTypeError(f"`{path}` must be an integer; got {describe(value)}")
 
 
 def _numeric_strings(value: Any) -> Any:
@@ -389,120 +472,107 @@ def _numeric_strings(value: Any) -> Any:
     return value
 
 
-def _check_experiment(config: ExperimentConfig) -> None:
-    if not _NAME.match(config.name):
-        raise ValueError(
-            "`name` must be a folder name of letters, digits, '_', '-' and '.', "
-            f"got {config.name!r}"
+def _join(path: str, key: str) -> str:
+    return f"{path}.{key}" if path else key
+
+
+# ------------------------------------------------------------------------------- values
+
+
+def _folder_name_iv(value: str, path: str) -> None:
+    if not _NAME.match(value) or len(value) > MAX_NAME_LENGTH:
+        raise InputError(
+            f"`{path}` must be a folder name of at most {MAX_NAME_LENGTH} letters, digits, '_', "
+            f"'-' and '.', starting with a letter or digit; got {value!r}"
         )
-    _check_env(config.env, "env")
+
+
+def _check_names(config: ExperimentConfig) -> None:
+    _folder_name_iv(config.name, "name")
     runs: set[str] = set()
     for index, agent in enumerate(config.agents):
-        if agent.env is not None:
-            _check_env(agent.env, f"agents.{index}.env")
-        if agent.label and not _NAME.match(agent.label):
-            raise ValueError(
-                f"`agents.{index}.label` must be a folder name of letters, digits, '_', '-' "
-                f"and '.', got {agent.label!r}"
-            )
+        if agent.label:
+            _folder_name_iv(agent.label, f"agents.{index}.label")
         for seed in agent.seeds:
             run = run_name(agent, seed)
             if run in runs:
-                raise ValueError(
+                raise InputError(
                     f"`agents.{index}` repeats the run {run}; each (label, seed) pair names "
                     "one run folder (give agents that share an algorithm different labels)"
                 )
             runs.add(run)
-    if config.train.checkpoint_every < 1:
-        raise ValueError(
-            f"`train.checkpoint_every` must be at least 1, got {config.train.checkpoint_every}"
+
+
+def _check_agent(config: ExperimentConfig, agent: AgentConfig, path: str) -> AgentConfig:
+    """Check ``agent`` and its environment, dry-build its model, and return it with its
+    hyperparameters normalized (:func:`agents.settings.check_agent_settings`)."""
+    check_size("total_timesteps", agent.total_timesteps, f"{path}.total_timesteps")
+    check_size("n_envs", agent.n_envs, f"{path}.n_envs")
+    if not agent.seeds:
+        raise InputError(f"`{path}.seeds` must name at least one seed; got []")
+    for i, seed in enumerate(agent.seeds):
+        check_seed(seed, f"{path}.seeds.{i}")
+    if agent.env is None and config.env is None:
+        raise InputError(
+            f"`{path}` has no `env` and the config has none: name the training environment"
         )
-    for index, agent in enumerate(config.agents):
-        rollout = rollout_size(agent)
-        if rollout is not None and rollout > config.train.checkpoint_every:
-            raise ValueError(
-                f"`train.checkpoint_every` {config.train.checkpoint_every} is smaller than the "
-                f"rollout of `agents.{index}` ({rollout} timesteps); checkpoints are taken "
-                f"between rollouts, so a killed run could lose more than checkpoint_every: set "
-                f"it to at least {rollout}"
-            )
-    if config.train.keep_checkpoints < 1:
-        raise ValueError(
-            f"`train.keep_checkpoints` must be at least 1, got {config.train.keep_checkpoints}"
-        )
-    _check_evaluation(config.evaluation)
+    env_path = f"{path}.env" if agent.env is not None else "env"
+    env = config.agent_env(agent)
+    _check_env(env, env_path)
+    hyperparams = check_agent_settings(
+        agent.algo,
+        agent.policy,
+        agent.hyperparams,
+        agent.policy_kwargs,
+        n_envs=agent.n_envs,
+        path=path,
+    )
+    key = yaml.safe_dump(
+        [agent.algo, agent.policy, env.id, env.kwargs, hyperparams, agent.policy_kwargs],
+        sort_keys=True,
+    )
+    if key not in _BUILT_MODELS:
+        venv = DummyVecEnv([lambda: gymnasium.make(env.id, **env.kwargs)])
+        try:
+            dry_build(agent.algo, agent.policy, venv, hyperparams, agent.policy_kwargs, path)
+        finally:
+            venv.close()
+        _BUILT_MODELS.add(key)
+    return dataclasses.replace(agent, hyperparams=hyperparams)
 
 
-def _check_evaluation(evaluation: EvaluationConfig) -> None:
-    """A non-empty suite of known families and held-out instance seeds, at least two seasons
-    (a standard error needs two), a non-negative customer seed and known heuristics."""
-    from envs.one_shot import HELD_OUT_SEED_START
-
-    for name in ("families", "instance_seeds"):
-        if not getattr(evaluation, name):
-            raise ValueError(f"`evaluation.{name}` must name at least one entry, got []")
-    _check_names(evaluation.families, "evaluation.families", "envs.families", "FAMILIES")
-    for index, seed in enumerate(evaluation.instance_seeds):
-        if seed < HELD_OUT_SEED_START:
-            raise ValueError(
-                f"`evaluation.instance_seeds.{index}` is {seed}, but instance seeds must be at "
-                f"least {HELD_OUT_SEED_START:_} (envs.one_shot.HELD_OUT_SEED_START): training "
-                f"instances come from the seeds below, so {seed} may have been trained on"
-            )
-    _check_names(evaluation.heuristics, "evaluation.heuristics", "baselines.registry", "POLICIES")
-    if evaluation.seasons < 2:
-        raise ValueError(f"`evaluation.seasons` must be at least 2, got {evaluation.seasons}")
-    if evaluation.seed < 0:
-        raise ValueError(f"`evaluation.seed` must be non-negative, got {evaluation.seed}")
-
-
-def _check_names(names: tuple[str, ...], path: str, module: str, catalogue: str) -> None:
-    """Every entry of ``names`` must be a key of ``<module>.<catalogue>``."""
-    known = getattr(importlib.import_module(module), catalogue)
-    for index, name in enumerate(names):
-        if name not in known:
-            raise ValueError(
-                f"`{path}.{index}` {name!r} is not in {module}.{catalogue}"
-                f"{_did_you_mean(name, known)}"
-            )
+_BUILT_MODELS: set[str] = set()
+"""Agent settings (as YAML) that :func:`_check_agent` has dry-built successfully."""
 
 
 def _check_env(env: EnvConfig, path: str) -> None:
-    """``env.id`` must be registered, every key of ``env.kwargs`` an argument of the id's entry
-    point, and the environment must build: it is made once with ``gymnasium.make(id,
-    **kwargs)`` and its ValueError/TypeError becomes a config error naming ``<path>.kwargs``.
-    Successful checks are cached per (id, kwargs)."""
-    import gymnasium
-
-    import envs  # noqa: F401  (registers the Assort/* ids)
-
-    if env.id not in gymnasium.registry:
-        raise ValueError(
-            f"`{path}.id` {env.id!r} is not a registered Gymnasium id"
-            f"{_did_you_mean(env.id, gymnasium.registry)}"
+    """``env.id`` must be one of this project's registered ids, every key of ``env.kwargs`` an
+    argument of the id's entry point, and the environment must build: it is made once with
+    ``gymnasium.make(id, **kwargs)`` and its input error becomes a config error naming
+    ``<path>.kwargs``. Successful checks are cached per (id, kwargs)."""
+    if not env.id.startswith(ENV_NAMESPACE) or env.id not in gymnasium.registry:
+        ours = [name for name in gymnasium.registry if name.startswith(ENV_NAMESPACE)]
+        raise InputError(
+            f"`{path}.id` {env.id!r} is not one of this project's environments"
+            f"{did_you_mean(env.id, ours)}"
         )
     key = (env.id, yaml.safe_dump(env.kwargs, sort_keys=True))
     if key in _CHECKED_ENVS:
         return
     spec = gymnasium.spec(env.id)
-    creator = (
-        gymnasium.envs.registration.load_env_creator(spec.entry_point)
-        if isinstance(spec.entry_point, str)
-        else spec.entry_point
-    )
+    creator = gymnasium.envs.registration.load_env_creator(spec.entry_point)
     parameters = inspect.signature(creator).parameters
-    if not any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values()):
-        allowed = [p for p in parameters if p != "self"]
-        for name in env.kwargs:
-            if name not in parameters:
-                raise ValueError(
-                    f"`{path}.kwargs.{name}` is not an argument of {env.id} "
-                    f"({getattr(creator, '__name__', creator)}){_did_you_mean(name, allowed)}"
-                )
+    allowed = [p for p in parameters if p != "self"]
+    for name in env.kwargs:
+        if name not in parameters:
+            raise InputError(
+                f"`{path}.kwargs.{name}` is not an argument of {env.id} "
+                f"({creator.__name__}){did_you_mean(name, allowed)}"
+            )
     try:
         gymnasium.make(env.id, **env.kwargs).close()
-    except (ValueError, TypeError) as error:
-        raise ValueError(
+    except InputError as error:
+        raise InputError(
             f"`{path}.kwargs` {env.kwargs!r} are rejected by {env.id}: {error}"
         ) from error
     _CHECKED_ENVS.add(key)
@@ -512,141 +582,77 @@ _CHECKED_ENVS: set[tuple[str, str]] = set()
 """(id, kwargs as YAML) pairs that :func:`_check_env` has built successfully."""
 
 
-def _check_agent(agent: AgentConfig, path: str) -> AgentConfig:
-    """Check ``agent`` and return it with integral float hyperparameters turned into ints where
-    the constructor's default is an int (``buffer_size: 1.0e+6`` -> 1_000_000)."""
-    from agents import ALGORITHMS
+def _check_train(config: ExperimentConfig) -> None:
+    train = config.train
+    integer_iv("train.checkpoint_every", train.checkpoint_every, low=1, high=10**10)
+    integer_iv("train.keep_checkpoints", train.keep_checkpoints, low=1, high=MAX_CHECKPOINTS)
+    if not train.runs_dir:
+        raise InputError("`train.runs_dir` must name a folder; got ''")
+    for index, agent in enumerate(config.agents):
+        rollout = rollout_size(agent.algo, agent.hyperparams, agent.n_envs)
+        if rollout is not None and rollout > train.checkpoint_every:
+            raise InputError(
+                f"`train.checkpoint_every` {train.checkpoint_every} is smaller than the "
+                f"rollout of `agents.{index}` ({rollout} timesteps); checkpoints are taken "
+                f"between rollouts, so a killed run could lose more than checkpoint_every: set "
+                f"it to at least {rollout}"
+            )
 
-    if agent.algo not in ALGORITHMS:
-        raise ValueError(
-            f"`{path}.algo` {agent.algo!r} is not one of {sorted(ALGORITHMS)}"
-            f"{_did_you_mean(agent.algo, ALGORITHMS)}"
+
+def _check_evaluation(evaluation: EvaluationConfig) -> None:
+    """A non-empty suite of known families with valid knobs (shown names unique) and distinct
+    held-out instance seeds, between 2 seasons (a standard error needs two) and the
+    simulator's limits, a customer seed in [0, 2**63) and known, distinct heuristics."""
+    for name in ("families", "instance_seeds"):
+        if not getattr(evaluation, name):
+            raise InputError(f"`evaluation.{name}` must name at least one entry; got []")
+    shown: set[str] = set()
+    largest_season = 1
+    for index, entry in enumerate(evaluation.families):
+        path = f"evaluation.families.{index}"
+        if entry.family not in FAMILIES:
+            raise InputError(
+                f"`{path}` {entry.family!r} is not a family of envs.families.FAMILIES"
+                f"{did_you_mean(entry.family, FAMILIES)}"
+            )
+        if entry.label:
+            _folder_name_iv(entry.label, f"{path}.label")
+        if entry.name in shown:
+            raise InputError(
+                f"`{path}` repeats {entry.name!r}; each suite family needs its own name "
+                "(give families with overrides a `label`)"
+            )
+        shown.add(entry.name)
+        try:
+            parameters = family_parameters(entry.family, **entry.overrides)
+        except InputError as error:
+            raise InputError(f"`{path}.overrides`: {error}") from error
+        largest_season = max(largest_season, int(parameters["customers"]))
+    for index, seed in enumerate(evaluation.instance_seeds):
+        if not HELD_OUT_SEED_START <= seed < SEED_LIMIT:
+            raise InputError(
+                f"`evaluation.instance_seeds.{index}` is {seed}, but instance seeds must lie in "
+                f"[{HELD_OUT_SEED_START:_}, 2**63) (envs.one_shot.HELD_OUT_SEED_START): training "
+                f"instances come from the seeds below, so {seed} may have been trained on"
+            )
+    if len(set(evaluation.instance_seeds)) != len(evaluation.instance_seeds):
+        raise InputError(
+            f"`evaluation.instance_seeds` lists a seed twice: {list(evaluation.instance_seeds)}"
         )
-    for name, value in (("total_timesteps", agent.total_timesteps), ("n_envs", agent.n_envs)):
-        if value < 1:
-            raise ValueError(f"`{path}.{name}` must be at least 1, got {value}")
-    if not agent.seeds:
-        raise ValueError(f"`{path}.seeds` must name at least one seed, got []")
-    for i, seed in enumerate(agent.seeds):
-        if seed < 0:
-            raise ValueError(f"`{path}.seeds.{i}` must be a non-negative integer, got {seed}")
-    cls = ALGORITHMS[agent.algo]
-    if agent.policy not in cls.policy_aliases:
-        raise ValueError(
-            f"`{path}.policy` {agent.policy!r} is not a policy of {cls.__name__} (one of "
-            f"{sorted(cls.policy_aliases)}){_did_you_mean(agent.policy, cls.policy_aliases)}"
+    integer_iv("evaluation.seasons", evaluation.seasons, low=2, high=MAX_SEASONS)
+    if evaluation.seasons * largest_season > MAX_SIMULATED_CUSTOMERS:
+        raise InputError(
+            f"`evaluation.seasons` {evaluation.seasons:,} of up to {largest_season:,} customers "
+            f"is more than the {MAX_SIMULATED_CUSTOMERS:,} customers one evaluation may simulate"
         )
-    _check_policy_kwargs(agent, f"{path}.policy_kwargs")
-    parameters = inspect.signature(cls.__init__).parameters
-    allowed = [p for p in parameters if p != "self" and p not in _RESERVED_HYPERPARAMS]
-    for key in agent.hyperparams:
-        if key in _RESERVED_HYPERPARAMS:
-            raise ValueError(
-                f"`{path}.hyperparams.{key}` cannot be set here: {_RESERVED_HYPERPARAMS[key]}"
+    integer_iv("evaluation.seed", evaluation.seed, low=0, high=SEED_LIMIT - 1)
+    for index, name in enumerate(evaluation.heuristics):
+        if name not in POLICIES:
+            raise InputError(
+                f"`evaluation.heuristics.{index}` {name!r} is not in baselines.registry.POLICIES"
+                f"{did_you_mean(name, POLICIES)}"
             )
-        if key not in parameters:
-            raise ValueError(
-                f"`{path}.hyperparams.{key}` is not an argument of "
-                f"{cls.__name__}{_did_you_mean(key, allowed)}"
-            )
-    hyperparams = {
-        key: int(value)
-        if isinstance(parameters[key].default, int)
-        and not isinstance(parameters[key].default, bool)
-        and isinstance(value, float)
-        and value.is_integer()
-        else value
-        for key, value in agent.hyperparams.items()
-    }
-    for key, value in hyperparams.items():
-        _check_hyperparam_type(
-            value, parameters[key].default, f"{path}.hyperparams.{key}", cls.__name__
+    if len(set(evaluation.heuristics)) != len(evaluation.heuristics):
+        raise InputError(
+            f"`evaluation.heuristics` lists a heuristic twice: {list(evaluation.heuristics)}"
         )
-    return dataclasses.replace(agent, hyperparams=hyperparams)
-
-
-def _check_policy_kwargs(agent: AgentConfig, path: str) -> None:
-    """Keys of ``policy_kwargs`` must be arguments of the algorithm's policy class (other than
-    the spaces and the learning-rate schedule, which SB3 passes itself); ``activation_fn`` must
-    name one of :data:`agents.factory.ACTIVATIONS`."""
-    from agents.factory import ACTIVATIONS, ALGORITHMS
-
-    policy = ALGORITHMS[agent.algo].policy_aliases[agent.policy]
-    parameters = inspect.signature(policy.__init__).parameters
-    allowed = [
-        p
-        for p in parameters
-        if p not in ("self", "observation_space", "action_space", "lr_schedule")
-        and parameters[p].kind
-        not in (inspect.Parameter.VAR_KEYWORD, inspect.Parameter.VAR_POSITIONAL)
-    ]
-    for key in agent.policy_kwargs:
-        if key not in allowed:
-            raise ValueError(
-                f"`{path}.{key}` is not an argument of {policy.__name__} "
-                f"({agent.algo} {agent.policy}){_did_you_mean(key, allowed)}"
-            )
-    name = agent.policy_kwargs.get("activation_fn")
-    if name is not None and name not in ACTIVATIONS:
-        raise ValueError(
-            f"`{path}.activation_fn` must be one of {sorted(ACTIVATIONS)}, got {name!r}"
-            f"{_did_you_mean(str(name), ACTIVATIONS)}"
-        )
-
-
-def _check_hyperparam_type(value: Any, default: Any, path: str, algo: str) -> None:
-    """``value`` must fit the type of the constructor's ``default``: an int default needs an
-    integer (``train_freq`` also takes ``[n, step|episode]``), a float default a number (YAML
-    cannot hold a schedule), a bool default true or false; a string default (SAC's
-    ``ent_coef``, ``target_entropy``) takes a number or the strings SB3 accepts. Arguments
-    whose default is None are passed through unchecked."""
-    if default is None or default is inspect.Parameter.empty:
-        return
-    name = path.rsplit(".", 1)[-1]
-    got = f"got {type(value).__name__} {value!r}"
-    if isinstance(default, bool):
-        if not isinstance(value, bool):
-            raise TypeError(
-                f"`{path}` must be true or false ({algo}'s default is {default}), {got}"
-            )
-    elif isinstance(default, int):
-        if name == "train_freq" and _is_train_freq_pair(value):
-            return
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise TypeError(f"`{path}` must be an integer ({algo}'s default is {default}), {got}")
-    elif isinstance(default, float):
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise TypeError(
-                f"`{path}` must be a number ({algo}'s default is {default}; schedules cannot be "
-                f"written in YAML), {got}"
-            )
-    elif isinstance(default, str):
-        pattern, wording = _STRING_HYPERPARAMS.get(name, (re.escape(default), repr(default)))
-        numeric = isinstance(value, int | float) and not isinstance(value, bool)
-        if not numeric and not (isinstance(value, str) and re.fullmatch(pattern, value)):
-            raise TypeError(
-                f"`{path}` must be a number or {wording} ({algo}'s default is {default!r}), {got}"
-            )
-
-
-def _is_train_freq_pair(value: Any) -> bool:
-    """Whether ``value`` is SB3's ``(frequency, unit)`` form, e.g. ``[1, episode]``."""
-    return (
-        isinstance(value, list)
-        and len(value) == 2
-        and isinstance(value[0], int)
-        and not isinstance(value[0], bool)
-        and value[1] in ("step", "episode")
-    )
-
-
-def _did_you_mean(key: str, known: typing.Iterable[str]) -> str:
-    known = list(known)
-    close = difflib.get_close_matches(key, known, n=1)
-    if close:
-        return f"; did you mean `{close[0]}`?"
-    return f"; known keys: {', '.join(sorted(known))}" if len(known) <= 12 else ""
-
-
-def _join(path: str, key: str) -> str:
-    return f"{path}.{key}" if path else key

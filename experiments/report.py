@@ -26,7 +26,8 @@ from typing import Any
 
 import numpy as np
 
-from experiments.leaderboard import AggregateRow, FamilyRow, Interval, Leaderboard
+from experiments.leaderboard import AggregateRow, FamilyRow, Leaderboard
+from experiments.statistics import Interval
 from experiments.store import atomic_write_bytes, safe_name
 
 FEW_SEEDS = 3

@@ -1,49 +1,32 @@
 """Training runs: one stable-baselines3 model per (agent, seed) of an experiment config.
 
-A run folder ``<runs_dir>/<name>/<label>-seed<S>/`` (the label defaults to the algorithm name;
-rl-baselines3-zoo's layout) holds::
-
-    config.yaml        the resolved experiment config of this run alone (one agent, one seed);
-                       ``assort train config.yaml`` would redo the run
-    command.txt        the command line(s) that produced it (one line per start or resume)
-    versions.json      python, platform, package versions, git commit (null without git)
-    model.zip          the final model
-    vecnormalize.pkl   the final VecNormalize statistics (only when normalization is on)
-    monitor/           Monitor CSVs, one per environment copy; monitor/resume-<t>/ after a resume
-    tb/                SB3 logs: progress.csv and TensorBoard events; tb/resume-<t>/ after a resume
-    checkpoints/       step-<timesteps>/ {model.zip, vecnormalize.pkl, replay_buffer.pkl, meta.json}
-    DONE               JSON {timesteps, wall_seconds}; written last, only when training finished
-
-Runs never overwrite an existing folder unless asked to (``force=True`` deletes it first). A
-run is assembled in a hidden sibling folder and renamed into place once its environment and
-model are built, so a start that fails (bad kwargs, bad hyperparameters) leaves nothing behind.
+Each run gets its own folder (layout and manifest: :mod:`experiments.runs`). Runs never
+overwrite an existing folder unless asked to (``force=True`` deletes it first). A run is
+assembled in a hidden sibling folder and renamed into place once its environment and model are
+built, so a start that fails leaves nothing behind (config values are checked at load time,
+so that should not happen).
 
 :func:`resume_run` continues a killed run from its latest checkpoint at ``t`` timesteps with
-``reset_num_timesteps=False``. Each resume is a new log segment: ``tb/resume-<t>/`` (earlier
-logs are kept) and ``monitor/resume-<t>/``; the rows of earlier Monitor files for episodes
-that ended after ``t`` are truncated, since the resumed run replays those timesteps, so every
-timestep is counted once across ``monitor/**``. Same config and seed on the same machine give
-the same model parameters (the environments are seeded from the run seed; torch runs
-single-threaded). A resumed run is deterministic given (seed, checkpoint): its environments and
-random generators are reseeded with ``seed + t`` (:meth:`~BaseAlgorithm.set_random_seed`). It
-is not bit-identical to an uninterrupted run, whose generators were never reseeded at ``t``.
+``reset_num_timesteps=False``, after checking the checkpoint's manifest (it unpickles the
+model, the normalization statistics and the replay buffer). Each resume is a new log segment:
+``tb/resume-<t>/`` (earlier logs are kept) and ``monitor/resume-<t>/``; the rows of earlier
+Monitor files for episodes that ended after ``t`` are truncated, since the resumed run replays
+those timesteps, so every timestep is counted once across ``monitor/**``. Same config and seed
+on the same machine give the same model parameters (the environments are seeded from the run
+seed; torch runs single-threaded). A resumed run is deterministic given (seed, checkpoint): its
+environments and random generators are reseeded with ``seed + t``
+(:meth:`~BaseAlgorithm.set_random_seed`). It is not bit-identical to an uninterrupted run,
+whose generators were never reseeded at ``t``.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
-import platform
-import shlex
 import shutil
-import subprocess
-import sys
 import tempfile
 import time
-from importlib import metadata
 from pathlib import Path
-from typing import Any
 
 from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.callbacks import CallbackList
@@ -52,41 +35,39 @@ from stable_baselines3.common.logger import configure
 from stable_baselines3.common.off_policy_algorithm import OffPolicyAlgorithm
 from stable_baselines3.common.vec_env import DummyVecEnv, VecEnv, VecNormalize
 
-from agents.callbacks import (
-    CheckpointCallback,
-    ProgressBarCallback,
+from agents.callbacks import CheckpointCallback, ProgressBarCallback
+from agents.factory import load_model, make_model
+from envs.validation import InputError
+from experiments.config import AgentConfig, EnvConfig, ExperimentConfig
+from experiments.progress import Progress
+from experiments.progress import say as report
+from experiments.runs import (
+    CHECKPOINTS_DIR,
+    CONFIG_FILE,
+    DONE_FILE,
+    MODEL_FILE,
+    MONITOR_DIR,
+    PICKLED_FILES,
+    REPLAY_BUFFER_FILE,
+    TB_DIR,
+    VECNORMALIZE_FILE,
+    VERSIONS_FILE,
+    append_command,
+    atomic_write_text,
+    check_run_config,
+    checkpoint_meta,
     checkpoints,
+    command_line,
+    is_finished,
+    load_run_config,
+    prune_checkpoints,
+    run_config,
+    run_dir,
     save_artifacts,
+    save_checkpoint,
+    verify_manifest,
+    versions,
 )
-from agents.factory import TORCH_THREADS, load_model, make_model
-from experiments.config import AgentConfig, EnvConfig, ExperimentConfig, load_config, run_name
-
-PACKAGES = (
-    "assort-testbed",
-    "numpy",
-    "scipy",
-    "numba",
-    "gymnasium",
-    "stable-baselines3",
-    "torch",
-    "pyyaml",
-    "tensorboard",
-)
-"""Packages whose versions go into ``versions.json``."""
-
-
-def run_dir(config: ExperimentConfig, agent: AgentConfig | str, seed: int) -> Path:
-    """``<train.runs_dir>/<name>/<label or algo>-seed<seed>``; ``agent`` is the agent or its
-    run-folder stem (``label or algo``)."""
-    name = f"{agent}-seed{seed}" if isinstance(agent, str) else run_name(agent, seed)
-    return Path(config.train.runs_dir) / config.name / name
-
-
-def run_config(config: ExperimentConfig, agent: AgentConfig, seed: int) -> ExperimentConfig:
-    """``config`` reduced to the single run: ``agent`` with ``seeds: [seed]``, its environment
-    as the experiment's ``env``."""
-    single = dataclasses.replace(agent, seeds=(seed,), env=None)
-    return dataclasses.replace(config, env=config.agent_env(agent), agents=(single,))
 
 
 def train_experiment(
@@ -98,7 +79,7 @@ def train_experiment(
     progress: bool = True,
 ) -> list[Path]:
     """Train every (agent, seed) of ``config`` in turn (only ``seed`` when given); returns the
-    run folders. Refuses (ValueError) before training anything if a run folder exists and
+    run folders. Refuses (InputError) before training anything if a run folder exists and
     ``force`` is false."""
     runs = [
         (agent, s) for agent in config.agents for s in (agent.seeds if seed is None else (seed,))
@@ -119,11 +100,11 @@ def train_run(
     force: bool = False,
     progress: bool = True,
 ) -> Path:
-    """Train the single run of ``config`` (one agent with one seed, see :func:`run_config`)
-    into a new run folder and return it."""
+    """Train the single run of ``config`` (one agent with one seed, see
+    :func:`experiments.runs.run_config`) into a new run folder and return it."""
     if len(config.agents) != 1 or len(config.agents[0].seeds) != 1:
-        raise ValueError(
-            f"train_run needs a config with one agent and one seed, got "
+        raise InputError(
+            f"train_run needs a config with one agent and one seed; got "
             f"{[(a.algo, list(a.seeds)) for a in config.agents]}; use train_experiment"
         )
     config = run_config(config, config.agents[0], config.agents[0].seeds[0])
@@ -137,12 +118,12 @@ def train_run(
     # environment and the model exist: a start that fails leaves no run folder behind.
     staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.starting-", dir=folder.parent))
     try:
-        _atomic_write(staging / "config.yaml", config.to_yaml())
-        _append_command(staging, command)
-        _atomic_write(staging / "versions.json", json.dumps(versions(), indent=2) + "\n")
-        env = make_env(config.env, agent, seed, staging / "monitor")
+        atomic_write_text(staging / CONFIG_FILE, config.to_yaml())
+        append_command(staging, command)
+        atomic_write_text(staging / VERSIONS_FILE, _json(versions()))
+        env = make_env(config.agent_env(agent), agent, seed, staging / MONITOR_DIR)
         try:
-            model = make_model(agent, env, seed)
+            model = _new_model(agent, env, seed)
         except BaseException:
             env.close()
             raise
@@ -154,48 +135,106 @@ def train_run(
     return _learn(model, config, folder, progress, wall_before=0.0, segment="")
 
 
-def resume_run(folder: str | Path, *, command: str = "", progress: bool = True) -> Path:
+def resume_run(
+    folder: str | Path, *, command: str = "", progress: bool = True, trust: bool = False
+) -> Path:
     """Continue the unfinished run in ``folder`` from its latest checkpoint (model,
-    VecNormalize statistics, replay buffer) up to its ``total_timesteps``; without a checkpoint
-    the run starts over in place. Refuses (ValueError) a finished run."""
+    VecNormalize statistics, replay buffer, after :func:`experiments.runs.verify_manifest`) up
+    to its ``total_timesteps``; without a checkpoint the run starts over in place. Refuses
+    (InputError) a finished run."""
     folder = Path(folder)
-    if not (folder / "config.yaml").is_file():
-        raise FileNotFoundError(f"{str(folder)!r} is not a run folder: it has no config.yaml")
-    if (folder / "DONE").exists():
-        raise ValueError(
+    if not (folder / CONFIG_FILE).is_file():
+        raise InputError(f"{str(folder)!r} is not a run folder: it has no {CONFIG_FILE}")
+    if (folder / DONE_FILE).exists():
+        raise InputError(
             f"run {str(folder)!r} already finished (DONE exists); nothing to resume. "
             "To train it again, delete the folder or use `assort train CONFIG --force`"
         )
-    config = load_config(folder / "config.yaml")
+    config = load_run_config(folder)
     agent, seed = config.agents[0], config.agents[0].seeds[0]
-    _append_command(folder, command)
-    saved = checkpoints(folder / "checkpoints")
+    env_config = config.agent_env(agent)
+    append_command(folder, command)
+    saved = checkpoints(folder / CHECKPOINTS_DIR)
     if not saved:
-        for stale in ("monitor", "tb", "checkpoints"):
+        for stale in (MONITOR_DIR, TB_DIR, CHECKPOINTS_DIR):
             shutil.rmtree(folder / stale, ignore_errors=True)
-        env = make_env(config.env, agent, seed, folder / "monitor")
-        model = make_model(agent, env, seed)
+        env = make_env(env_config, agent, seed, folder / MONITOR_DIR)
+        model = _new_model(agent, env, seed)
         return _learn(model, config, folder, progress, wall_before=0.0, segment="")
     latest = saved[-1]
-    meta = json.loads((latest / "meta.json").read_text())
+    verify_manifest(latest, PICKLED_FILES, trust=trust)
+    meta = checkpoint_meta(latest)
     timesteps = int(meta["timesteps"])
     segment = f"resume-{timesteps}"
-    _truncate_monitors(folder / "monitor", timesteps, agent.n_envs)
+    _truncate_monitors(folder / MONITOR_DIR, timesteps, agent.n_envs)
     env = make_env(
-        config.env,
+        env_config,
         agent,
         seed + timesteps,
-        folder / "monitor" / segment,
-        vecnormalize=latest / "vecnormalize.pkl",
+        folder / MONITOR_DIR / segment,
+        vecnormalize=latest / VECNORMALIZE_FILE,
     )
-    model = load_model(agent.algo, latest / "model.zip", env)
+    model = load_model(agent.algo, latest / MODEL_FILE, env)
     # load() restores parameters and optimizer state but not the random generators: reseed
     # torch, numpy, the action space and the environments from (seed, checkpoint).
     model.set_random_seed(seed + timesteps)
     if isinstance(model, OffPolicyAlgorithm):
-        model.load_replay_buffer(latest / "replay_buffer.pkl")
+        model.load_replay_buffer(latest / REPLAY_BUFFER_FILE)
     return _learn(
-        model, config, folder, progress, wall_before=meta["wall_seconds"], segment=segment
+        model, config, folder, progress, wall_before=meta.get("wall_seconds", 0.0), segment=segment
+    )
+
+
+def train_all(
+    config: ExperimentConfig,
+    *,
+    progress: bool = True,
+    log: Progress | None = None,
+    trust: bool = False,
+) -> list[Path]:
+    """Every (agent, seed) run of ``config``: skip finished, resume unfinished, train missing.
+    Existing run folders are checked first (:func:`experiments.runs.check_run_config`:
+    ``RunConfigMismatchError`` if one was trained with another config); ``log`` receives one
+    line per run; ``trust`` skips the manifest check of a resumed checkpoint."""
+    folders = []
+    pairs = [(agent, seed) for agent in config.agents for seed in agent.seeds]
+    for agent, seed in pairs:
+        if run_dir(config, agent, seed).exists():
+            check_run_config(run_dir(config, agent, seed), config, agent, seed)
+    for index, (agent, seed) in enumerate(pairs, start=1):
+        folder = run_dir(config, agent, seed)
+        start = time.perf_counter()
+        if is_finished(folder):
+            report(log, f"[{index}/{len(pairs)}] {folder}: finished earlier (DONE), skipped")
+        elif folder.exists():
+            report(
+                log,
+                f"[{index}/{len(pairs)}] {folder}: unfinished, resuming from its last checkpoint",
+            )
+            resume_run(folder, command=command_line(), progress=progress, trust=trust)
+        else:
+            report(
+                log,
+                f"[{index}/{len(pairs)}] {folder}: training {agent.algo} seed {seed} "
+                f"for {agent.total_timesteps:,} timesteps",
+            )
+            train_run(run_config(config, agent, seed), command=command_line(), progress=progress)
+        if not is_finished(folder):
+            raise RuntimeError(f"training {folder} returned without writing DONE")
+        report(log, f"[{index}/{len(pairs)}] {folder}: done ({time.perf_counter() - start:.1f} s)")
+        folders.append(folder)
+    return folders
+
+
+def _new_model(agent: AgentConfig, env: VecEnv, seed: int) -> BaseAlgorithm:
+    return make_model(
+        agent.algo,
+        env,
+        seed=seed,
+        total_timesteps=agent.total_timesteps,
+        policy=agent.policy,
+        hyperparams=agent.hyperparams,
+        policy_kwargs=agent.policy_kwargs,
     )
 
 
@@ -210,8 +249,6 @@ def make_env(
     """``agent.n_envs`` Monitor-wrapped copies of ``env`` in a DummyVecEnv seeded with
     ``seed`` (copy k gets ``seed + k``), wrapped in VecNormalize when the agent normalizes
     (statistics loaded from ``vecnormalize`` when given)."""
-    import envs  # noqa: F401  (registers the Assort/* ids)
-
     venv = make_vec_env(
         env.id,
         n_envs=agent.n_envs,
@@ -235,28 +272,6 @@ def make_env(
     return venv
 
 
-def versions() -> dict[str, Any]:
-    """Python, platform, package versions and the git commit of this checkout (null when git
-    or the repository is missing; ``git_dirty`` says whether tracked files were modified)."""
-    packages = {}
-    for name in PACKAGES:
-        try:
-            packages[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            packages[name] = None
-    root = Path(__file__).resolve().parents[1]
-    return {
-        "python": platform.python_version(),
-        "platform": platform.platform(),
-        "torch_threads": TORCH_THREADS,
-        "packages": packages,
-        "git_commit": _git(root, "rev-parse", "HEAD"),
-        "git_dirty": None
-        if (status := _git(root, "status", "--porcelain", "--untracked-files=no")) is None
-        else bool(status),
-    }
-
-
 def _learn(
     model: BaseAlgorithm,
     config: ExperimentConfig,
@@ -269,15 +284,15 @@ def _learn(
     final artifacts and DONE. Logs (progress.csv and TensorBoard events) go to
     ``tb/<segment>`` (``tb/`` for a fresh start, ``tb/resume-<t>/`` after a resume)."""
     agent = config.agents[0]
-    model.set_logger(configure(str(folder / "tb" / segment), ["csv", "tensorboard"]))
+    model.set_logger(configure(str(folder / TB_DIR / segment), ["csv", "tensorboard"]))
     start = time.perf_counter()
-    checkpoint = CheckpointCallback(
-        folder / "checkpoints",
-        every=config.train.checkpoint_every,
-        keep=config.train.keep_checkpoints,
-        wall_seconds=lambda: wall_before + time.perf_counter() - start,
-    )
-    callbacks = [checkpoint]
+
+    def save(trained: BaseAlgorithm) -> None:
+        wall = wall_before + time.perf_counter() - start
+        save_checkpoint(trained, folder / CHECKPOINTS_DIR, wall_seconds=wall)
+        prune_checkpoints(folder / CHECKPOINTS_DIR, config.train.keep_checkpoints)
+
+    callbacks = [CheckpointCallback(config.train.checkpoint_every, save)]
     if progress:
         callbacks.append(
             ProgressBarCallback(agent.total_timesteps, description=f"{config.name}/{folder.name}")
@@ -293,9 +308,13 @@ def _learn(
         "timesteps": int(model.num_timesteps),
         "wall_seconds": round(wall_before + time.perf_counter() - start, 3),
     }
-    _atomic_write(folder / "DONE", json.dumps(done) + "\n")
+    atomic_write_text(folder / DONE_FILE, _json(done))
     model.get_env().close()
     return folder
+
+
+def _json(data: object) -> str:
+    return json.dumps(data, indent=2) + "\n"
 
 
 def _truncate_monitors(monitor: Path, timesteps: int, n_envs: int) -> None:
@@ -320,48 +339,17 @@ def _truncate_monitors(monitor: Path, timesteps: int, n_envs: int) -> None:
                 if steps > budget:
                     break
                 kept.append(line)
-            _atomic_write(path, "".join(kept))
+            atomic_write_text(path, "".join(kept))
 
 
 def _refuse_existing(folder: Path) -> None:
-    if (folder / "DONE").exists():
-        raise ValueError(
+    if (folder / DONE_FILE).exists():
+        raise InputError(
             f"run folder {str(folder)!r} holds a finished run (DONE exists); refusing to "
             "overwrite it. Pass --force to delete it and train again"
         )
     if folder.exists():
-        raise ValueError(
+        raise InputError(
             f"run folder {str(folder)!r} already exists (an unfinished run); continue it with "
             f"`assort train --resume {folder}` or pass --force to delete it and start over"
         )
-
-
-def _append_command(folder: Path, command: str) -> None:
-    with open(folder / "command.txt", "a") as handle:
-        handle.write(command + "\n")
-
-
-def _atomic_write(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` via a temporary file and :func:`os.replace`."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    with os.fdopen(fd, "w") as handle:
-        handle.write(text)
-    os.replace(tmp, path)
-
-
-def _git(root: Path, *args: str) -> str | None:
-    try:
-        result = subprocess.run(
-            ["git", "-C", str(root), *args], capture_output=True, text=True, timeout=10, check=True
-        )
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return result.stdout.strip()
-
-
-def command_line() -> str:
-    """This process's command line, as ``assort ...`` when run through the console script."""
-    argv = list(sys.argv)
-    if argv and Path(argv[0]).name == "assort":
-        argv[0] = "assort"
-    return shlex.join(argv)

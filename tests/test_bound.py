@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from baselines.bound import (
+from envs.fluid_lp import (
     DIRECT_LIMIT,
     fluid_lp,
     fluid_lp_matrices,

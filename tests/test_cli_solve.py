@@ -168,7 +168,7 @@ def test_solve_type_checks_knobs(capsys, hand_file, policy, knob, message):
 def test_bound_json_never_prints_nan(capsys, hand_file, monkeypatch):
     # A failed solve: lp_bound is null, and the exit code is 1 with and without --json.
     import experiments.commands.bound as bound_command
-    from baselines.bound import fluid_lp
+    from envs.fluid_lp import fluid_lp
 
     def failed(instance, *, method="auto"):
         solution = fluid_lp(instance)

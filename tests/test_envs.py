@@ -21,7 +21,7 @@ from stable_baselines3.common.env_util import make_vec_env
 from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv
 
 import envs  # noqa: F401  (registers the ids)
-from baselines.bound import fluid_lp
+from envs.fluid_lp import fluid_lp
 from envs.choice import mnl_instance
 from envs.families import FAMILIES, make_family_instance
 from envs.features import (

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from baselines.bound import fluid_lp
+from envs.fluid_lp import fluid_lp
 from baselines.registry import POLICIES, solve
 from envs.exact import exact_expected_profit
 from envs.families import make_family_instance

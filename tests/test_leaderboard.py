@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from baselines.bound import fluid_lp
+from envs.fluid_lp import fluid_lp
 from envs.families import make_family_instance
 from experiments.leaderboard import (
     Contender,

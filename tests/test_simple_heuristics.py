@@ -11,7 +11,7 @@ import pytest
 
 from baselines import POLICIES, HeuristicPolicy, StockingPolicy, solve
 from baselines.assortment import best_assortment
-from baselines.bound import fluid_lp
+from envs.fluid_lp import fluid_lp
 from baselines.exact import InstanceTooLargeError, candidate_count, exact_policy
 from baselines.fluid import fluid_policy, round_stock
 from baselines.newsvendor import critical_ratios, newsvendor_stock

@@ -15,40 +15,8 @@ import argparse
 import json
 import math
 
-from baselines.bound import METHODS, fluid_lp
-from envs.families import FAMILIES
-from envs.instance import Instance
-from experiments.commands.evaluate import resolve_instance
-
-
-def add_instance_arguments(parser: argparse.ArgumentParser) -> None:
-    """--instance P, or --family F --instance-seed S [--family-set KEY=VALUE ...]."""
-    parser.add_argument("--instance", metavar="P", help="instance JSON file")
-    parser.add_argument(
-        "--family", help=f"build the instance of a family instead: {', '.join(FAMILIES)}"
-    )
-    parser.add_argument(
-        "--instance-seed", type=int, metavar="S", help="seed of the family instance"
-    )
-    parser.add_argument(
-        "--family-set",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="override a family knob (with --family; repeatable)",
-    )
-
-
-def instance_from_args(args: argparse.Namespace) -> Instance:
-    """The instance named by the arguments of :func:`add_instance_arguments`."""
-    return resolve_instance(
-        argparse.Namespace(
-            instance=args.instance,
-            family=args.family,
-            instance_seed=args.instance_seed,
-            set=args.family_set,
-        )
-    )
+from envs.fluid_lp import METHODS, fluid_lp
+from experiments.commands.common import add_instance_arguments, instance_from_args
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:

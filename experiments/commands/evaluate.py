@@ -1,7 +1,7 @@
 """``assort evaluate``: simulate seasons of a stock vector and report profit and KPIs.
 
     assort evaluate --instance P --stock S.json [--seasons K] [--seed N] [--json]
-    assort evaluate --family F --instance-seed S [--set KEY=VALUE ...] --stock S.json ...
+    assort evaluate --family F --instance-seed S [--family-set KEY=VALUE ...] --stock S.json ...
 
 The stock file is a JSON list of N non-negative integers, one per product (whole-number floats
 such as 3.0 are accepted). --family/--instance-seed builds the instance in memory, which is the
@@ -19,84 +19,15 @@ from __future__ import annotations
 import argparse
 import json
 import math
-from pathlib import Path
-from typing import Any
 
 import numpy as np
 
-from envs.families import FAMILIES, make_family_instance
-from envs.instance import Instance, load_instance
+from envs.instance import Instance, load_stock
 from envs.simulate import Evaluation, evaluate
-from experiments.commands.generate import parse_settings
+from experiments.commands.common import add_instance_arguments, instance_from_args
 
-STOCK_LIMIT = 2**31 - 1
 SHOWN_PRODUCTS = 30
 """Without --json, catalogs above this size list only their best-selling products."""
-
-
-def read_stock(path: str, n_products: int) -> np.ndarray:
-    """The stock vector of a stock file, or a ``ValueError`` naming the file and the rule."""
-    rule = (
-        f"a stock file must be a JSON list of {n_products} non-negative integers, one per product"
-    )
-
-    def refuse(problem: str) -> ValueError:
-        return ValueError(f"stock file {path!r} {problem}; {rule}")
-
-    file = Path(path)
-    if not file.exists():
-        raise refuse("does not exist")
-    if file.is_dir():
-        raise refuse("is a directory")
-    try:
-        data = json.loads(file.read_text(), parse_constant=_refuse_constant)
-    except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError, NaN/Infinity
-        raise refuse(f"is not valid JSON ({exc})") from exc
-    if not isinstance(data, list):
-        raise refuse(f"holds a JSON {_json_type(data)}, not a list")
-    if len(data) != n_products:
-        raise refuse(f"lists {len(data)} entries but the instance has {n_products} products")
-    for i, value in enumerate(data):
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise refuse(f"entry {i} is {json.dumps(value)}, not a number")
-        if isinstance(value, float) and not value.is_integer():
-            raise refuse(f"entry {i} is {value!r}, not a whole number")
-        if value < 0:
-            raise refuse(f"entry {i} is {value!r}, a negative number")
-        if value > STOCK_LIMIT:
-            raise refuse(f"entry {i} is {value!r}, above the limit 2**31 - 1")
-    return np.array(data, dtype=np.int64)
-
-
-def _refuse_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not a number JSON allows")
-
-
-def _json_type(value: Any) -> str:
-    return {dict: "object", str: "string", bool: "boolean"}.get(type(value), "null")
-
-
-def resolve_instance(args: argparse.Namespace) -> Instance:
-    """The instance named by --instance, or built from --family/--instance-seed/--set."""
-    if args.instance is not None:
-        if args.family is not None or args.instance_seed is not None or args.set:
-            raise ValueError(
-                "give either --instance P or --family F --instance-seed S [--set ...], not both"
-            )
-        file = Path(args.instance)
-        if not file.is_file():
-            problem = "is a directory" if file.is_dir() else "does not exist"
-            raise ValueError(f"instance file {args.instance!r} {problem}")
-        try:
-            return load_instance(file)
-        except (ValueError, TypeError) as exc:
-            message = str(exc)
-            if repr(args.instance) not in message:
-                message = f"instance file {args.instance!r}: {message}"
-            raise ValueError(message) from exc
-    if args.family is None or args.instance_seed is None:
-        raise ValueError("give the instance: --instance P, or --family F with --instance-seed S")
-    return make_family_instance(args.family, args.instance_seed, **parse_settings(args.set))
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -106,20 +37,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--instance", metavar="P", help="instance JSON file")
-    parser.add_argument(
-        "--family", help=f"build the instance of a family instead: {', '.join(FAMILIES)}"
-    )
-    parser.add_argument(
-        "--instance-seed", type=int, metavar="S", help="seed of the family instance"
-    )
-    parser.add_argument(
-        "--set",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="override a family knob (with --family; repeatable)",
-    )
+    add_instance_arguments(parser)
     parser.add_argument(
         "--stock",
         required=True,
@@ -139,8 +57,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    instance = resolve_instance(args)
-    stock = read_stock(args.stock, instance.n_products)
+    instance = instance_from_args(args)
+    stock = load_stock(args.stock, instance.n_products)
     evaluation = evaluate(instance, stock, args.seasons, args.seed)
     process = "multistep-shopper" if instance.shopper is not None else "markov-chain"
     if args.json:

@@ -12,34 +12,12 @@ runs Markov chain customers. Evaluate the ground truth with
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import textwrap
-from typing import Any
 
 from envs.families import FAMILIES, make_family_instance
 from envs.instance import save_instance
-
-
-def parse_settings(pairs: list[str]) -> dict[str, Any]:
-    """``["n_products=50", "arrivals=poisson"]`` -> ``{"n_products": 50, "arrivals": "poisson"}``.
-
-    A value is read as JSON when it parses (numbers, true/false), otherwise kept as a string;
-    the family then checks each knob. A repeated key is refused.
-    """
-    settings: dict[str, Any] = {}
-    for pair in pairs:
-        key, sep, text = pair.partition("=")
-        key = key.strip()
-        if not sep or not key:
-            raise ValueError(f"--set expects KEY=VALUE (e.g. n_products=50); got {pair!r}")
-        if key in settings:
-            raise ValueError(f"--set gives {key!r} twice; give each knob once")
-        try:
-            settings[key] = json.loads(text)
-        except json.JSONDecodeError:
-            settings[key] = text
-    return settings
+from experiments.commands.common import parse_settings
 
 
 def family_epilog() -> str:
@@ -82,7 +60,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    instance = make_family_instance(args.family, args.seed, **parse_settings(args.set))
+    instance = make_family_instance(args.family, args.seed, **parse_settings(args.set, "--set"))
     save_instance(instance, args.out)
     storage = "sparse" if instance.is_sparse else "dense"
     print(

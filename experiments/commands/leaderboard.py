@@ -20,8 +20,10 @@ import sys
 from pathlib import Path
 
 from experiments.config import ExperimentConfig, load_config
-from experiments.leaderboard import DEFAULT_BOOTSTRAP_REPS, Leaderboard, leaderboard_from_config
+from experiments.leaderboard import Leaderboard, leaderboard_from_config
 from experiments.report import write_report
+from experiments.runs import TRUST_FLAG
+from experiments.statistics import DEFAULT_BOOTSTRAP_REPS, MAX_BOOTSTRAP_REPS, bootstrap_reps_iv
 from experiments.store import ResultStore
 
 
@@ -57,7 +59,15 @@ def add_common_arguments(parser: argparse.ArgumentParser) -> None:
         "--bootstrap-reps",
         type=int,
         default=DEFAULT_BOOTSTRAP_REPS,
-        help=f"bootstrap replicates of the aggregate intervals (default {DEFAULT_BOOTSTRAP_REPS})",
+        help=f"bootstrap replicates of the aggregate intervals (default {DEFAULT_BOOTSTRAP_REPS}, "
+        f"at most {MAX_BOOTSTRAP_REPS:,})",
+    )
+    parser.add_argument(
+        TRUST_FLAG,
+        dest="trust_runs",
+        action="store_true",
+        help="evaluate run folders even if their MANIFEST.json does not vouch for their pickled "
+        "files (loading unpickles model.zip and vecnormalize.pkl, which can run code)",
     )
 
 
@@ -73,12 +83,14 @@ def write_leaderboard(
     store: str | None,
     runs: str | None,
     bootstrap_reps: int,
+    trust: bool = False,
 ) -> Leaderboard:
     """Compute the leaderboard of ``config`` and write its report into ``out``."""
     board = leaderboard_from_config(
         config,
         store=ResultStore(Path(store) if store else out / "store"),
         runs=runs,
+        trust=trust,
         bootstrap_reps=bootstrap_reps,
         progress=say,
     )
@@ -97,7 +109,12 @@ def write_leaderboard(
 def run(args: argparse.Namespace) -> int:
     config = load_config(args.config, args.override)
     board = write_leaderboard(
-        config, Path(args.out), store=args.store, runs=args.runs, bootstrap_reps=args.bootstrap_reps
+        config,
+        Path(args.out),
+        store=args.store,
+        runs=args.runs,
+        bootstrap_reps=bootstrap_reps_iv(args.bootstrap_reps),
+        trust=args.trust_runs,
     )
     print(Path(args.out) / "leaderboard.md")
     return 1 if not any(board.families.values()) else 0

@@ -23,9 +23,10 @@ import time
 from pathlib import Path
 
 from experiments.commands.leaderboard import add_common_arguments, write_leaderboard
-from experiments.config import ExperimentConfig, load_config
-from experiments.leaderboard import check_run_config
+from experiments.config import load_config
+from experiments.statistics import bootstrap_reps_iv
 from experiments.store import atomic_write_bytes
+from experiments.train import train_all
 
 DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "configs" / "quickstart.yaml"
 """The embedded default experiment: the README's main job."""
@@ -60,51 +61,25 @@ def say(message: str) -> None:
     print(f"[run] {message}", file=sys.stderr, flush=True)
 
 
-def train_all(config: ExperimentConfig, *, progress: bool = True) -> list[Path]:
-    """Every (agent, seed) run of ``config``: skip finished, resume unfinished, train missing.
-    Existing run folders are checked first (:func:`experiments.leaderboard.check_run_config`:
-    ``RunConfigMismatchError`` if one was trained with another config)."""
-    from experiments.train import command_line, resume_run, run_config, run_dir, train_run
-
-    folders = []
-    pairs = [(agent, seed) for agent in config.agents for seed in agent.seeds]
-    for agent, seed in pairs:
-        if run_dir(config, agent, seed).exists():
-            check_run_config(run_dir(config, agent, seed), config, agent, seed)
-    for index, (agent, seed) in enumerate(pairs, start=1):
-        folder = run_dir(config, agent, seed)
-        start = time.perf_counter()
-        if (folder / "DONE").is_file():
-            say(f"[{index}/{len(pairs)}] {folder}: finished earlier (DONE), skipped")
-        elif folder.exists():
-            say(f"[{index}/{len(pairs)}] {folder}: unfinished, resuming from its last checkpoint")
-            resume_run(folder, command=command_line(), progress=progress)
-        else:
-            say(
-                f"[{index}/{len(pairs)}] {folder}: training {agent.algo} seed {seed} "
-                f"for {agent.total_timesteps:,} timesteps"
-            )
-            train_run(run_config(config, agent, seed), command=command_line(), progress=progress)
-        if not (folder / "DONE").is_file():
-            raise RuntimeError(f"training {folder} returned without writing DONE")
-        say(f"[{index}/{len(pairs)}] {folder}: done ({time.perf_counter() - start:.1f} s)")
-        folders.append(folder)
-    return folders
-
-
 def run(args: argparse.Namespace) -> int:
     start = time.perf_counter()
     config = load_config(args.config, args.override)
+    bootstrap_reps = bootstrap_reps_iv(args.bootstrap_reps)
     if args.runs_dir is not None:
         train = dataclasses.replace(config.train, runs_dir=args.runs_dir)
         config = dataclasses.replace(config, train=train)
     out = Path(args.out) if args.out is not None else Path("results") / config.name
     out.mkdir(parents=True, exist_ok=True)
     atomic_write_bytes(out / "config.yaml", config.to_yaml().encode())
-    train_all(config, progress=not args.no_progress)
+    train_all(config, progress=not args.no_progress, log=say, trust=args.trust_runs)
     say(f"training finished after {time.perf_counter() - start:.1f} s; evaluating")
     board = write_leaderboard(
-        config, out, store=args.store, runs=None, bootstrap_reps=args.bootstrap_reps
+        config,
+        out,
+        store=args.store,
+        runs=None,
+        bootstrap_reps=bootstrap_reps,
+        trust=args.trust_runs,
     )
     say(f"done in {time.perf_counter() - start:.1f} s")
     print(out / "leaderboard.md")

@@ -16,16 +16,15 @@ from __future__ import annotations
 import argparse
 import json
 import math
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from baselines._validation import seed_iv
-from baselines.bound import fluid_lp
 from baselines.registry import POLICIES, solve
-from experiments.commands.bound import add_instance_arguments, instance_from_args
-from experiments.commands.generate import parse_settings
+from envs.fluid_lp import fluid_lp
+from envs.instance import save_stock
+from envs.validation import InputError, seed_iv
+from experiments.commands.common import add_instance_arguments, instance_from_args, parse_settings
 
 SHOWN_PRODUCTS = 30
 
@@ -72,9 +71,9 @@ def _plain(value: Any) -> Any:
 
 
 def run(args: argparse.Namespace) -> int:
-    knobs = parse_settings(args.set)
+    knobs = parse_settings(args.set, "--set")
     if "rng" in knobs:
-        raise ValueError("give the policy's seed with --seed S, not --set rng=...")
+        raise InputError("give the policy's seed with --seed S, not --set rng=...")
     if args.seed is not None:
         knobs["rng"] = seed_iv("--seed", args.seed)
     instance = instance_from_args(args)
@@ -90,7 +89,7 @@ def run(args: argparse.Namespace) -> int:
         **record,
     }
     if args.out is not None:
-        Path(args.out).write_text(json.dumps(record["stock"]) + "\n")
+        save_stock(result.stock, args.out)
     if args.json:
         print(json.dumps(record, allow_nan=False))
         return 0

@@ -9,8 +9,10 @@ from __future__ import annotations
 import argparse
 import dataclasses
 
+from envs.validation import InputError
 from experiments.config import load_config
-from experiments.train import command_line, resume_run, train_experiment
+from experiments.runs import TRUST_FLAG, command_line
+from experiments.train import resume_run, train_experiment
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -36,6 +38,13 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "--force", action="store_true", help="delete existing run folders and train again"
     )
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    parser.add_argument(
+        TRUST_FLAG,
+        dest="trust_runs",
+        action="store_true",
+        help="with --resume: load the checkpoint even if its MANIFEST.json does not vouch for "
+        "its pickled files (loading unpickles, which can run code)",
+    )
     parser.set_defaults(func=run)
 
 
@@ -43,15 +52,17 @@ def run(args: argparse.Namespace) -> int:
     progress = not args.no_progress
     if args.resume is not None:
         if args.config is not None or args.override or args.seed is not None or args.force:
-            raise ValueError(
+            raise InputError(
                 "--resume RUN_DIR takes no CONFIG, --seed, --override or --force: "
                 "a run resumes with the config saved in its folder"
             )
-        folder = resume_run(args.resume, command=command_line(), progress=progress)
+        folder = resume_run(
+            args.resume, command=command_line(), progress=progress, trust=args.trust_runs
+        )
         print(f"finished {folder}")
         return 0
     if args.config is None:
-        raise ValueError("give a CONFIG file to train, or --resume RUN_DIR")
+        raise InputError("give a CONFIG file to train, or --resume RUN_DIR")
     config = load_config(args.config, args.override)
     if args.runs_dir is not None:
         config = dataclasses.replace(

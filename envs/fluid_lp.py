@@ -62,8 +62,16 @@ import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 from scipy.optimize import linprog
 
-from baselines._validation import choice_iv, positive_int_iv
 from envs.instance import SUM_TOLERANCE, Instance
+from envs.validation import (
+    InputTypeError,
+    choice_iv,
+    describe,
+    integer_iv,
+    mask_iv,
+    real_iv,
+    vector_iv,
+)
 
 METHODS = ("auto", "fixed-point", "highs")
 DIRECT_LIMIT = 2_000
@@ -75,6 +83,7 @@ RESIDUAL_TOLERANCE = 1e-9
 HIGHS_LIMIT = 20_000
 DEFAULT_TOLERANCE = 1e-12
 DEFAULT_MAX_ITERATIONS = 10_000
+MAX_ITERATIONS = 10_000_000
 _HIGHS_STATUS = {
     0: "optimal",
     1: "iteration_limit",
@@ -109,13 +118,10 @@ class FluidSolution:
 
 def _fluid_lp_iv(instance: Instance, method: str, tolerance: float, max_iterations: int) -> None:
     if not isinstance(instance, Instance):
-        raise TypeError(
-            f"`instance` must be an envs.instance.Instance; got {type(instance).__name__}"
-        )
+        raise InputTypeError(f"`instance` must be an envs.instance.Instance; got {describe(instance)}")
     choice_iv("method", method, METHODS)
-    if not (isinstance(tolerance, float) and 0 < tolerance < 1):
-        raise ValueError(f"`tolerance` must be a float in (0, 1); got {tolerance!r}")
-    positive_int_iv("max_iterations", max_iterations)
+    real_iv("tolerance", tolerance, low=0.0, high=1.0, low_open=True, high_open=True)
+    integer_iv("max_iterations", max_iterations, low=1, high=MAX_ITERATIONS)
 
 
 def margins(instance: Instance) -> np.ndarray:
@@ -254,12 +260,7 @@ def offer_probabilities(
     Raises ``RuntimeError`` if the iteration does not converge within ``max_iterations``.
     """
     _fluid_lp_iv(instance, "fixed-point", tolerance, max_iterations)
-    mask = np.asarray(offered)
-    if mask.dtype != bool or mask.shape != (instance.n_products,):
-        raise ValueError(
-            f"`offered` must be a boolean mask of shape ({instance.n_products},); "
-            f"got dtype {mask.dtype}, shape {mask.shape}"
-        )
+    mask = mask_iv("offered", offered, instance.n_products)
     pi, _, ok = _absorption(instance, mask, tolerance, max_iterations)
     if not ok:
         raise RuntimeError(
@@ -282,12 +283,7 @@ def policy_values(
     certified fixed-policy iteration or BiCGSTAB). ``tolerance`` is relative to max |m|."""
     _fluid_lp_iv(instance, "fixed-point", tolerance, max_iterations)
     m = _margins_iv(margins, instance.n_products)
-    mask = np.asarray(buy)
-    if mask.dtype != bool or mask.shape != (instance.n_products,):
-        raise ValueError(
-            f"`buy` must be a boolean mask of shape ({instance.n_products},); "
-            f"got dtype {mask.dtype}, shape {mask.shape}"
-        )
+    mask = mask_iv("buy", buy, instance.n_products)
     slack = tolerance * max(float(np.abs(m).max()), 1e-300)
     g, _, ok = _evaluate_policy(
         instance.substitution,
@@ -304,12 +300,7 @@ def policy_values(
 
 
 def _margins_iv(values: np.ndarray, n: int) -> np.ndarray:
-    m = np.asarray(values, dtype=np.float64)
-    if m.shape != (n,) or not np.all(np.isfinite(m)):
-        raise ValueError(
-            f"`margins` must be {n} finite numbers, one per product; got shape {m.shape}"
-        )
-    return m
+    return vector_iv("margins", values, n, length_of="instance.prices")
 
 
 def _dual_fixed_point(
