@@ -55,7 +55,7 @@ def make_model(
     about 1.1 GB)."""
     torch.set_num_threads(TORCH_THREADS)
     cls = ALGORITHMS[algo]
-    settings = dict(hyperparams or {})
+    settings = sb3_hyperparams(hyperparams or {})
     if issubclass(cls, OffPolicyAlgorithm) and "buffer_size" not in settings:
         settings["buffer_size"] = min(1_000_000, total_timesteps)
     return cls(
@@ -77,6 +77,15 @@ def load_model(algo: str, path: str | Path, env: VecEnv | None = None) -> BaseAl
     manifest of :mod:`experiments.runs` checks that before calling this)."""
     torch.set_num_threads(TORCH_THREADS)
     return ALGORITHMS[algo].load(path, env=env, device="cpu")
+
+
+def sb3_hyperparams(hyperparams: Mapping[str, Any]) -> dict[str, Any]:
+    """``hyperparams`` as SB3's constructors take them: ``train_freq`` written as a YAML list
+    ``[n, unit]`` becomes the tuple SB3 expects."""
+    settings = dict(hyperparams)
+    if isinstance(settings.get("train_freq"), list):
+        settings["train_freq"] = tuple(settings["train_freq"])
+    return settings
 
 
 def policy_kwargs_for(kwargs: Mapping[str, Any]) -> dict[str, Any]:

@@ -58,7 +58,9 @@ class LearnedPolicy:
         self.env = gymnasium.make(env_id, disable_env_checker=True, **kwargs)
         self.normalizer: VecNormalize | None = None
         if vecnormalize_path is not None:
-            holder = DummyVecEnv([lambda: gymnasium.make(env_id, disable_env_checker=True, **kwargs)])
+            holder = DummyVecEnv(
+                [lambda: gymnasium.make(env_id, disable_env_checker=True, **kwargs)]
+            )
             self.normalizer = VecNormalize.load(str(vecnormalize_path), holder)
             self.normalizer.training = False
             self.normalizer.norm_reward = False

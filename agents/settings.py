@@ -25,7 +25,13 @@ from stable_baselines3.common.off_policy_algorithm import OffPolicyAlgorithm
 from stable_baselines3.common.on_policy_algorithm import OnPolicyAlgorithm
 from stable_baselines3.common.vec_env import VecEnv
 
-from agents.factory import ACTIVATIONS, ALGORITHMS, TORCH_THREADS, policy_kwargs_for
+from agents.factory import (
+    ACTIVATIONS,
+    ALGORITHMS,
+    TORCH_THREADS,
+    policy_kwargs_for,
+    sb3_hyperparams,
+)
 from envs.validation import (
     InputError,
     InputTypeError,
@@ -258,31 +264,31 @@ def _check_type(value: Any, default: Any, path: str, algo: str) -> None:
         return
     if default is None:
         if value is not None and (isinstance(value, bool) or not isinstance(value, int | float)):
-            raise InputTypeError(f"`{path}` must be a number or null ({algo}'s default), {got}")
+            raise InputTypeError(f"`{path}` must be a number or null ({algo}'s default); {got}")
     elif isinstance(default, bool):
         if not isinstance(value, bool):
             raise InputTypeError(
-                f"`{path}` must be true or false ({algo}'s default is {default}), {got}"
+                f"`{path}` must be true or false ({algo}'s default is {default}); {got}"
             )
     elif isinstance(default, int):
         if name == "train_freq" and _is_train_freq_pair(value):
             return
         if isinstance(value, bool) or not isinstance(value, int):
             raise InputTypeError(
-                f"`{path}` must be an integer ({algo}'s default is {default}), {got}"
+                f"`{path}` must be an integer ({algo}'s default is {default}); {got}"
             )
     elif isinstance(default, float):
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise InputTypeError(
                 f"`{path}` must be a number ({algo}'s default is {default}; schedules cannot be "
-                f"written in YAML), {got}"
+                f"written in YAML); {got}"
             )
     elif isinstance(default, str):
         pattern, wording = STRING_HYPERPARAMETERS.get(name, (re.escape(default), repr(default)))
         numeric = isinstance(value, int | float) and not isinstance(value, bool)
         if not numeric and not (isinstance(value, str) and re.fullmatch(pattern, value)):
             raise InputTypeError(
-                f"`{path}` must be a number or {wording} ({algo}'s default is {default!r}), {got}"
+                f"`{path}` must be a number or {wording} ({algo}'s default is {default!r}); {got}"
             )
 
 
@@ -324,15 +330,14 @@ def dry_build(
     :class:`~envs.validation.InputError` naming ``path``; the model is thrown away."""
     torch.set_num_threads(TORCH_THREADS)
     cls = ALGORITHMS[algo]
-    settings = dict(hyperparams)
+    settings = sb3_hyperparams(hyperparams)
     if issubclass(cls, OffPolicyAlgorithm):
         settings["buffer_size"] = 2
     try:
         cls(policy, env, policy_kwargs=policy_kwargs_for(policy_kwargs), device="cpu", **settings)
     except (ValueError, TypeError, AssertionError, RuntimeError, KeyError) as exc:
         raise InputError(
-            f"`{path}` is rejected by stable-baselines3 {cls.__name__}: "
-            f"{type(exc).__name__}: {exc}"
+            f"`{path}` is rejected by stable-baselines3 {cls.__name__}: {type(exc).__name__}: {exc}"
         ) from exc
 
 

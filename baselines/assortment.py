@@ -14,9 +14,9 @@ import time
 
 import numpy as np
 
-from envs.fluid_lp import offer_probabilities, single_customer_values
 from baselines.newsvendor import newsvendor_stock
 from baselines.policy import PolicyResult
+from envs.fluid_lp import offer_probabilities, single_customer_values
 from envs.instance import Instance
 from envs.validation import rng_iv
 

@@ -61,7 +61,9 @@ def candidate_count(box: int, n_products: int) -> str:
 
 def _exact_iv(instance: Instance, max_candidates: int) -> int:
     if not isinstance(instance, Instance):
-        raise InputTypeError(f"`instance` must be an envs.instance.Instance; got {describe(instance)}")
+        raise InputTypeError(
+            f"`instance` must be an envs.instance.Instance; got {describe(instance)}"
+        )
     max_candidates = integer_iv("max_candidates", max_candidates, low=1, high=MAX_CANDIDATE_LIMIT)
     box = stock_box(instance)
     too_many = (

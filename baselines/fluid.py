@@ -13,8 +13,8 @@ from typing import Literal
 
 import numpy as np
 
-from envs.fluid_lp import METHODS, fluid_lp
 from baselines.policy import PolicyResult
+from envs.fluid_lp import METHODS, fluid_lp
 from envs.instance import Instance
 from envs.validation import choice_iv, rng_iv
 

@@ -38,10 +38,10 @@ from dataclasses import dataclass
 import numpy as np
 from numba import njit, prange
 
-from envs.fluid_lp import fluid_lp
 from baselines.fluid import ROUNDING_RULES, round_stock
 from baselines.newsvendor import newsvendor_policy
 from baselines.policy import PolicyResult
+from envs.fluid_lp import fluid_lp
 from envs.instance import Instance
 from envs.streams import customer_key, draw, season_key, to_uniform
 from envs.validation import choice_iv, integer_iv, real_iv, rng_iv, time_limit_iv

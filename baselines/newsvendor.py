@@ -1,4 +1,5 @@
-"""Independent newsvendor: stock each product for its own first-choice demand, ignoring substitution.
+"""Independent newsvendor: stock each product for its own first-choice demand, ignoring
+substitution.
 
 Demand of product i is D_i ~ Binomial(T, p_i) with T fixed customers (``arrivals="fixed"``), or
 Poisson(T p_i) when the number of customers is Poisson(T) (a Poisson mixture of binomials is

@@ -43,10 +43,10 @@ import numpy as np
 from scipy.stats import poisson
 
 from baselines.assortment import best_assortment
-from envs.fluid_lp import offer_probabilities, policy_values
 from baselines.newsvendor import critical_ratios
 from baselines.policy import PolicyResult
 from baselines.saa import plan_saa
+from envs.fluid_lp import offer_probabilities, policy_values
 from envs.instance import Instance
 from envs.validation import integer_iv, real_iv
 
@@ -54,7 +54,8 @@ MAX_ROUNDS = 100_000
 
 
 def marginal_newsvendor_values(instance: Instance, demand: np.ndarray) -> np.ndarray:
-    """u_j = (r_j - s_j) P(D <= x*_j - 1), D ~ Poisson(demand_j): d NV_j / d demand_j at fixed x*."""
+    """u_j = (r_j - s_j) P(D <= x*_j - 1), D ~ Poisson(demand_j): d NV_j / d demand_j at fixed
+    x*."""
     mu = np.asarray(demand, dtype=np.float64)
     x = np.maximum(
         np.nan_to_num(np.where(mu > 0, poisson.ppf(critical_ratios(instance), mu), 0.0)), 0.0
@@ -118,8 +119,9 @@ def pooled_saa_policy(
     """Expected-demand threshold pooling (ours, module docstring), then SAA on the kept products.
 
     ``scenarios``, ``rounding``, ``solver``, ``method``, ``iterations`` and ``time_limit`` are
-    passed to the SAA of :func:`baselines.saa.saa_policy`, restricted to the kept products; ``drop_fraction`` and ``max_rounds`` steer the pruning.
-    ``info`` adds ``assortment_size`` and ``pruning_rounds`` to the SAA facts.
+    passed to the SAA of :func:`baselines.saa.saa_policy`, restricted to the kept products;
+    ``drop_fraction`` and ``max_rounds`` steer the pruning. ``info`` adds ``assortment_size`` and
+    ``pruning_rounds`` to the SAA facts.
     """
     start = time.perf_counter()
     offered, rounds = pooled_assortment(

@@ -65,12 +65,14 @@ def _knobs_iv(name: str, knobs: dict[str, Any]) -> None:
             close = difflib.get_close_matches(key, known, n=1)
             hint = f"did you mean {close[0]!r}? " if close else ""
             raise InputError(
-                f"policy {name!r} has no knob {key!r}; {hint}its knobs are: {', '.join(known) or 'none'}"
+                f"policy {name!r} has no knob {key!r}; {hint}its knobs are: "
+                f"{', '.join(known) or 'none'}"
             )
 
 
 def solve(name: str, instance: Instance, **knobs: Any) -> PolicyResult:
-    """Run heuristic ``name`` on ``instance`` with ``knobs``; ``solve_seconds`` is the timed call."""
+    """Run heuristic ``name`` on ``instance`` with ``knobs``; ``solve_seconds`` is the timed
+    call."""
     function = load_policy(name)
     _knobs_iv(name, knobs)
     start = time.perf_counter()

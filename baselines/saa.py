@@ -30,9 +30,9 @@ m_i - (rho v^k)_i, where v^k_j is what one more customer arriving at j finally e
 j is stocked and not saturated (0 < x_j, a^k_j <= x_j) and (rho v^k)_j where she passes on
 (a^k_j > x_j, or x_j = 0: an unstocked product sells her nothing); unsaturated products earn
 0. (Products reached by spill from a saturated product have positive inflow, so an unstocked
-one is already saturated there and the x_j = 0 rule changes only v itself, not the step.) F is the LP objective restricted
-to greedy sales, so F(x) <= the LP value at x; without substitution both reduce to the
-scenario newsvendor and share its optimum.
+one is already saturated there and the x_j = 0 rule changes only v itself, not the step.) F is
+the LP objective restricted to greedy sales, so F(x) <= the LP value at x; without substitution
+both reduce to the scenario newsvendor and share its optimum.
 
 Only first-choice scenarios are implemented: the whole preference walk of each customer
 (DESIGN.md 5's walk scenarios) is not sampled; spill is routed through rho in expectation.
@@ -55,10 +55,10 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.optimize import linprog
 
-from envs.fluid_lp import fluid_lp
 from baselines.fluid import ROUNDING_RULES, round_stock
 from baselines.policy import PolicyResult
 from baselines.scenarios import MAX_SCENARIOS, first_choice_counts
+from envs.fluid_lp import fluid_lp
 from envs.instance import Instance
 from envs.validation import (
     InputError,

@@ -5,7 +5,8 @@ still to come. The offer set is S(y) = {i : y_i > 0}; a customer buys i in S(y) 
 Markov chain choice probability pi_i(S(y)) (:mod:`envs.choice`), which is exactly what the
 walk of DESIGN.md 2 does with dynamic substitution. With margin m_i = r_i - s_i,
 
-    V_t(y) = sum_{i in S(y)} pi_i(S(y)) (m_i + V_{t-1}(y - e_i)) + (1 - sum_{i in S(y)} pi_i(S(y))) V_{t-1}(y),
+    V_t(y) = sum_{i in S(y)} pi_i(S(y)) (m_i + V_{t-1}(y - e_i))
+             + (1 - sum_{i in S(y)} pi_i(S(y))) V_{t-1}(y),
     V_0(y) = 0,
 
 and the expected profit is V_T(x) + sum_i (s_i - c_i) x_i. The same recursion with the unit
@@ -13,7 +14,8 @@ vector e_i in place of m_i gives the expected sales vector E_t(y); the code runs
 reports profit = m . E_T(x) + (s - c) . x, which equals V_T(x) by linearity. The variance of
 the season profit comes from the second moment of the revenue R still to come,
 
-    W_t(y) = sum_{i in S(y)} pi_i(S(y)) (m_i^2 + 2 m_i V_{t-1}(y - e_i) + W_{t-1}(y - e_i)) + (1 - sum) W_{t-1}(y),
+    W_t(y) = sum_{i in S(y)} pi_i(S(y)) (m_i^2 + 2 m_i V_{t-1}(y - e_i) + W_{t-1}(y - e_i))
+             + (1 - sum) W_{t-1}(y),
 
 as Var = W_T(x) - V_T(x)^2 (for Poisson T: the pmf-weighted W and V, then the same formula).
 
@@ -53,8 +55,8 @@ class ExactResult:
 def exact_expected_profit(instance: Instance, stock) -> ExactResult:
     """Expected profit, sales and profit variance of ``stock`` by the DP in the module docstring.
 
-    Refuses (:class:`~envs.validation.InputError` naming the limit) when the number of inventory states
-    prod_i (x_i + 1) exceeds ``MAX_STATES`` or the work states x customers x N exceeds
+    Refuses (:class:`~envs.validation.InputError` naming the limit) when the number of inventory
+    states prod_i (x_i + 1) exceeds ``MAX_STATES`` or the work states x customers x N exceeds
     ``MAX_WORK``, and instances whose customers are a non-MC ``shopper``.
     """
     if instance.shopper is not None:
@@ -86,7 +88,8 @@ def exact_expected_profit(instance: Instance, stock) -> ExactResult:
     work = n_states * t_max * n
     if work > MAX_WORK:
         raise InputError(
-            f"the DP needs {work:,} steps (states {n_states:,} x customers {t_max:,} x products {n}); "
+            f"the DP needs {work:,} steps (states {n_states:,} x customers {t_max:,} "
+            f"x products {n}); "
             f"exact_expected_profit handles at most MAX_WORK = {MAX_WORK:,}"
         )
     # Mixed-radix index of y: idx = sum_i y_i * stride_i; states enumerated by idx.

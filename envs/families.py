@@ -49,7 +49,12 @@ from envs.instance import (
     Instance,
     make_instance,
 )
-from envs.multistep import SPARSE_ABOVE, MultiStepShopper, multistep_instance
+from envs.multistep import (
+    MAX_SAMPLES_PER_ANCHOR,
+    SPARSE_ABOVE,
+    MultiStepShopper,
+    multistep_instance,
+)
 from envs.validation import InputError, choice_iv, integer_iv, real_iv, seed_iv
 
 Params = dict[str, Any]
@@ -88,7 +93,6 @@ def _arrivals_rule(label: str, value: Any) -> str:
 
 MAX_NEIGHBOURS = 100
 MAX_CONSIDERATION = 100
-MAX_SAMPLES_PER_ANCHOR = 65_536
 MAX_DENSE_PRODUCTS = 2_000
 """Families with a dense substitution matrix (``mnl``) hold at most this many products."""
 KNOB_RULES: Mapping[str, Callable[[str, Any], Any]] = MappingProxyType(
@@ -235,8 +239,9 @@ def _build_multistep(rng: np.random.Generator, params: Params) -> Instance:
     size = min(params["neighbours"], n - 1)
     if size < params["consideration"] - 1:
         raise InputError(
-            f"override `neighbours` is {params['neighbours']}; the neighbourhood must hold at least "
-            f"`consideration` - 1 = {params['consideration'] - 1} products (and at most N - 1 = {n - 1})"
+            f"override `neighbours` is {params['neighbours']}; the neighbourhood must hold "
+            f"at least `consideration` - 1 = {params['consideration'] - 1} products "
+            f"(and at most N - 1 = {n - 1})"
         )
     shopper = MultiStepShopper(
         popularity=popularity,
@@ -389,7 +394,8 @@ def family_parameters(family: str, **overrides: Any) -> Params:
             close = difflib.get_close_matches(key, defaults, n=1)
             hint = f"did you mean {close[0]!r}? " if close else ""
             raise InputError(
-                f"unknown override {key!r} for family {family!r}; {hint}its knobs are {sorted(defaults)}"
+                f"unknown override {key!r} for family {family!r}; {hint}its knobs are "
+                f"{sorted(defaults)}"
             )
     params = dict(defaults)
     params.update({key: KNOB_RULES[key](key, value) for key, value in overrides.items()})

@@ -211,6 +211,7 @@ def auto_reward_scale(instance: Instance) -> float:
     instance's money limits, |profit| / divisor stays below about 1e45).
     """
     scale = float(
-        instance.customers * np.dot(instance.arrival, np.maximum(instance.prices - instance.costs, 0.0))
+        instance.customers
+        * np.dot(instance.arrival, np.maximum(instance.prices - instance.costs, 0.0))
     )
     return max(scale, AUTO_SCALE_FLOOR * instance.customers * float(instance.prices.max()))

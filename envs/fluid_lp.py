@@ -118,7 +118,9 @@ class FluidSolution:
 
 def _fluid_lp_iv(instance: Instance, method: str, tolerance: float, max_iterations: int) -> None:
     if not isinstance(instance, Instance):
-        raise InputTypeError(f"`instance` must be an envs.instance.Instance; got {describe(instance)}")
+        raise InputTypeError(
+            f"`instance` must be an envs.instance.Instance; got {describe(instance)}"
+        )
     choice_iv("method", method, METHODS)
     real_iv("tolerance", tolerance, low=0.0, high=1.0, low_open=True, high_open=True)
     integer_iv("max_iterations", max_iterations, low=1, high=MAX_ITERATIONS)
@@ -130,7 +132,8 @@ def margins(instance: Instance) -> np.ndarray:
 
 
 def has_leak(instance: Instance) -> bool:
-    """True when some row of rho sums to less than 1 (so I - rho is invertible for a valid chain)."""
+    """True when some row of rho sums to less than 1 (so I - rho is invertible for a valid
+    chain)."""
     return bool(np.any(instance.leave_probability > SUM_TOLERANCE))
 
 

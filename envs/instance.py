@@ -175,19 +175,20 @@ def make_instance(
     the argument, the rule and the offending value for every rule in the module docstring.
     """
     if not isinstance(name, str) or not 0 < len(name) <= MAX_NAME_LENGTH:
-        raise InputTypeError(
+        error = InputError if isinstance(name, str) else InputTypeError
+        raise error(
             f"`name` must be a non-empty string of at most {MAX_NAME_LENGTH} characters; "
             f"got {describe(name)}"
         )
     prices_arr = vector_iv("prices", prices, low=MIN_PRICE, high=MAX_MONEY)
     n = prices_arr.shape[0]
     if not 1 <= n <= MAX_PRODUCTS:
-        raise InputError(
-            f"`prices` must list between 1 and {MAX_PRODUCTS:,} products; got {n:,}"
-        )
+        raise InputError(f"`prices` must list between 1 and {MAX_PRODUCTS:,} products; got {n:,}")
     costs_arr = vector_iv("costs", costs, n, low=0.0, high=MAX_MONEY)
     salvage_arr = (
-        np.zeros(n) if salvage is None else vector_iv("salvage", salvage, n, low=0.0, high=MAX_MONEY)
+        np.zeros(n)
+        if salvage is None
+        else vector_iv("salvage", salvage, n, low=0.0, high=MAX_MONEY)
     )
     arrival_arr = vector_iv("arrival", arrival, n, low=0.0, high=1.0)
     above = np.flatnonzero(salvage_arr > costs_arr)
@@ -306,8 +307,8 @@ def _trap_iv(rho: sp.csr_array, row_sums: np.ndarray) -> None:
             ", ..." if members.size > 10 else ""
         )
         raise InputError(
-            f"`substitution` traps customers: products [{shown}] form a closed class whose rows all "
-            "sum to 1 (no chance of leaving) but is not the whole catalog, so a customer could "
+            f"`substitution` traps customers: products [{shown}] form a closed class whose rows "
+            "all sum to 1 (no chance of leaving) but is not the whole catalog, so a customer could "
             "cycle forever among them when they are out of stock; let some row in the class sum "
             "to less than 1"
         )
@@ -456,7 +457,9 @@ def stock_iv(stock: Any, n_products: int, label: str = "stock") -> np.ndarray:
 def load_stock(path: str | Path, n_products: int) -> np.ndarray:
     """The stock vector of a stock file: a JSON list of N non-negative integers, one per
     product (whole-number floats such as 3.0 are accepted), at most ``MAX_STOCK_BYTES``."""
-    rule = f"a stock file must be a JSON list of {n_products} non-negative integers, one per product"
+    rule = (
+        f"a stock file must be a JSON list of {n_products} non-negative integers, one per product"
+    )
     data = read_json_file(path, "stock file", MAX_STOCK_BYTES)
 
     def refuse(problem: str) -> InputError:

@@ -69,6 +69,7 @@ from envs.validation import (
 )
 
 DEFAULT_SAMPLES_PER_ANCHOR = 256
+MAX_SAMPLES_PER_ANCHOR = 65_536
 SPARSE_ABOVE = 1000
 """Substitution matrices (fitted here, generated in :mod:`envs.families`) are stored as a
 ``scipy.sparse.csr_array`` beyond this many products, dense otherwise."""
@@ -168,7 +169,9 @@ class MultiStepShopper:
         """(lambda, rho) of the fitted MC approximation (module docstring), from
         ``samples_per_anchor`` consideration sets per anchor; the sampling streams are keyed
         by one 63-bit seed drawn from ``rng``. rho is dense up to ``SPARSE_ABOVE`` products."""
-        samples_per_anchor = integer_iv("samples_per_anchor", samples_per_anchor, low=1)
+        samples_per_anchor = integer_iv(
+            "samples_per_anchor", samples_per_anchor, low=1, high=MAX_SAMPLES_PER_ANCHOR
+        )
         seed = int(rng_iv(rng).integers(2**63))
         n, m = self.neighbourhood.shape
         first = np.zeros((n, m + 1))
@@ -237,7 +240,8 @@ def _neighbourhood_iv(neighbourhood: Any, n: int, k: int) -> np.ndarray:
     arr = np.array(neighbourhood)
     if arr.ndim != 2 or arr.shape[0] != n or arr.dtype.kind not in "iu":
         raise InputError(
-            f"`neighbourhood` must be an integer array of shape ({n}, m); got {arr.dtype} {arr.shape}"
+            f"`neighbourhood` must be an integer array of shape ({n}, m); "
+            f"got {arr.dtype} {arr.shape}"
         )
     m = arr.shape[1]
     if m < k - 1:
@@ -248,7 +252,8 @@ def _neighbourhood_iv(neighbourhood: Any, n: int, k: int) -> np.ndarray:
     arr = arr.astype(np.int64)
     if arr.size and (arr.min() < 0 or arr.max() >= n):
         raise InputError(
-            f"`neighbourhood` holds an index outside [0, {n}); got {int(arr.min())}..{int(arr.max())}"
+            f"`neighbourhood` holds an index outside [0, {n}); "
+            f"got {int(arr.min())}..{int(arr.max())}"
         )
     own = np.flatnonzero((arr == np.arange(n)[:, None]).any(axis=1))
     if own.size:
@@ -260,7 +265,8 @@ def _neighbourhood_iv(neighbourhood: Any, n: int, k: int) -> np.ndarray:
     repeated = np.flatnonzero((np.diff(ordered, axis=1) == 0).any(axis=1))
     if repeated.size:
         raise InputError(
-            f"`neighbourhood` row {int(repeated[0])} lists a product twice; rows must be distinct products"
+            f"`neighbourhood` row {int(repeated[0])} lists a product twice; "
+            "rows must be distinct products"
         )
     return np.ascontiguousarray(arr)
 

@@ -121,7 +121,8 @@ def anchored_stock(action: np.ndarray, anchor: np.ndarray) -> np.ndarray:
 
 
 def stock_to_action(instance: Instance, stock: Any) -> np.ndarray:
-    """float32[N] action a_i = 2 min(x_i, cap_i) / cap_i - 1, the inverse of :func:`action_to_stock`.
+    """float32[N] action a_i = 2 min(x_i, cap_i) / cap_i - 1, the inverse of
+    :func:`action_to_stock`.
 
     ``action_to_stock(instance, stock_to_action(instance, x)) == min(x, cap)`` exactly (for caps
     below 2**22, where float32 resolves a unit); stock above the cap is stocked at the cap.
@@ -198,8 +199,13 @@ def render_mode_iv(render_mode: Any) -> str | None:
 def reward_scale_iv(reward_scale: Any) -> str | float:
     """``"none"``, ``"auto"`` or a number in [``MIN_REWARD_SCALE``, ``MAX_REWARD_SCALE``] (the
     profit divisor; the limits keep every reward a finite float, whatever the instance)."""
+    if isinstance(reward_scale, str) and reward_scale not in REWARD_SCALES:
+        raise InputError(
+            f"`reward_scale` must be 'none', 'auto' or a number in [{MIN_REWARD_SCALE:g}, "
+            f"{MAX_REWARD_SCALE:g}]; got {reward_scale!r}"
+        )
     if isinstance(reward_scale, str):
-        return choice_iv("reward_scale", reward_scale, REWARD_SCALES)
+        return reward_scale
     return real_iv("reward_scale", reward_scale, low=MIN_REWARD_SCALE, high=MAX_REWARD_SCALE)
 
 
@@ -279,8 +285,9 @@ class InstanceSource:
     Fixed: ``instance`` if given, else ``make_family_instance(family, instance_seed,
     **family_kwargs)``. With ``resample_instance=True`` every reset draws an instance seed in
     [0, instance_pool) from the environment's generator instead (prepared instances are cached,
-    so a small pool trains fast; seeds from ``HELD_OUT_SEED_START`` on are never drawn). ``reset(options={"instance": inst})``
-    plays ``inst`` for that episode (it must have the same number of products).
+    so a small pool trains fast; seeds from ``HELD_OUT_SEED_START`` on are never drawn).
+    ``reset(options={"instance": inst})`` plays ``inst`` for that episode (it must have the same
+    number of products).
     """
 
     def __init__(
@@ -335,7 +342,8 @@ class InstanceSource:
     def episode(
         self, np_random: np.random.Generator, options: dict[str, Any] | None
     ) -> tuple[PreparedInstance, int | None]:
-        """The prepared instance of a new episode and its family seed (None if not from a family)."""
+        """The prepared instance of a new episode and its family seed (None if not from a
+        family)."""
         options = dict(options or {})
         unknown = [key for key in options if key not in OPTION_KEYS]
         if unknown:
@@ -561,7 +569,8 @@ class OneShotStockingEnv(gym.Env[np.ndarray, np.ndarray]):
         return self._observation(), reward, True, False, {**info, **self._seeds}
 
     def render(self) -> np.ndarray | None:
-        """The committed stock against demand (:func:`stock_image`), or None without a render mode."""
+        """The committed stock against demand (:func:`stock_image`), or None without a render
+        mode."""
         if self.render_mode is None:
             return None
         return (self._prepared or self.source.fixed).image(self._stock)

@@ -26,9 +26,9 @@ parallel with ``prange`` (a lone season runs serially, without thread start-up).
 keeps one ``remaining`` inventory vector and an out-of-stock bitset and restores them after
 each season from the list of products sold, so a season costs O(customers + products sold),
 not O(N). Customers are served in blocks whose substitution walks advance in lockstep, so
-that their memory accesses overlap (see ``_run_chunk``). Every season's result is a pure function of (seed, season) and the per-chunk sales
-sums are integers, so results are bit-identical for any number of threads. Measured speed:
-``benchmarks/results_simulator.md``.
+that their memory accesses overlap (see ``_run_chunk``). Every season's result is a pure
+function of (seed, season) and the per-chunk sales sums are integers, so results are
+bit-identical for any number of threads. Measured speed: ``benchmarks/results_simulator.md``.
 """
 
 from __future__ import annotations
@@ -123,7 +123,8 @@ def _tables_iv(instance: Instance, tables) -> ChoiceTables:
         raise InputTypeError(f"`tables` must be a ChoiceTables or None; got {describe(tables)}")
     if tables.n_products != instance.n_products:
         raise InputError(
-            f"`tables` were built for {tables.n_products} products; `instance` has {instance.n_products}"
+            f"`tables` were built for {tables.n_products} products; "
+            f"`instance` has {instance.n_products}"
         )
     return tables
 
@@ -137,7 +138,8 @@ def _run(
     seasons: int,
     full: bool,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(profit[K], kpis[K, 3], sales) of K seasons: sales[K, N] if ``full``, else its column sums."""
+    """(profit[K], kpis[K, 3], sales) of K seasons: sales[K, N] if ``full``, else its column
+    sums."""
     n = instance.n_products
     poisson = instance.arrivals == "poisson"
     kpis = np.zeros((seasons, 3), dtype=np.int64)

@@ -17,8 +17,8 @@ sample as: column ``((u >> 32) * K) >> 32`` (K columns), accepted when
 ``(u & 0xFFFFFFFF) < threshold[column]`` (thresholds are probabilities scaled by 2^32),
 otherwise its alias (:func:`alias_sample`). The simulator's packed tables
 (:class:`envs.tables.ChoiceTables`, sampled by :func:`table_sample`) use the same column and
-24-bit thresholds compared with ``(u >> 8) & 0xFFFFFF``. Both the numba kernels and the plain-Python reference follow this spec,
-so they produce identical sales.
+24-bit thresholds compared with ``(u >> 8) & 0xFFFFFF``. Both the numba kernels and the
+plain-Python reference follow this spec, so they produce identical sales.
 """
 
 from __future__ import annotations

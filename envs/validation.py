@@ -74,9 +74,11 @@ def is_real(value: object) -> bool:
 
 
 def _number(value: float) -> str:
-    if isinstance(value, int) or (isinstance(value, float) and value.is_integer()):
-        if abs(value) < 1e15:
-            return f"{int(value):,}"
+    """Integers exactly with thousands separators, other numbers in ``%g``."""
+    if isinstance(value, int) or (
+        isinstance(value, float) and value.is_integer() and abs(value) < 1e15
+    ):
+        return f"{int(value):,}"
     return f"{value:g}"
 
 
@@ -138,7 +140,9 @@ def real_iv(
 def seed_iv(label: str, value: object) -> int:
     """An integer seed in [0, 2**63)."""
     if not is_integer(value):
-        raise InputTypeError(f"`{label}` must be an integer seed in [0, 2**63); got {describe(value)}")
+        raise InputTypeError(
+            f"`{label}` must be an integer seed in [0, 2**63); got {describe(value)}"
+        )
     if not 0 <= value < SEED_LIMIT:
         raise InputError(f"`{label}` must be an integer seed in [0, 2**63); got {value!r}")
     return int(value)
@@ -159,7 +163,9 @@ def rng_iv(rng: object, label: str = "rng") -> np.random.Generator:
 
 def choice_iv(label: str, value: object, choices: Sequence[str]) -> str:
     """One of the strings ``choices``."""
-    if not isinstance(value, str) or value not in choices:
+    if not isinstance(value, str):
+        raise InputTypeError(f"`{label}` must be one of {list(choices)}; got {describe(value)}")
+    if value not in choices:
         raise InputError(f"`{label}` must be one of {list(choices)}; got {describe(value)}")
     return value
 
@@ -205,7 +211,7 @@ def number_array_iv(label: str, values: object, ndim: int = 1) -> np.ndarray:
         raw = np.asarray(values)
     except (ValueError, TypeError, OverflowError) as exc:
         raise InputError(f"`{label}` must be {kind} of one shape; got {describe(values)}") from exc
-    if raw.dtype.kind not in "iuf":
+    if raw.dtype.kind not in "iuf" or _holds_bool(values):
         raise InputTypeError(
             f"`{label}` must be {kind} (real numbers within float range); "
             f"got entries of type {_entry_type(raw)}"
@@ -223,13 +229,30 @@ def number_array_iv(label: str, values: object, ndim: int = 1) -> np.ndarray:
     return arr
 
 
+def _holds_bool(values: object) -> bool:
+    """Whether a (nested) list or tuple holds a bool, which numpy would silently turn into 0
+    or 1 next to numbers."""
+    stack = [values]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, (list, tuple)):
+            stack.extend(item)
+        elif isinstance(item, (bool, np.bool_)):
+            return True
+    return False
+
+
 def _entry_type(raw: np.ndarray) -> str:
+    if raw.dtype.kind in "iuf":
+        return "bool"
     if raw.dtype.kind == "O":
         for item in raw.ravel():
             if not is_real(item):
                 return type(item).__name__
         return "int beyond float range"
-    return {"b": "bool", "U": "str", "S": "bytes", "c": "complex"}.get(raw.dtype.kind, str(raw.dtype))
+    return {"b": "bool", "U": "str", "S": "bytes", "c": "complex"}.get(
+        raw.dtype.kind, str(raw.dtype)
+    )
 
 
 def vector_iv(
@@ -249,7 +272,9 @@ def vector_iv(
         raise InputError(
             f"`{label}` has {arr.shape[0]} entries; `{length_of}` has {n}, they must match"
         )
-    below = (arr <= low) if (low is not None and low_open) else (arr < low if low is not None else None)
+    below = (
+        (arr <= low) if (low is not None and low_open) else (arr < low if low is not None else None)
+    )
     above = arr > high if high is not None else None
     for bad_mask in (below, above):
         if bad_mask is not None and bad_mask.any():

@@ -39,7 +39,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"assort {args.command}: error: {where}{exc.strerror or exc}", file=sys.stderr)
         return 2
     except InputError as exc:
-        print(f"assort {args.command}: error: {exc}", file=sys.stderr)
+        message = str(exc).replace("\n", "\\n")  # one line, whatever the input held
+        print(f"assort {args.command}: error: {message}", file=sys.stderr)
         return 2
 
 

@@ -253,8 +253,9 @@ def parse_yaml(text: str, what: str) -> Any:
     :class:`~envs.validation.InputError` naming ``what``) syntax errors, unknown tags, several
     documents, unhashable keys, nesting deeper than ``MAX_YAML_DEPTH`` and more than
     ``MAX_YAML_NODES`` nodes once aliases are expanded."""
-    loader = yaml.SafeLoader(text)
+    loader = None
     try:
+        loader = yaml.SafeLoader(text)
         node = loader.get_single_node()
         if node is None:
             return None
@@ -267,7 +268,8 @@ def parse_yaml(text: str, what: str) -> Any:
     except RecursionError as exc:
         raise InputError(f"{what} is nested too deeply to be a config") from exc
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
 
 
 def _count_nodes(root: yaml.Node, what: str) -> None:
@@ -473,7 +475,10 @@ def _numeric_strings(value: Any) -> Any:
 
 
 def _join(path: str, key: str) -> str:
-    return f"{path}.{key}" if path else key
+    """The dotted path of ``key`` under ``path``; a key that is not a plain name is quoted, so
+    that a message stays one line whatever the file holds."""
+    shown = key if re.fullmatch(r"[\w*-]+", key) else repr(key)
+    return f"{path}.{shown}" if path else shown
 
 
 # ------------------------------------------------------------------------------- values
@@ -528,11 +533,19 @@ def _check_agent(config: ExperimentConfig, agent: AgentConfig, path: str) -> Age
         path=path,
     )
     key = yaml.safe_dump(
-        [agent.algo, agent.policy, env.id, env.kwargs, hyperparams, agent.policy_kwargs],
+        [
+            agent.algo,
+            agent.policy,
+            env.id,
+            env.kwargs,
+            hyperparams,
+            agent.policy_kwargs,
+            agent.n_envs,
+        ],
         sort_keys=True,
     )
     if key not in _BUILT_MODELS:
-        venv = DummyVecEnv([lambda: gymnasium.make(env.id, **env.kwargs)])
+        venv = DummyVecEnv([lambda: gymnasium.make(env.id, **env.kwargs)] * agent.n_envs)
         try:
             dry_build(agent.algo, agent.policy, venv, hyperparams, agent.policy_kwargs, path)
         finally:

@@ -43,6 +43,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from envs.instance import Instance
+from envs.validation import InputError
 
 STORE_FORMAT = 1
 
@@ -98,10 +99,10 @@ _SAFE = re.compile(r"[^A-Za-z0-9._=+-]+")
 def safe_name(label: str) -> str:
     """A file-name-safe version of ``label`` (runs of other characters become ``_``)."""
     if not isinstance(label, str) or not label:
-        raise ValueError(f"a store label must be a non-empty string; got {label!r}")
+        raise InputError(f"a store label must be a non-empty string; got {label!r}")
     name = _SAFE.sub("_", label).strip("._")
     if not name:
-        raise ValueError(f"store label {label!r} has no file-name-safe characters")
+        raise InputError(f"store label {label!r} has no file-name-safe characters")
     return name
 
 
@@ -312,7 +313,7 @@ class ResultStore:
 
     def __init__(self, root: str | Path, *, code_tag: str = CODE_TAG) -> None:
         if not isinstance(code_tag, str) or not code_tag:
-            raise ValueError(f"`code_tag` must be a non-empty string; got {code_tag!r}")
+            raise InputError(f"`code_tag` must be a non-empty string; got {code_tag!r}")
         self.root = Path(root)
         self.code_tag = code_tag
 

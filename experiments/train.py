@@ -37,6 +37,7 @@ from stable_baselines3.common.vec_env import DummyVecEnv, VecEnv, VecNormalize
 
 from agents.callbacks import CheckpointCallback, ProgressBarCallback
 from agents.factory import load_model, make_model
+from agents.settings import check_seed
 from envs.validation import InputError
 from experiments.config import AgentConfig, EnvConfig, ExperimentConfig
 from experiments.progress import Progress
@@ -81,6 +82,8 @@ def train_experiment(
     """Train every (agent, seed) of ``config`` in turn (only ``seed`` when given); returns the
     run folders. Refuses (InputError) before training anything if a run folder exists and
     ``force`` is false."""
+    if seed is not None:
+        seed = check_seed(seed, "--seed")
     runs = [
         (agent, s) for agent in config.agents for s in (agent.seeds if seed is None else (seed,))
     ]

@@ -9,16 +9,18 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
+from envs.choice import markov_chain_choice_probabilities, mnl_instance
 from envs.fluid_lp import (
     DIRECT_LIMIT,
+    MAX_ITERATIONS,
     fluid_lp,
     fluid_lp_matrices,
     offer_probabilities,
     policy_values,
     single_customer_values,
 )
-from envs.choice import markov_chain_choice_probabilities, mnl_instance
 from envs.instance import make_instance
+from envs.validation import InputError, InputTypeError
 
 
 def random_instance(
@@ -178,19 +180,24 @@ def test_poisson_arrivals_use_the_mean():
 def test_input_validation():
     instance = random_instance(3, np.random.default_rng(0))
     with pytest.raises(
-        ValueError,
-        match=r"`method` must be one of \('auto', 'fixed-point', 'highs'\); got 'simplex'",
+        InputError,
+        match=r"`method` must be one of \['auto', 'fixed-point', 'highs'\]; got 'simplex' \(str\)",
     ):
         fluid_lp(instance, method="simplex")
-    with pytest.raises(TypeError, match="`instance` must be an envs.instance.Instance; got dict"):
-        fluid_lp({})
-    with pytest.raises(ValueError, match=r"`tolerance` must be a float in \(0, 1\); got 2.0"):
-        fluid_lp(instance, tolerance=2.0)
-    with pytest.raises(ValueError, match="`max_iterations` must be a positive integer; got 0"):
-        fluid_lp(instance, max_iterations=0)
     with pytest.raises(
-        TypeError, match=r"`max_iterations` must be a positive integer; got 5.0 \(float\)"
+        InputTypeError, match=r"`instance` must be an envs.instance.Instance; got \{\} \(dict\)"
     ):
+        fluid_lp({})
+    with pytest.raises(
+        InputError, match=r"`tolerance` must be a finite number in \(0, 1\); got 2.0"
+    ):
+        fluid_lp(instance, tolerance=2.0)
+    rule = r"`max_iterations` must be an integer in \[1, 10,000,000\]"
+    with pytest.raises(InputError, match=rf"{rule}; got 0$"):
+        fluid_lp(instance, max_iterations=0)
+    with pytest.raises(InputError, match=rf"{rule}; got 10000001$"):
+        fluid_lp(instance, max_iterations=MAX_ITERATIONS + 1)
+    with pytest.raises(InputTypeError, match=rf"{rule}; got 5.0 \(float\)"):
         fluid_lp(instance, max_iterations=5.0)
 
 
@@ -269,14 +276,23 @@ def test_single_customer_values_and_offer_probabilities():
     np.testing.assert_allclose(offer_probabilities(instance, offered), [0.62, 0.0])
     np.testing.assert_allclose(offer_probabilities(instance, np.array([False, True])), [0.0, 0.55])
     with pytest.raises(
-        ValueError,
-        match=r"`offered` must be a boolean mask of shape \(2,\); got dtype int64, shape \(2,\)",
+        InputTypeError,
+        match=r"`offered` must be a boolean mask over the 2 products; got dtype int64",
     ):
         offer_probabilities(instance, np.array([1, 0]))
     with pytest.raises(
-        ValueError, match=r"`margins` must be 2 finite numbers, one per product; got shape \(1,\)"
+        InputError, match=r"`offered` must have shape \(2,\), one entry per product; got shape"
+    ):
+        offer_probabilities(instance, np.array([True, False, True]))
+    with pytest.raises(
+        InputError,
+        match=r"`margins` has 1 entries; `instance.prices` has 2, they must match",
     ):
         single_customer_values(instance, np.array([1.0]))
+    with pytest.raises(
+        InputError, match=r"`margins` entry 1 is nan; entries must be finite numbers"
+    ):
+        single_customer_values(instance, np.array([1.0, np.nan]))
 
 
 def test_iteration_limit_is_a_status():
@@ -325,7 +341,8 @@ def test_one_million_products_under_ten_seconds():
     solution = fluid_lp(instance)
     seconds = time.perf_counter() - start
     print(
-        f"fluid_lp, N = 1,000,000, 20 substitutes each: {seconds:.2f} s, {solution.iterations} dual iterations"
+        f"fluid_lp, N = 1,000,000, 20 substitutes each: {seconds:.2f} s, "
+        f"{solution.iterations} dual iterations"
     )
     assert seconds < 10.0
     assert solution.status == "optimal"
@@ -345,7 +362,7 @@ def test_policy_values_hand_solved():
         policy_values(instance, np.array([1.0, 3.0]), np.array([False, True])), [1.5, 3.0]
     )
     with pytest.raises(
-        ValueError, match=r"`buy` must be a boolean mask of shape \(2,\); got dtype int64"
+        InputTypeError, match=r"`buy` must be a boolean mask over the 2 products; got dtype int64"
     ):
         policy_values(instance, np.array([1.0, 3.0]), np.array([0, 1]))
 

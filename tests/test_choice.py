@@ -7,11 +7,13 @@ import pytest
 import scipy.sparse as sp
 
 from envs.choice import (
+    MAX_DENSE_APPROXIMATION,
     markov_chain_approximation,
     markov_chain_choice_probabilities,
     mnl_choice_probabilities,
     mnl_instance,
 )
+from envs.validation import InputError, InputTypeError
 
 
 def _random_mnl(rng: np.random.Generator, n: int, v0: float):
@@ -87,25 +89,47 @@ def test_markov_chain_approximation_zero_probability_row() -> None:
 
 def test_bad_input_messages() -> None:
     rho = np.zeros((2, 2))
-    with pytest.raises(TypeError, match=r"`offered` must be a boolean mask .* got dtype int"):
+    with pytest.raises(
+        InputTypeError, match=r"`offered` must be a boolean mask over the 2 products; got dtype int"
+    ):
         markov_chain_choice_probabilities([0.5, 0.5], rho, np.array([1, 0]))
-    with pytest.raises(ValueError, match=r"`offered` must have shape \(2,\).*got \(3,\)"):
+    with pytest.raises(
+        InputError,
+        match=r"`offered` must have shape \(2,\), one entry per product; got shape \(3,\)",
+    ):
         markov_chain_choice_probabilities([0.5, 0.5], rho, np.ones(3, bool))
-    with pytest.raises(ValueError, match=r"`arrival` must be one-dimensional; got shape \(1, 2\)"):
+    with pytest.raises(
+        InputError, match=r"`arrival` must be a list of numbers; got shape \(1, 2\)"
+    ):
         markov_chain_choice_probabilities([[0.5, 0.5]], rho, np.ones(2, bool))
-    with pytest.raises(ValueError, match=r"`substitution` must have shape \(2, 2\); got \(3, 3\)"):
+    with pytest.raises(
+        InputError,
+        match=r"`substitution` must have shape \(2, 2\) to match `arrival`; got \(3, 3\)",
+    ):
         markov_chain_choice_probabilities([0.5, 0.5], np.zeros((3, 3)), np.ones(2, bool))
-    with pytest.raises(ValueError, match=r"`weights` entry 1 is 0.0; MNL weights must be positive"):
+    with pytest.raises(InputError, match=r"`weights` entry 1 is 0.0; entries must be > 0"):
         mnl_choice_probabilities([1.0, 0.0], 1.0, np.ones(2, bool))
-    with pytest.raises(ValueError, match=r"`weights` must be a non-empty one-dimensional list"):
+    with pytest.raises(
+        InputTypeError, match=r"`weights` must be a list of numbers .*got entries of type str"
+    ):
+        mnl_choice_probabilities([1.0, "a"], 1.0, np.ones(2, bool))
+    with pytest.raises(
+        InputError, match=r"`weights` must list at least one product; got an empty list"
+    ):
         mnl_instance([], 1.0, prices=[], costs=[], customers=1)
     with pytest.raises(
-        ValueError, match=r"`outside_weight` is -1.0; it must be finite and non-negative"
+        InputError, match=r"`outside_weight` must be a finite number >= 0; got -1.0"
     ):
         mnl_instance([1.0], -1.0, prices=[1.0], costs=[0.0], customers=1)
-    with pytest.raises(ValueError, match=r"`n` must be a positive integer; got 0"):
-        markov_chain_approximation(lambda s: s * 1.0, 0)
     with pytest.raises(
-        ValueError, match=r"`choice_probabilities` must return shape \(2,\); got \(3,\)"
+        InputTypeError, match=r"`outside_weight` must be a finite number >= 0; got '1' \(str\)"
+    ):
+        mnl_choice_probabilities([1.0, 1.0], "1", np.ones(2, bool))
+    with pytest.raises(InputError, match=r"`n` must be an integer in \[1, 5,000\]; got 0"):
+        markov_chain_approximation(lambda s: s * 1.0, 0)
+    with pytest.raises(InputError, match=r"`n` must be an integer in \[1, 5,000\]; got 5001"):
+        markov_chain_approximation(lambda s: s * 1.0, MAX_DENSE_APPROXIMATION + 1)
+    with pytest.raises(
+        InputError, match=r"`choice_probabilities` must return shape \(2,\); got \(3,\)"
     ):
         markov_chain_approximation(lambda s: np.zeros(3), 2)

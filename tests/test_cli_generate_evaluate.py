@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 
 import numpy as np
 import pytest
 
+from envs import instance as instance_module
 from envs.families import make_family_instance
-from envs.instance import load_instance, save_instance
+from envs.instance import load_instance, load_stock, save_instance, save_stock
 from envs.simulate import evaluate
+from envs.validation import InputError
 from experiments.cli import main
 
 
@@ -83,7 +86,14 @@ def test_generate_multistep_says_the_file_holds_the_fitted_chain(tmp_path, capsy
     )
     err = capsys.readouterr().err
     assert "holds the fitted Markov chain approximation of the multi-step shopper" in err
-    assert "--family multistep --instance-seed 2 --set n_products=40" in err
+    assert "--family multistep --instance-seed 2 --family-set n_products=40" in err
+    # The note's arguments work as given: evaluate runs the ground truth with them.
+    hint = err.split("evaluate the ground truth with ", 1)[1].split()
+    stock_path = tmp_path / "stock.json"
+    stock_path.write_text(json.dumps([1] * 40))
+    argv = ["evaluate", *hint, "--stock", str(stock_path), "--seasons", "5", "--json"]
+    assert main(argv) == 0
+    assert json.loads(capsys.readouterr().out)["customer_process"] == "multistep-shopper"
     loaded = load_instance(path)
     assert loaded.shopper is None
     np.testing.assert_array_equal(
@@ -156,7 +166,7 @@ def test_evaluate_family_runs_the_multistep_ground_truth(tmp_path, capsys):
     stock_path = tmp_path / "stock.json"
     stock_path.write_text(json.dumps([3] * 40))
     argv = ["--stock", str(stock_path), "--seasons", "40", "--seed", "1", "--json"]
-    settings = ["--set", "n_products=40", "--set", "customers=200"]
+    settings = ["--family-set", "n_products=40", "--family-set", "customers=200"]
     assert (
         main(["evaluate", "--family", "multistep", "--instance-seed", "2", *settings, *argv]) == 0
     )
@@ -176,26 +186,31 @@ STOCK_RULE = r"; a stock file must be a JSON list of 10 non-negative integers, o
 @pytest.mark.parametrize(
     ("content", "problem"),
     [
-        ("[1, 2", r"is not valid JSON \(Expecting ',' delimiter: line 1 column 6 \(char 5\)\)"),
-        ("[1, NaN, 3]", r"is not valid JSON \(NaN is not a number JSON allows\)"),
-        ('{"stock": [1]}', r"holds a JSON object, not a list"),
-        ('"12"', r"holds a JSON string, not a list"),
-        ("[1, 2, 3]", r"lists 3 entries but the instance has 10 products"),
-        ("[1, 2, 3, 4, 5, 6, 7, 8, 9, -1]", r"entry 9 is -1, a negative number"),
-        ("[1, 2, 3, 4, 5, 6, 7, 8, 9, 1.5]", r"entry 9 is 1.5, not a whole number"),
-        ('[1, 2, 3, "4", 5, 6, 7, 8, 9, 10]', r'entry 3 is "4", not a number'),
-        ("[1, 2, 3, true, 5, 6, 7, 8, 9, 10]", r"entry 3 is true, not a number"),
-        ("[1, 2, 3, null, 5, 6, 7, 8, 9, 10]", r"entry 3 is null, not a number"),
+        ("[1, 2", r"is not valid JSON: Expecting ',' delimiter: line 1 column 6 \(char 5\)$"),
+        ("[1, NaN, 3]", r"is not valid JSON: NaN is not a number JSON allows$"),
+        ("[" * 100_000 + "]" * 100_000, r"is nested too deeply to be JSON we read$"),
+        (b"[1, \xff]", r"is not valid JSON: .*utf-8"),
+        ('{"stock": [1]}', r"holds \{'stock': \[1\]\} \(dict\), not a list" + STOCK_RULE),
+        ('"12"', r"holds '12' \(str\), not a list" + STOCK_RULE),
+        ("[1, 2, 3]", r"lists 3 entries but the instance has 10 products" + STOCK_RULE),
+        ("[1, 2, 3, 4, 5, 6, 7, 8, 9, -1]", r"entry 9 is -1, a negative number" + STOCK_RULE),
+        ("[1, 2, 3, 4, 5, 6, 7, 8, 9, 1.5]", r"entry 9 is 1.5, not a whole number" + STOCK_RULE),
+        ('[1, 2, 3, "4", 5, 6, 7, 8, 9, 10]', r'entry 3 is "4", not a number' + STOCK_RULE),
+        ("[1, 2, 3, true, 5, 6, 7, 8, 9, 10]", r"entry 3 is true, not a number" + STOCK_RULE),
+        ("[1, 2, 3, null, 5, 6, 7, 8, 9, 10]", r"entry 3 is null, not a number" + STOCK_RULE),
         (
             "[1, 2, 3, 4, 5, 6, 7, 8, 9, 3000000000]",
-            r"entry 9 is 3000000000, above the limit 2\*\*31 - 1",
+            r"entry 9 is 3000000000, above the limit 2\*\*31 - 1" + STOCK_RULE,
         ),
     ],
 )
 def test_evaluate_refuses_bad_stock_files(small_files, tmp_path, capsys, content, problem):
     instance_path, _ = small_files
     stock_path = tmp_path / "bad.json"
-    stock_path.write_text(content)
+    if isinstance(content, bytes):
+        stock_path.write_bytes(content)
+    else:
+        stock_path.write_text(content)
     capsys.readouterr()
     code = main(
         ["evaluate", "--instance", str(instance_path), "--stock", str(stock_path), "--seasons", "5"]
@@ -206,7 +221,25 @@ def test_evaluate_refuses_bad_stock_files(small_files, tmp_path, capsys, content
     err = captured.err.strip()
     assert "\n" not in err and "Traceback" not in err
     assert err.startswith(f"assort evaluate: error: stock file '{stock_path}' ")
-    assert re.search(problem + STOCK_RULE, err), err
+    assert re.search(problem, err), err
+
+
+def test_stock_files_round_trip_and_are_read_with_a_size_limit(tmp_path, monkeypatch):
+    path = tmp_path / "stock.json"
+    save_stock(np.array([3, 0, 7]), path)
+    assert json.loads(path.read_text()) == [3, 0, 7]
+    loaded = load_stock(path, 3)
+    assert loaded.dtype == np.int64 and loaded.tolist() == [3, 0, 7]
+    size = path.stat().st_size
+    monkeypatch.setattr(instance_module, "MAX_STOCK_BYTES", size - 1)
+    with pytest.raises(
+        InputError, match=rf"stock file '.*stock.json' is {size:,} bytes; at most {size - 1:,}"
+    ):
+        load_stock(path, 3)
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    with pytest.raises(InputError, match=r"stock file '.*fifo' is not a regular file"):
+        load_stock(fifo, 3)  # refused at once: nothing blocks on the FIFO's writer
 
 
 def test_evaluate_accepts_whole_number_floats(small_files, tmp_path, capsys):
@@ -234,19 +267,16 @@ def test_evaluate_accepts_whole_number_floats(small_files, tmp_path, capsys):
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
-        (
-            ["--stock", "{missing}"],
-            r"stock file '{missing}' does not exist; a stock file must be a JSON list of 10",
-        ),
-        (
-            ["--stock", "{tmp}"],
-            r"stock file '{tmp}' is a directory; a stock file must be a JSON list",
-        ),
+        (["--stock", "{missing}"], r"stock file '{missing}' does not exist$"),
+        (["--stock", "{tmp}"], r"stock file '{tmp}' is a directory, not a file$"),
+        (["--stock", "{fifo}"], r"stock file '{fifo}' is not a regular file"),
+        (["--instance", "{tmp}"], r"instance file '{tmp}' is a directory, not a file$"),
+        (["--instance", "{fifo}"], r"instance file '{fifo}' is not a regular file"),
         (["--instance", "{missing}"], r"instance file '{missing}' does not exist"),
         (["--instance", "{broken}"], r"instance file '{broken}' is not valid JSON"),
         (
             ["--instance", "{listfile}"],
-            r"instance file '{listfile}': an instance must be a JSON object; got list",
+            r"instance file '{listfile}': an instance must be a JSON object; got \[\] \(list\)",
         ),
         (
             ["--family", "small"],
@@ -254,25 +284,51 @@ def test_evaluate_accepts_whole_number_floats(small_files, tmp_path, capsys):
         ),
         (
             ["--family", "small", "--instance-seed", "1", "--instance", "{instance}"],
-            r"give either --instance P or --family F --instance-seed S \[--set \.\.\.\], not both",
+            r"give either --instance P or --family F --instance-seed S \[--family-set \.\.\.\], "
+            r"not both",
         ),
         (
             ["--family", "smal", "--instance-seed", "1"],
             r"unknown family 'smal'; did you mean 'small'\?",
         ),
         (
-            ["--family", "small", "--instance-seed", "1", "--set", "n_product=3"],
+            ["--family", "small", "--instance-seed", "1", "--family-set", "n_product=3"],
             r"unknown override 'n_product' for family 'small'; did you mean 'n_products'\?",
         ),
         (
-            ["--family", "small", "--instance-seed", "1", "--set", "alpha"],
-            r"--set expects KEY=VALUE \(e.g. n_products=50\); got 'alpha'",
+            ["--family", "small", "--instance-seed", "1", "--family-set", "alpha"],
+            r"--family-set expects KEY=VALUE \(e.g. n_products=50\); got 'alpha'",
         ),
         (
-            ["--family", "small", "--instance-seed", "1", "--set", "alpha=1", "--set", "alpha=2"],
-            r"--set gives 'alpha' twice; give each knob once",
+            [
+                "--family",
+                "small",
+                "--instance-seed",
+                "1",
+                "--family-set",
+                "alpha=1",
+                "--family-set",
+                "alpha=2",
+            ],
+            r"--family-set gives 'alpha' twice; give each setting once",
         ),
-        (["--seasons", "0"], r"`seasons` must be a positive integer; got 0"),
+        (
+            ["--family", "small", "--instance-seed", "1", "--family-set", "alpha=" + "1" * 10_000],
+            r"--family-set 'alpha=1111.*'\.\.\. is 10,006 characters long; at most 10,000",
+        ),
+        (
+            ["--family", "small", "--instance-seed", "1"] + ["--family-set", "alpha=1"] * 101,
+            r"--family-set is given 101 times; at most 100 settings",
+        ),
+        (
+            ["--family", "small", "--instance-seed", "1", "--family-set", "n_products=2000000"],
+            r"`n_products` must be an integer in \[1, 1,048,575\]; got 2000000",
+        ),
+        (["--seasons", "0"], r"`seasons` must be an integer in \[1, 10,000,000\]; got 0$"),
+        (
+            ["--seasons", "10000001"],
+            r"`seasons` must be an integer in \[1, 10,000,000\]; got 10000001$",
+        ),
     ],
 )
 def test_evaluate_refuses_bad_arguments(small_files, tmp_path, capsys, argv, message):
@@ -281,7 +337,10 @@ def test_evaluate_refuses_bad_arguments(small_files, tmp_path, capsys, argv, mes
     broken.write_text("{")
     listfile = tmp_path / "list.json"
     listfile.write_text("[]")
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
     names = {
+        "fifo": str(fifo),
         "missing": str(tmp_path / "missing.json"),
         "tmp": str(tmp_path),
         "broken": str(broken),
@@ -309,9 +368,21 @@ def test_evaluate_refuses_bad_arguments(small_files, tmp_path, capsys, argv, mes
         (["--family", "bogus"], r"unknown family 'bogus'; known families are \['tiny', 'small'"),
         (
             ["--family", "small", "--set", "alpha=-1"],
-            r"override `alpha` must be a number in \[0.0, 10.0\]; got -1",
+            r"`alpha` must be a finite number in \[0, 10\]; got -1$",
+        ),
+        (
+            ["--family", "small", "--set", 'alpha="big"'],
+            r"`alpha` must be a finite number in \[0, 10\]; got 'big' \(str\)$",
+        ),
+        (
+            ["--family", "mnl", "--set", "n_products=2001"],
+            r"`n_products` is 2,001; the mnl family stores its substitution densely",
         ),
         (["--family", "small", "--set", "=3"], r"--set expects KEY=VALUE"),
+        (
+            ["--family", "small", "--set", "alpha=1", "--set", "alpha=2"],
+            r"--set gives 'alpha' twice; give each setting once",
+        ),
     ],
 )
 def test_generate_refuses_bad_arguments(tmp_path, capsys, argv, message):
@@ -339,3 +410,18 @@ def test_operating_system_errors_are_one_line_not_a_traceback(
     err = capsys.readouterr().err.strip()
     assert "\n" not in err and "Traceback" not in err
     assert re.search(r"error: .*(File name too long|x{300}\.json)", err), err
+
+
+def test_errors_that_are_not_bad_input_keep_their_traceback(small_files, monkeypatch):
+    # Only InputError and OSError become one line and exit code 2; a plain ValueError (or any
+    # other exception) from our code is a bug and propagates with its traceback.
+    instance_path, stock_path = small_files
+    import experiments.commands.evaluate as evaluate_command
+
+    def broken(*args, **kwargs):
+        raise ValueError("a bug, not bad input")
+
+    monkeypatch.setattr(evaluate_command, "evaluate", broken)
+    argv = ["evaluate", "--instance", str(instance_path), "--stock", str(stock_path)]
+    with pytest.raises(ValueError, match="a bug, not bad input"):
+        main(argv)

@@ -8,9 +8,8 @@ import numpy as np
 import pytest
 
 from baselines import POLICIES
-from envs.instance import make_instance, save_instance
+from envs.instance import load_stock, make_instance, save_instance
 from experiments.cli import main
-from experiments.commands.evaluate import read_stock
 
 
 @pytest.fixture
@@ -78,7 +77,7 @@ def test_solve_json_and_stock_file_round_trip(capsys, hand_file, tmp_path):
         and record["knobs"] == {"rounding": "ceil"}
         and record["seed"] == 3
     )
-    np.testing.assert_array_equal(read_stock(str(out), 2), [7, 0])
+    np.testing.assert_array_equal(load_stock(out, 2), [7, 0])
     evaluation = run_json(
         capsys,
         ["evaluate", "--instance", hand_file, "--stock", str(out), "--seasons", "50", "--json"],
@@ -139,25 +138,30 @@ def test_solve_validates_the_seed_for_every_policy(capsys, hand_file, name):
         (
             "pooled-saa",
             'drop_fraction="a"',
-            "`drop_fraction` must be a real number in (0, 1]; got 'a' (str)",
+            "`drop_fraction` must be a finite number in (0, 1]; got 'a' (str)",
         ),
-        ("saa", "scenarios=2.5", "`scenarios` must be a positive integer; got 2.5 (float)"),
+        ("saa", "scenarios=2.5", "`scenarios` must be an integer in [1, 4,096]; got 2.5 (float)"),
+        ("saa", "scenarios=5000", "`scenarios` must be an integer in [1, 4,096]; got 5000"),
         (
             "sample-path-gradient",
             'step="big"',
-            "`step` must be a positive real number; got 'big' (str)",
+            "`step` must be a finite number in (0, 1,000,000]; got 'big' (str)",
         ),
         (
             "local-search",
             "max_evaluations=true",
-            "`max_evaluations` must be a positive integer; got True (bool)",
+            "`max_evaluations` must be an integer in [1, 20,000]; got True (bool)",
         ),
         (
             "exact",
             'max_candidates="9"',
-            "`max_candidates` must be a positive integer; got '9' (str)",
+            "`max_candidates` must be an integer in [1, 10,000,000]; got '9' (str)",
         ),
-        ("fluid", "rounding=3", "`rounding` must be one of ('nearest', 'floor', 'ceil'); got 3"),
+        (
+            "fluid",
+            "rounding=3",
+            "`rounding` must be one of ['nearest', 'floor', 'ceil']; got 3 (int)",
+        ),
     ],
 )
 def test_solve_type_checks_knobs(capsys, hand_file, policy, knob, message):

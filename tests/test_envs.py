@@ -10,6 +10,7 @@ import math
 import subprocess
 import sys
 import warnings
+from typing import Any
 
 import gymnasium as gym
 import numpy as np
@@ -21,10 +22,10 @@ from stable_baselines3.common.env_util import make_vec_env
 from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv
 
 import envs  # noqa: F401  (registers the ids)
-from envs.fluid_lp import fluid_lp
 from envs.choice import mnl_instance
 from envs.families import FAMILIES, make_family_instance
 from envs.features import (
+    AUTO_SCALE_FLOOR,
     CATALOG_FEATURES,
     FEATURES,
     auto_reward_scale,
@@ -33,10 +34,19 @@ from envs.features import (
     feature_bounds,
     product_features,
 )
+from envs.fluid_lp import fluid_lp
 from envs.instance import make_instance
-from envs.one_shot import OneShotStockingEnv, action_to_stock, stock_image, stock_to_action
+from envs.one_shot import (
+    HELD_OUT_SEED_START,
+    IncompatibleInstanceError,
+    OneShotStockingEnv,
+    action_to_stock,
+    stock_image,
+    stock_to_action,
+)
 from envs.sequential import SequentialStockingEnv
 from envs.simulate import simulate
+from envs.validation import InputError, InputTypeError
 
 ENV_IDS = sorted(env_id for env_id in gym.registry if env_id.startswith("Assort/"))
 PROMISED_IDS = (
@@ -61,7 +71,8 @@ KPI_KEYS = (
 
 
 def play(env: gym.Env, seed: int, action_seed: int = 0) -> tuple[list, float, dict]:
-    """Reset with ``seed`` and play seeded random actions to the end: (observations, return, info)."""
+    """Reset with ``seed`` and play seeded random actions to the end: (observations, return,
+    info)."""
     env.action_space.seed(action_seed)
     obs, info = env.reset(seed=seed)
     observations = [obs]
@@ -237,6 +248,31 @@ def test_reward_scales():
     assert rewards[2.5] == pytest.approx(rewards["none"] / 2.5)
 
 
+def test_auto_reward_scale_has_a_floor_when_no_margin_is_positive():
+    # Every margin r - c is <= 0: the divisor is the floor AUTO_SCALE_FLOOR T max_i r_i, a
+    # normal positive float, so rewards stay finite (and keep their sign).
+    instance = make_instance(
+        prices=[5.0, 4.0],
+        costs=[5.0, 6.0],
+        arrival=[0.5, 0.5],
+        substitution=[[0.0, 0.0], [0.0, 0.0]],
+        customers=3,
+    )
+    floor = AUTO_SCALE_FLOOR * 3 * 5.0
+    assert auto_reward_scale(instance) == floor
+    env = OneShotStockingEnv(instance=instance, reward_scale="auto")
+    env.reset(seed=0)
+    _, reward, _, _, info = env.step(np.array([1.0, 1.0], np.float32))
+    assert math.isfinite(reward) and info["profit"] < 0
+    assert reward == pytest.approx(info["profit"] / floor, rel=1e-12)
+    # A tiny positive margin below the floor is floored too; above it, the formula holds.
+    tiny = make_instance(
+        prices=[5.0], costs=[5.0 - 1e-12], arrival=[1.0], substitution=[[0.0]], customers=3
+    )
+    assert auto_reward_scale(tiny) == AUTO_SCALE_FLOOR * 3 * 5.0
+    assert auto_reward_scale(two_product_instance(substitution=0.0)) == 9.0
+
+
 def test_sequential_rewards_only_at_the_end_and_equals_one_shot():
     one_shot = OneShotStockingEnv("small", 0)
     sequential = SequentialStockingEnv("small", 0, batch_size=3)
@@ -352,13 +388,19 @@ def test_demand_cap_with_poisson_customers():
 def test_action_errors_are_pinned():
     instance = two_product_instance(substitution=0.5)
     with pytest.raises(
-        ValueError,
+        InputError,
         match=r"`action` must have shape \(2,\), one entry per product; got shape \(3,\)",
     ):
         action_to_stock(instance, [0.0, 0.0, 0.0])
-    with pytest.raises(ValueError, match="`action` entry 1 is nan; actions must be finite"):
+    with pytest.raises(InputError, match="`action` entry 1 is nan; entries must be finite numbers"):
         action_to_stock(instance, [0.0, np.nan])
-    with pytest.raises(ValueError, match="`stock` entry 0 is -1.0; stock must be non-negative"):
+    with pytest.raises(
+        InputTypeError,
+        match=r"`action` must be a list of numbers \(real numbers within float range\); "
+        r"got entries of type str",
+    ):
+        action_to_stock(instance, ["0.5", "1"])
+    with pytest.raises(InputError, match="`stock` entry 0 is -1.0; stock must be non-negative"):
         stock_to_action(instance, [-1, 2])
 
 
@@ -466,58 +508,74 @@ def test_reset_option_errors_are_pinned():
     env = OneShotStockingEnv("small", 0)
     wrong = make_family_instance("small", 0, n_products=7)
     with pytest.raises(
-        ValueError,
+        IncompatibleInstanceError,
         match=r"options\['instance'\] has 7 products; this environment's spaces are built for 10",
     ):
         env.reset(options={"instance": wrong})
     with pytest.raises(
-        TypeError, match=r"options\['instance'\] must be an envs.instance.Instance; got dict"
+        InputTypeError,
+        match=r"options\['instance'\] must be an envs.instance.Instance; got \{\} \(dict\)",
     ):
         env.reset(options={"instance": {}})
     with pytest.raises(
-        ValueError, match=r"unknown reset option 'instanse'; known options are \['instance'\]"
+        InputError, match=r"unknown reset option 'instanse'; known options are \['instance'\]"
     ):
         env.reset(options={"instanse": wrong})
     with pytest.raises(RuntimeError, match=r"the episode is over; call reset\(\) before step\(\)"):
         env.step(np.zeros(10, np.float32))
 
 
+REWARD_SCALE_RULE = r"`reward_scale` must be a finite number in \[1e-09, 1e\+15\]"
+
+
 @pytest.mark.parametrize(
     "kwargs, error, message",
     [
-        ({"family": "tinny"}, ValueError, r"`family` must be one of \[.*'small'.*\]; got 'tinny'"),
+        (
+            {"family": "tinny"},
+            InputError,
+            r"`family` must be one of \[.*'small'.*\]; got 'tinny' \(str\)",
+        ),
         (
             {"instance_seed": -1},
-            ValueError,
-            "`instance_seed` must be a non-negative integer; got -1",
+            InputError,
+            r"`instance_seed` must be an integer seed in \[0, 2\*\*63\); got -1",
+        ),
+        (
+            {"instance_seed": 1.0},
+            InputTypeError,
+            r"`instance_seed` must be an integer seed in \[0, 2\*\*63\); got 1.0 \(float\)",
         ),
         (
             {"reward_scale": "big"},
-            ValueError,
-            "`reward_scale` must be 'none', 'auto' or a positive finite number; got 'big'",
+            InputError,
+            r"`reward_scale` must be 'none', 'auto' or a number in \[1e-09, 1e\+15\]; got 'big'",
         ),
-        (
-            {"reward_scale": 0},
-            ValueError,
-            "`reward_scale` must be 'none', 'auto' or a positive finite number; got 0",
-        ),
-        ({"reward_scale": float("nan")}, ValueError, "positive finite number; got nan"),
-        ({"reward_scale": True}, ValueError, "positive finite number; got True"),
+        ({"reward_scale": 0}, InputError, rf"{REWARD_SCALE_RULE}; got 0$"),
+        ({"reward_scale": 1e-10}, InputError, rf"{REWARD_SCALE_RULE}; got 1e-10$"),
+        ({"reward_scale": 1e16}, InputError, rf"{REWARD_SCALE_RULE}; got 1e\+16$"),
+        ({"reward_scale": float("nan")}, InputError, rf"{REWARD_SCALE_RULE}; got nan$"),
+        ({"reward_scale": True}, InputTypeError, rf"{REWARD_SCALE_RULE}; got True \(bool\)"),
         (
             {"resample_instance": "yes"},
-            TypeError,
-            "`resample_instance` must be True or False; got 'yes'",
+            InputTypeError,
+            r"`resample_instance` must be True or False; got 'yes' \(str\)",
         ),
         (
             {"family_kwargs": [("customers", 5)]},
-            TypeError,
-            "`family_kwargs` must be a dict of family overrides; got list",
+            InputTypeError,
+            r"`family_kwargs` must be a dict of family overrides; "
+            r"got \[\('customers', 5\)\] \(list\)",
         ),
-        ({"instance": "small"}, TypeError, "`instance` must be an envs.instance.Instance; got str"),
+        (
+            {"instance": "small"},
+            InputTypeError,
+            r"`instance` must be an envs.instance.Instance; got 'small' \(str\)",
+        ),
         (
             {"render_mode": "human"},
-            ValueError,
-            r"`render_mode` must be None or one of \['rgb_array'\]; got 'human'",
+            InputError,
+            r"`render_mode` must be one of \['rgb_array'\]; got 'human' \(str\)",
         ),
     ],
 )
@@ -538,16 +596,26 @@ def test_family_kwargs_reach_the_family():
 
 def test_fixed_instance_cannot_be_resampled():
     with pytest.raises(
-        ValueError,
+        InputError,
         match="`resample_instance=True` draws every instance from `family`; it cannot be combined",
     ):
         OneShotStockingEnv(instance=two_product_instance(substitution=0.0), resample_instance=True)
 
 
-@pytest.mark.parametrize("batch_size", [0, -3, 2.5, True])
-def test_bad_batch_size_is_pinned(batch_size):
+@pytest.mark.parametrize(
+    ("batch_size", "error"),
+    [
+        (0, InputError),
+        (-3, InputError),
+        (1_048_576, InputError),
+        (2.5, InputTypeError),
+        (True, InputTypeError),
+    ],
+)
+def test_bad_batch_size_is_pinned(batch_size, error):
     with pytest.raises(
-        ValueError, match=rf"`batch_size` must be a positive integer; got {batch_size!r}"
+        error,
+        match=rf"`batch_size` must be an integer in \[1, 1,048,575\]; got {batch_size!r}",
     ):
         SequentialStockingEnv(batch_size=batch_size)
 
@@ -565,11 +633,15 @@ def test_training_instances_come_from_the_pool_and_never_from_held_out_seeds() -
     np.testing.assert_array_equal(env.instance.prices, fresh.instance.prices)
 
 
-@pytest.mark.parametrize("pool", [0, 1_000_001, True, 2.5])
-def test_instance_pool_must_stay_below_the_held_out_seeds(pool: Any) -> None:
+@pytest.mark.parametrize(
+    ("pool", "error"),
+    [(0, InputError), (1_000_001, InputError), (True, InputTypeError), (2.5, InputTypeError)],
+)
+def test_instance_pool_must_stay_below_the_held_out_seeds(pool: Any, error: type) -> None:
+    # Seeds from HELD_OUT_SEED_START = 1,000,000 on are held out for evaluation.
+    assert HELD_OUT_SEED_START == 1_000_000
     with pytest.raises(
-        ValueError,
-        match=r"`instance_pool` must be an integer in \[1, 1000000\] \(seeds from 1000000 on are held out\)",
+        error, match=rf"`instance_pool` must be an integer in \[1, 1,000,000\]; got {pool!r}"
     ):
         OneShotStockingEnv(family="small", resample_instance=True, instance_pool=pool)
 
@@ -589,7 +661,7 @@ def test_fluid_anchored_action_zero_is_the_fluid_policy() -> None:
 
 def test_action_anchor_must_be_known() -> None:
     with pytest.raises(
-        ValueError, match=r"`action_anchor` must be one of \['none', 'fluid'\]; got 'lp'"
+        InputError, match=r"`action_anchor` must be one of \['none', 'fluid'\]; got 'lp' \(str\)"
     ):
         OneShotStockingEnv(family="small", action_anchor="lp")
 
@@ -613,6 +685,7 @@ def test_fluid_reward_baseline_is_the_profit_difference_on_the_same_customers() 
 
 def test_reward_baseline_must_be_known() -> None:
     with pytest.raises(
-        ValueError, match=r"`reward_baseline` must be one of \['none', 'fluid'\]; got 'saa'"
+        InputError,
+        match=r"`reward_baseline` must be one of \['none', 'fluid'\]; got 'saa' \(str\)",
     ):
         OneShotStockingEnv(family="small", reward_baseline="saa")

@@ -11,6 +11,7 @@ from scipy.stats import binom, poisson
 from envs.choice import mnl_instance
 from envs.exact import MAX_STATES, exact_expected_profit
 from envs.instance import make_instance
+from envs.validation import InputError
 
 
 def test_single_product_fixed_is_expected_binomial_minimum() -> None:
@@ -120,10 +121,10 @@ def test_zero_stock_sells_nothing() -> None:
 
 def test_refuses_large_state_space_and_shopper() -> None:
     inst = mnl_instance(np.ones(6), 1.0, prices=np.ones(6), costs=np.zeros(6), customers=4)
-    with pytest.raises(ValueError, match=rf"more than {MAX_STATES:,} inventory states.*MAX_STATES"):
+    with pytest.raises(InputError, match=rf"more than {MAX_STATES:,} inventory states.*MAX_STATES"):
         exact_expected_profit(inst, [20] * 6)
     big = inst.with_customers(10_000_000)
-    with pytest.raises(ValueError, match=r"the DP needs [\d,]+ steps .*MAX_WORK"):
+    with pytest.raises(InputError, match=r"the DP needs [\d,]+ steps .*MAX_WORK"):
         exact_expected_profit(big, [3] * 6)
     shopper = make_instance(
         prices=[1.0],
@@ -134,6 +135,6 @@ def test_refuses_large_state_space_and_shopper() -> None:
         shopper=object(),
     )
     with pytest.raises(
-        ValueError, match=r"`instance` has a `shopper`.*Markov chain customers only"
+        InputError, match=r"`instance` has a `shopper`.*Markov chain customers only"
     ):
         exact_expected_profit(shopper, [1])

@@ -7,8 +7,15 @@ import pytest
 import scipy.sparse as sp
 
 from envs.choice import mnl_choice_probabilities
-from envs.families import FAMILIES, family_parameters, make_family_instance, nearest_neighbours
+from envs.families import (
+    FAMILIES,
+    MAX_DENSE_PRODUCTS,
+    family_parameters,
+    make_family_instance,
+    nearest_neighbours,
+)
 from envs.instance import instance_from_dict, instance_to_dict
+from envs.validation import InputError, InputTypeError
 
 # Small versions of the big families keep the default run fast; `large` itself is built once.
 QUICK = {
@@ -136,7 +143,7 @@ def test_overrides_are_applied_and_recorded():
 
 def test_unknown_family_lists_the_known_ones():
     with pytest.raises(
-        ValueError,
+        InputError,
         match=r"unknown family 'smal'; did you mean 'small'\? known families are \['tiny', 'small'",
     ):
         make_family_instance("smal", 0)
@@ -144,41 +151,88 @@ def test_unknown_family_lists_the_known_ones():
 
 def test_unknown_override_suggests_a_knob():
     with pytest.raises(
-        ValueError,
-        match=r"unknown override 'n_product' for family 'small'; did you mean 'n_products'\? its knobs are \[",
+        InputError,
+        match=r"unknown override 'n_product' for family 'small'; did you mean 'n_products'\? "
+        r"its knobs are \[",
     ):
         make_family_instance("small", 0, n_product=5)
     with pytest.raises(
-        ValueError, match=r"unknown override 'neighbours' for family 'mnl'; its knobs are"
+        InputError, match=r"unknown override 'neighbours' for family 'mnl'; its knobs are"
     ):
         family_parameters("mnl", neighbours=3)
 
 
 @pytest.mark.parametrize(
-    ("overrides", "message"),
+    ("overrides", "error", "message"),
     [
-        ({"n_products": 0}, r"override `n_products` must be an integer >= 1; got 0"),
-        ({"customers": 2.5}, r"override `customers` must be an integer >= 1; got 2.5"),
-        ({"alpha": "x"}, r"override `alpha` must be a number in \[0.0, 10.0\]; got 'x'"),
-        ({"leak_low": 0.0}, r"override `leak_low` must be a number in \(0.0, 1.0\]; got 0.0"),
+        (
+            {"n_products": 0},
+            InputError,
+            r"`n_products` must be an integer in \[1, 1,048,575\]; got 0",
+        ),
+        (
+            {"n_products": 1_048_576},
+            InputError,
+            r"`n_products` must be an integer in \[1, 1,048,575\]; got 1048576",
+        ),
+        (
+            {"customers": 2.5},
+            InputTypeError,
+            r"`customers` must be an integer in \[1, 2,147,483,647\]; got 2.5 \(float\)",
+        ),
+        (
+            {"neighbours": 101},
+            InputError,
+            r"`neighbours` must be an integer in \[0, 100\]; got 101",
+        ),
+        ({"alpha": "x"}, InputTypeError, r"`alpha` must be a finite number in \[0, 10\]; got 'x'"),
+        (
+            {"alpha": float("nan")},
+            InputError,
+            r"`alpha` must be a finite number in \[0, 10\]; got nan",
+        ),
+        ({"leak_low": 0.0}, InputError, r"`leak_low` must be a finite number in \(0, 1\]; got 0.0"),
+        (
+            {"price_low": 1e-7},
+            InputError,
+            r"`price_low` must be a finite number in \[1e-06, 1,000,000,000,000\]; got 1e-07",
+        ),
         (
             {"arrivals": "daily"},
-            r"override `arrivals` must be one of \['fixed', 'poisson'\]; got 'daily'",
+            InputError,
+            r"`arrivals` must be one of \['fixed', 'poisson'\]; got 'daily' \(str\)",
         ),
         (
             {"leak_low": 0.7},
-            r"override `leak_low` is 0.7, above `leak_high` = 0.6; `leak_low` must be at most `leak_high`",
+            InputError,
+            r"override `leak_low` is 0.7, above `leak_high` = 0.6; "
+            r"`leak_low` must be at most `leak_high`",
         ),
     ],
 )
-def test_bad_override_values_are_refused(overrides, message):
-    with pytest.raises(ValueError, match=message):
+def test_bad_override_values_are_refused(overrides, error, message):
+    with pytest.raises(error, match=message):
         make_family_instance("small", 0, **overrides)
 
 
+def test_dense_mnl_family_refuses_large_catalogs():
+    with pytest.raises(
+        InputError,
+        match=r"`n_products` is 2,001; the mnl family stores its substitution densely and holds "
+        r"at most 2,000 products",
+    ):
+        make_family_instance("mnl", 0, n_products=MAX_DENSE_PRODUCTS + 1)
+
+
 def test_bad_seed_is_refused():
-    with pytest.raises(ValueError, match=r"`seed` must be a non-negative integer; got -1"):
+    with pytest.raises(
+        InputError, match=r"`seed` must be an integer seed in \[0, 2\*\*63\); got -1"
+    ):
         make_family_instance("small", -1)
+    with pytest.raises(
+        InputTypeError, match=r"`seed` must be an integer seed in \[0, 2\*\*63\); got '1' \(str\)"
+    ):
+        make_family_instance("small", "1")
 
 
 def test_multistep_family_carries_the_shopper_and_its_fitted_chain():
@@ -196,12 +250,13 @@ def test_multistep_family_carries_the_shopper_and_its_fitted_chain():
 
 def test_multistep_family_refuses_a_neighbourhood_smaller_than_the_consideration_set():
     with pytest.raises(
-        ValueError,
-        match=r"override `neighbours` is 3; the neighbourhood must hold at least `consideration` - 1 = 4 products",
+        InputError,
+        match=r"override `neighbours` is 3; the neighbourhood must hold at least "
+        r"`consideration` - 1 = 4 products",
     ):
         make_family_instance("multistep", 0, neighbours=3)
     with pytest.raises(
-        ValueError,
+        InputError,
         match=r"override `consideration` is 9; a shopper cannot consider more than the 8 products",
     ):
         make_family_instance("multistep", 0, n_products=8, consideration=9)

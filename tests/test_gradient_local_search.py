@@ -14,6 +14,7 @@ from baselines.gradient import (
 )
 from baselines.local_search import bank_objective, local_search_policy
 from envs.instance import make_instance
+from envs.validation import InputError, InputTypeError
 
 
 def test_unit_values_follow_the_displacement_cascade() -> None:
@@ -145,51 +146,71 @@ def test_gradient_reports_its_planning_seed_and_stopping_rule() -> None:
     assert result.info["planning_seed"] == int(np.random.default_rng(9).integers(2**62))
 
 
+TIME_LIMIT_RULE = r"`time_limit` must be a finite number > 0"
+STEP_RULE = r"`step` must be a finite number in \(0, 1,000,000\]"
+
+
 @pytest.mark.parametrize(
     ("knobs", "match"),
     [
-        ({"iterations": 0}, r"`iterations` must be a positive integer; got 0"),
-        ({"seasons": 0}, r"`seasons` must be a positive integer; got 0"),
-        ({"cascade_depth": 0}, r"`cascade_depth` must be a positive integer; got 0"),
-        ({"step": 0.0}, r"`step` must be positive and finite; got 0.0"),
-        ({"step": float("inf")}, r"`step` must be positive and finite; got inf"),
+        ({"iterations": 0}, r"`iterations` must be an integer in \[1, 100,000\]; got 0"),
+        ({"iterations": 100_001}, r"`iterations` must be an integer in \[1, 100,000\]; got 100001"),
+        ({"seasons": 0}, r"`seasons` must be an integer in \[1, 4,096\]; got 0"),
+        ({"seasons": 4097}, r"`seasons` must be an integer in \[1, 4,096\]; got 4097"),
+        ({"cascade_depth": 0}, r"`cascade_depth` must be an integer in \[1, 64\]; got 0"),
+        ({"cascade_depth": 65}, r"`cascade_depth` must be an integer in \[1, 64\]; got 65"),
+        ({"step": 0.0}, rf"{STEP_RULE}; got 0.0"),
+        ({"step": 1e7}, rf"{STEP_RULE}; got 10000000.0"),
+        ({"step": float("inf")}, rf"{STEP_RULE}; got inf"),
         ({"rng": -1}, r"`rng` must be an integer seed in \[0, 2\*\*63\); got -1"),
-        ({"start": "zero"}, r"`start` must be one of .*; got 'zero'"),
-        ({"rounding": "up"}, r"`rounding` must be one of .*; got 'up'"),
-        ({"time_limit": 0.0}, r"`time_limit` must be positive seconds or None; got 0.0"),
+        ({"start": "zero"}, r"`start` must be one of \[.*\]; got 'zero' \(str\)"),
+        ({"rounding": "up"}, r"`rounding` must be one of \[.*\]; got 'up' \(str\)"),
+        ({"time_limit": 0.0}, rf"{TIME_LIMIT_RULE}; got 0.0"),
     ],
 )
 def test_gradient_bad_knobs_raise(knobs: dict, match: str) -> None:
-    with pytest.raises(ValueError, match=match):
+    with pytest.raises(InputError, match=match):
         sample_path_gradient_policy(newsvendor_instance(), **{"rng": 0, **knobs})
 
 
 @pytest.mark.parametrize(
     ("knobs", "match"),
     [
-        ({"seasons": 0}, r"`seasons` must be a positive integer; got 0"),
-        ({"max_passes": 0}, r"`max_passes` must be a positive integer; got 0"),
-        ({"start": "zero"}, r"`start` must be one of .*; got 'zero'"),
-        ({"time_limit": -2.0}, r"`time_limit` must be positive seconds or None; got -2.0"),
-        ({"max_evaluations": 0}, r"`max_evaluations` must be a positive integer; got 0"),
+        ({"seasons": 0}, r"`seasons` must be an integer in \[1, 4,096\]; got 0"),
+        ({"seasons": 4097}, r"`seasons` must be an integer in \[1, 4,096\]; got 4097"),
+        ({"max_passes": 0}, r"`max_passes` must be an integer in \[1, 10,000\]; got 0"),
+        ({"max_passes": 10_001}, r"`max_passes` must be an integer in \[1, 10,000\]; got 10001"),
+        ({"start": "zero"}, r"`start` must be one of \[.*\]; got 'zero' \(str\)"),
+        ({"time_limit": -2.0}, rf"{TIME_LIMIT_RULE}; got -2.0"),
+        ({"max_evaluations": 0}, r"`max_evaluations` must be an integer in \[1, 20,000\]; got 0"),
+        (
+            {"max_evaluations": 20_001},
+            r"`max_evaluations` must be an integer in \[1, 20,000\]; got 20001",
+        ),
     ],
 )
 def test_local_search_bad_knobs_raise(knobs: dict, match: str) -> None:
-    with pytest.raises(ValueError, match=match):
+    with pytest.raises(InputError, match=match):
         local_search_policy(substitution_instance(), rng=0, **knobs)
 
 
 @pytest.mark.parametrize(
     ("knobs", "match"),
     [
-        ({"step": "1"}, r"`step` must be a positive real number; got '1' \(str\)"),
-        ({"iterations": 3.0}, r"`iterations` must be a positive integer; got 3.0 \(float\)"),
-        ({"seasons": None}, r"`seasons` must be a positive integer; got None \(NoneType\)"),
-        ({"time_limit": "10"}, r"`time_limit` must be positive seconds or None; got '10' \(str\)"),
+        ({"step": "1"}, rf"{STEP_RULE}; got '1' \(str\)"),
+        (
+            {"iterations": 3.0},
+            r"`iterations` must be an integer in \[1, 100,000\]; got 3.0 \(float\)",
+        ),
+        (
+            {"seasons": None},
+            r"`seasons` must be an integer in \[1, 4,096\]; got None \(NoneType\)",
+        ),
+        ({"time_limit": "10"}, rf"{TIME_LIMIT_RULE}; got '10' \(str\)"),
     ],
 )
 def test_gradient_mistyped_knobs_raise(knobs: dict, match: str) -> None:
-    with pytest.raises(TypeError, match=match):
+    with pytest.raises(InputTypeError, match=match):
         sample_path_gradient_policy(newsvendor_instance(), rng=0, **knobs)
 
 
@@ -198,15 +219,19 @@ def test_gradient_mistyped_knobs_raise(knobs: dict, match: str) -> None:
     [
         (
             {"max_evaluations": 1.5},
-            r"`max_evaluations` must be a positive integer; got 1.5 \(float\)",
+            r"`max_evaluations` must be an integer in \[1, 20,000\]; got 1.5 \(float\)",
         ),
-        ({"max_passes": "2"}, r"`max_passes` must be a positive integer; got '2' \(str\)"),
+        (
+            {"max_passes": "2"},
+            r"`max_passes` must be an integer in \[1, 10,000\]; got '2' \(str\)",
+        ),
         (
             {"rng": "seed"},
-            r"`rng` must be None, an integer seed in \[0, 2\*\*63\) or a numpy Generator",
+            r"`rng` must be None, an integer seed in \[0, 2\*\*63\) or a numpy Generator; "
+            r"got 'seed' \(str\)",
         ),
     ],
 )
 def test_local_search_mistyped_knobs_raise(knobs: dict, match: str) -> None:
-    with pytest.raises(TypeError, match=match):
+    with pytest.raises(InputTypeError, match=match):
         local_search_policy(substitution_instance(), **{"rng": 0, **knobs})

@@ -6,10 +6,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from envs.fluid_lp import fluid_lp
 from baselines.registry import POLICIES, solve
 from envs.exact import exact_expected_profit
 from envs.families import make_family_instance
+from envs.fluid_lp import fluid_lp
 from envs.instance import make_instance
 
 TOLERANCE = 1e-9

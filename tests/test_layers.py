@@ -33,9 +33,7 @@ def _module_name(path: Path) -> str:
 
 
 MODULES = {
-    _module_name(path): path
-    for layer in LAYERS
-    for path in sorted((ROOT / layer).rglob("*.py"))
+    _module_name(path): path for layer in LAYERS for path in sorted((ROOT / layer).rglob("*.py"))
 }
 
 
@@ -63,8 +61,14 @@ IMPORTS = {name: _imports(path) for name, path in MODULES.items()}
 
 
 def test_every_package_module_is_seen() -> None:
-    assert {"envs.instance", "envs.validation", "baselines.registry", "agents.settings",
-            "experiments.runs", "experiments.cli"} <= set(MODULES)
+    assert {
+        "envs.instance",
+        "envs.validation",
+        "baselines.registry",
+        "agents.settings",
+        "experiments.runs",
+        "experiments.cli",
+    } <= set(MODULES)
 
 
 @pytest.mark.parametrize("module", sorted(MODULES))
@@ -109,7 +113,7 @@ def test_the_module_graph_has_no_cycle() -> None:
         path.append(module)
         for target in graph.get(module, ()):
             if state.get(target) == 1:
-                cycle = path[path.index(target):] + [target]
+                cycle = path[path.index(target) :] + [target]
                 pytest.fail(f"import cycle: {' -> '.join(cycle)}")
             if target in graph and target not in state:
                 visit(target)

@@ -10,21 +10,26 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from envs.fluid_lp import fluid_lp
 from envs.families import make_family_instance
-from experiments.leaderboard import (
-    Contender,
-    Member,
-    bootstrap_iqm,
-    build_suite,
-    iqm,
-    planning_seed,
-    policy_decider,
-    run_leaderboard,
-    stratified_mean_ci,
-    suite_instance,
+from envs.fluid_lp import fluid_lp
+from envs.validation import InputError, InputTypeError
+from experiments.config import SuiteFamily
+from experiments.contenders import config_contenders, heuristic_contender, learned_contenders
+from experiments.evaluation import Contender, Member, planning_seed, policy_decider
+from experiments.leaderboard import run_leaderboard
+from experiments.runs import (
+    RunConfigMismatchError,
+    check_run_config,
+    config_differences,
+    config_fingerprint,
+    find_runs,
+    run_config,
+    run_dir,
+    saved_run_config,
 )
+from experiments.statistics import bootstrap_iqm, iqm, stratified_mean_ci, t_interval
 from experiments.store import ResultStore
+from experiments.suite import build_suite, suite_instance
 
 SEASONS = 200
 SEED = 11
@@ -111,8 +116,6 @@ def test_iqm_and_seeded_bootstrap() -> None:
 
 
 def test_bad_policies_rank_below_fluid_and_numbers_repeat(suite, tmp_path: Path) -> None:
-    from experiments.leaderboard import heuristic_contender
-
     policies = [StandIn("overstock", overstock_rule), StandIn("zero", zero_rule)]
     board = run_leaderboard(
         suite,
@@ -261,12 +264,10 @@ def test_learned_agent_is_aggregated_over_its_seeds(suite, tmp_path: Path) -> No
 
 
 def test_t_interval_matches_hand_computation() -> None:
-    from experiments.leaderboard import t_interval
-
     interval = t_interval([1.0, 2.0, 3.0])  # mean 2, sd 1, t_{2, 0.975} = 4.302652729911275
     assert interval.mean == 2.0 and interval.se == pytest.approx(1 / math.sqrt(3))
     assert interval.high == pytest.approx(2 + 4.302652729911275 / math.sqrt(3))
-    with pytest.raises(ValueError, match=r"`values` has shape \(1,\); a t-interval needs a 1-d"):
+    with pytest.raises(InputError, match=r"`values` has shape \(1,\); a t-interval needs a 1-d"):
         t_interval([1.0])
 
 
@@ -352,65 +353,98 @@ def test_planning_seed_is_deterministic_and_not_the_evaluation_seed(suite) -> No
 
 
 @pytest.mark.parametrize(
-    ("call", "match"),
+    ("call", "error", "match"),
     [
         (
             lambda: stratified_mean_ci([]),
+            InputError,
             "`groups` must hold at least one array of values; got none",
         ),
         (
             lambda: stratified_mean_ci([np.ones(1)]),
+            InputError,
             r"`groups` entry 0 has shape \(1,\); each group needs",
         ),
         (
             lambda: stratified_mean_ci([np.ones(3)], level=1.5),
-            r"`level` must be a number in \(0, 1\); got 1.5",
+            InputError,
+            r"`level` must be a finite number in \(0, 1\); got 1.5$",
+        ),
+        (
+            lambda: stratified_mean_ci([np.ones(3)], level="0.9"),
+            InputTypeError,
+            r"`level` must be a finite number in \(0, 1\); got '0.9' \(str\)",
         ),
         (
             lambda: bootstrap_iqm([np.ones((1, 2))], reps=0),
-            "`reps` must be a positive integer; got 0",
+            InputError,
+            r"`bootstrap_reps` must be an integer in \[1, 100,000\]; got 0$",
+        ),
+        (
+            lambda: bootstrap_iqm([np.ones((1, 2))], reps=100_001),
+            InputError,
+            r"`bootstrap_reps` must be an integer in \[1, 100,000\]; got 100001$",
         ),
         (
             lambda: bootstrap_iqm([np.ones(3)]),
+            InputError,
             r"`strata` must be non-empty \(runs, tasks\) matrices",
         ),
         (
             lambda: Contender("x", "oracle", ()),
+            InputError,
             "`kind` must be 'heuristic' or 'learned'; got 'oracle'",
         ),
-        (lambda: Contender("x", "learned", ()), "contender 'x' has no members"),
+        (lambda: Contender("x", "learned", ()), InputError, "contender 'x' has no members"),
         (
             lambda: suite_instance("small", 1, make_family_instance("small", 1), 0.0),
+            InputError,
             "the fluid LP bound of small-1 is 0.0; normalized scores need a positive bound",
         ),
         (
             lambda: build_suite([], [1]),
+            InputError,
             "`families` must name at least one instance family; got none",
         ),
         (
             lambda: build_suite(["small"], []),
+            InputError,
             "`instance_seeds` must name at least one seed; got none",
         ),
     ],
 )
-def test_bad_input_messages(call, match) -> None:
-    with pytest.raises(ValueError, match=match):
+def test_bad_input_messages(call, error, match) -> None:
+    with pytest.raises(error, match=match):
         call()
 
 
 def test_run_leaderboard_rejects_bad_arguments(suite, tmp_path: Path) -> None:
     store = ResultStore(tmp_path)
     fluid = contender(StandIn("fluid", fluid_rule))
-    with pytest.raises(ValueError, match="`seasons` must be an integer of at least 2 .*; got 1"):
+    rule = r"`seasons` must be an integer in \[2, 10,000,000\]"
+    with pytest.raises(InputError, match=rf"{rule}; got 1$"):
         run_leaderboard(suite, [fluid], seasons=1, seed=SEED, store=store)
+    with pytest.raises(InputError, match=rf"{rule}; got 10000001$"):
+        run_leaderboard(suite, [fluid], seasons=10_000_001, seed=SEED, store=store)
     with pytest.raises(
-        ValueError, match=r"contender names must be unique; \['fluid'\] appear more than once"
+        InputError, match=r"contender names must be unique; \['fluid'\] appear more than once"
     ):
         run_leaderboard(suite, [fluid, fluid], seasons=SEASONS, seed=SEED, store=store)
-    with pytest.raises(ValueError, match="`suite` must hold at least one instance; got none"):
+    with pytest.raises(InputError, match="`suite` must hold at least one instance; got none"):
         run_leaderboard((), [fluid], seasons=SEASONS, seed=SEED, store=store)
-    with pytest.raises(ValueError, match="`contenders` must hold at least one policy; got none"):
+    with pytest.raises(InputError, match="`contenders` must hold at least one policy; got none"):
         run_leaderboard(suite, [], seasons=SEASONS, seed=SEED, store=store)
+
+
+def test_suite_families_may_carry_overrides_and_labels() -> None:
+    strong = SuiteFamily("small", "small-strong", {"alpha": 2.0})
+    suite = build_suite(["small", strong], [1_000_000])
+    assert [item.label for item in suite] == ["small-1000000", "small-strong-1000000"]
+    plain, other = suite
+    assert plain.overrides == {} and other.overrides == {"alpha": 2.0}
+    expected = make_family_instance("small", 1_000_000, alpha=2.0)
+    np.testing.assert_array_equal(other.instance.arrival, expected.arrival)
+    assert other.hash != plain.hash and other.bound == pytest.approx(fluid_lp(expected).value)
 
 
 # ------------------------------------------------------------------------------ report
@@ -488,8 +522,6 @@ def test_report_files_and_self_contained_page(suite, tmp_path: Path) -> None:
 
 
 def test_runs_are_found_and_grouped_by_algorithm(tmp_path: Path) -> None:
-    from experiments.leaderboard import find_runs, learned_contenders
-
     runs = [
         ("exp", "ppo-seed0", 100),
         ("exp", "ppo-seed1", 100),
@@ -512,34 +544,34 @@ def test_runs_are_found_and_grouped_by_algorithm(tmp_path: Path) -> None:
     assert re.fullmatch(r"exp/ppo-seed0@[0-9a-f]{8}", ppo.members[0].label)
     assert contenders["other/ppo"].members[0].label != ppo.members[0].label
     assert ppo.members[0].identity != ppo.members[1].identity  # different model files
-    with pytest.raises(FileNotFoundError, match="runs folder '.*nowhere' does not exist"):
+    with pytest.raises(
+        InputError, match="runs folder '.*nowhere' does not exist or is not a folder"
+    ):
         find_runs(tmp_path / "nowhere")
 
 
 def test_heuristic_entries_are_checked_up_front() -> None:
-    from experiments.leaderboard import heuristic_contender
-
     plain = heuristic_contender("saa")
     tuned = heuristic_contender({"name": "saa", "knobs": {"scenarios": 5}})
     assert plain.name == tuned.name == "saa" and tuned.description == "scenarios=5"
     assert plain.members[0].identity != tuned.members[0].identity
-    with pytest.raises(ValueError, match="unknown policy 'flud'"):
+    with pytest.raises(InputError, match="unknown policy 'flud'"):
         heuristic_contender("flud")
-    with pytest.raises(ValueError, match="policy 'saa' has no knob 'scenarioz'"):
+    with pytest.raises(InputError, match="policy 'saa' has no knob 'scenarioz'"):
         heuristic_contender({"name": "saa", "knobs": {"scenarioz": 5}})
     with pytest.raises(
-        ValueError,
+        InputError,
         match=r"a heuristic entry must be a name or \{name, knobs\}; "
         r"got \{'nme': 'saa'\}",
     ):
         heuristic_contender({"nme": "saa"})
     with pytest.raises(
-        ValueError,
+        InputError,
         match="heuristic 'saa' sets the knob 'rng'; the leaderboard seeds every heuristic",
     ):
         heuristic_contender({"name": "saa", "knobs": {"rng": 1}})
     with pytest.raises(
-        TypeError, match=r"a heuristic entry must be a name or \{name, knobs\}; got int"
+        InputTypeError, match=r"a heuristic entry must be a name or \{name, knobs\}; got 3 \(int\)"
     ):
         heuristic_contender(3)
 
@@ -633,6 +665,16 @@ def test_run_command_trains_then_resumes_without_retraining(
     err = capsys.readouterr().err
     assert "unfinished, resuming from its last checkpoint" in err
     assert (tmp_path / "runs" / "cli-test" / "ppo-seed0" / "DONE").is_file()
+    # A model file that changed since training wrote it is a new decision, and is not
+    # unpickled unless the user vouches for it.
+    model = tmp_path / "runs" / "cli-test" / "ppo-seed0" / "model.zip"
+    model.write_bytes(model.read_bytes() + b"\0")
+    board = ["leaderboard", "--config", str(config), "--out", str(out), "--bootstrap-reps", "50"]
+    assert main(board) == 2
+    err = capsys.readouterr().err
+    assert "model.zip' changed since training wrote it" in err and "--trust-runs" in err
+    assert main([*board, "--trust-runs"]) == 0
+    assert "2 evaluations computed, 4 reused" in capsys.readouterr().err
 
 
 def test_run_defaults_to_the_embedded_quickstart_config() -> None:
@@ -681,8 +723,6 @@ def _config(tmp_path: Path, runs: str = "runs", **agent: object):
 
 def _fake_run(config, seed: int, *, done: bool = True, model: bytes = b"model") -> Path:
     """A run folder as training leaves it, without training: config.yaml, model.zip, DONE."""
-    from experiments.train import run_config, run_dir
-
     agent = config.agents[0]
     folder = run_dir(config, agent, seed)
     folder.mkdir(parents=True)
@@ -694,8 +734,6 @@ def _fake_run(config, seed: int, *, done: bool = True, model: bytes = b"model") 
 
 
 def test_run_config_check_names_the_changed_keys(tmp_path: Path) -> None:
-    from experiments.leaderboard import RunConfigMismatchError, check_run_config, config_differences
-
     old = _config(tmp_path)
     folder = _fake_run(old, 0)
     check_run_config(folder, old, old.agents[0], 0)  # same config: fine
@@ -726,8 +764,7 @@ def test_run_command_refuses_a_run_trained_with_another_config(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     import experiments.train
-    from experiments.commands.run import train_all
-    from experiments.leaderboard import RunConfigMismatchError
+    from experiments.train import train_all
 
     old = _config(tmp_path)
     _fake_run(old, 1, done=False)  # unfinished: would be resumed with its saved config
@@ -770,10 +807,10 @@ def test_train_all_fails_when_training_leaves_no_done(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     import experiments.train
-    from experiments.commands.run import train_all
+    from experiments.train import train_all
 
     def no_done(config, **kwargs: object) -> Path:
-        folder = experiments.train.run_dir(config, config.agents[0], config.agents[0].seeds[0])
+        folder = run_dir(config, config.agents[0], config.agents[0].seeds[0])
         folder.mkdir(parents=True)
         return folder
 
@@ -783,8 +820,6 @@ def test_train_all_fails_when_training_leaves_no_done(
 
 
 def test_leaderboard_refuses_a_config_run_trained_with_another_config(tmp_path: Path) -> None:
-    from experiments.leaderboard import RunConfigMismatchError, config_contenders
-
     old = _config(tmp_path)
     _fake_run(old, 0)
     _fake_run(old, 1, done=False)
@@ -795,8 +830,6 @@ def test_leaderboard_refuses_a_config_run_trained_with_another_config(tmp_path: 
 
 
 def test_runs_with_different_configs_are_separate_rows_and_store_labels(tmp_path: Path) -> None:
-    from experiments.leaderboard import config_fingerprint, learned_contenders, saved_run_config
-
     short = _config(tmp_path, runs="a")
     long = _config(tmp_path, runs="b", total_timesteps=128)
     copy = _config(tmp_path, runs="c")  # same config as `short`, another runs folder

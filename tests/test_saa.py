@@ -4,9 +4,17 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
 
 from baselines.fluid import round_stock
+from baselines.pooled import (
+    customer_values,
+    pooled_assortment,
+    pooled_saa_policy,
+    stocking_pays,
+)
 from baselines.saa import (
+    MAX_SCENARIO_CELLS,
     ascent_direction,
     default_iterations,
     flow_ascent,
@@ -17,10 +25,12 @@ from baselines.saa import (
 )
 from baselines.scenarios import first_choice_counts
 from envs.instance import make_instance
+from envs.validation import InputError, InputTypeError
 
 
 def two_product(customers: int = 14) -> object:
-    """Product 0 earns 1 per unit (10 - 9), product 1 earns 3 (6 - 3); half of 0's spill goes to 1."""
+    """Product 0 earns 1 per unit (10 - 9), product 1 earns 3 (6 - 3); half of 0's spill goes
+    to 1."""
     return make_instance(
         prices=[10.0, 6.0],
         costs=[9.0, 3.0],
@@ -100,7 +110,8 @@ def empirical_quantiles(instance, demands: np.ndarray) -> np.ndarray:
 @pytest.mark.parametrize("arrivals", ["fixed", "poisson"])
 def test_no_substitution_lp_is_the_scenario_newsvendor(arrivals: str) -> None:
     instance = no_substitution(arrivals=arrivals)
-    # ratios 7/9, 2/8, 4/4.5: with K = 199 no fraction k/199 equals a ratio, so the optimum is unique.
+    # ratios 7/9, 2/8, 4/4.5: with K = 199 no fraction k/199 equals a ratio, so the optimum is
+    # unique.
     result = saa_policy(instance, rng=3, scenarios=199, solver="lp")
     demands = first_choice_counts(instance, 199, 3)
     np.testing.assert_array_equal(result.stock, empirical_quantiles(instance, demands))
@@ -163,44 +174,41 @@ def test_rounding_rules() -> None:
     np.testing.assert_array_equal(round_stock(x, "ceil"), [1, 2, 2, 3, 4])
 
 
+SCENARIOS_RULE = r"`scenarios` must be an integer in \[1, 4,096\]"
+ITERATIONS_RULE = r"`iterations` must be an integer in \[1, 100,000\]"
+TIME_LIMIT_RULE = r"`time_limit` must be a finite number > 0"
+
+
 @pytest.mark.parametrize(
     ("knobs", "error", "match"),
     [
-        ({"scenarios": 0}, ValueError, r"`scenarios` must be a positive integer; got 0"),
-        ({"rounding": "up"}, ValueError, r"`rounding` must be one of .*; got 'up'"),
-        ({"solver": "cplex"}, ValueError, r"`solver` must be one of .*; got 'cplex'"),
-        ({"iterations": 0}, ValueError, r"`iterations` must be a positive integer; got 0"),
+        ({"scenarios": 0}, InputError, rf"{SCENARIOS_RULE}; got 0$"),
+        ({"scenarios": 4097}, InputError, rf"{SCENARIOS_RULE}; got 4097$"),
         (
-            {"scenarios": 2.0},
-            TypeError,
-            r"`scenarios` must be a positive integer; got 2.0 \(float\)",
+            {"rounding": "up"},
+            InputError,
+            r"`rounding` must be one of \['nearest', 'floor', 'ceil'\]; got 'up' \(str\)",
         ),
-        (
-            {"iterations": "9"},
-            TypeError,
-            r"`iterations` must be a positive integer; got '9' \(str\)",
-        ),
-        (
-            {"time_limit": "a"},
-            TypeError,
-            r"`time_limit` must be positive seconds or None; got 'a' \(str\)",
-        ),
-        ({"rng": -5}, ValueError, r"`rng` must be an integer seed in \[0, 2\*\*63\); got -5"),
+        ({"solver": "cplex"}, InputError, r"`solver` must be one of \[.*\]; got 'cplex' \(str\)"),
+        ({"iterations": 0}, InputError, rf"{ITERATIONS_RULE}; got 0$"),
+        ({"iterations": 100_001}, InputError, rf"{ITERATIONS_RULE}; got 100001$"),
+        ({"scenarios": 2.0}, InputTypeError, rf"{SCENARIOS_RULE}; got 2.0 \(float\)"),
+        ({"iterations": "9"}, InputTypeError, rf"{ITERATIONS_RULE}; got '9' \(str\)"),
+        ({"time_limit": "a"}, InputTypeError, rf"{TIME_LIMIT_RULE}; got 'a' \(str\)"),
+        ({"rng": -5}, InputError, r"`rng` must be an integer seed in \[0, 2\*\*63\); got -5"),
         (
             {"rng": 1.5},
-            TypeError,
-            r"`rng` must be None, an integer seed in \[0, 2\*\*63\) or a numpy Generator",
+            InputTypeError,
+            r"`rng` must be None, an integer seed in \[0, 2\*\*63\) or a numpy Generator; "
+            r"got 1.5 \(float\)",
         ),
         (
             {"method": "simplex", "solver": "lp"},
-            ValueError,
-            r"`method` must be one of .*; got 'simplex'",
+            InputError,
+            r"`method` must be one of \[.*\]; got 'simplex' \(str\)",
         ),
-        (
-            {"time_limit": -1.0, "solver": "lp"},
-            ValueError,
-            r"`time_limit` must be positive seconds or None; got -1.0",
-        ),
+        ({"time_limit": -1.0, "solver": "lp"}, InputError, rf"{TIME_LIMIT_RULE}; got -1.0"),
+        ({"time_limit": float("inf")}, InputError, rf"{TIME_LIMIT_RULE}; got inf"),
     ],
 )
 def test_bad_knobs_raise(knobs: dict, error: type, match: str) -> None:
@@ -208,11 +216,39 @@ def test_bad_knobs_raise(knobs: dict, error: type, match: str) -> None:
         saa_policy(two_product(), **{"rng": 0, **knobs})
 
 
+def test_too_many_scenario_cells_are_refused() -> None:
+    # K = 4,096 scenarios of N = 12,208 products is just over MAX_SCENARIO_CELLS = 50,000,000;
+    # the planner refuses before drawing any scenario.
+    n = 12_208
+    instance = make_instance(
+        prices=np.ones(n),
+        costs=np.zeros(n),
+        arrival=np.full(n, 1.0 / n),
+        substitution=sp.csr_array((n, n)),
+        customers=10,
+    )
+    assert 4096 * (n - 1) <= MAX_SCENARIO_CELLS < 4096 * n
+    with pytest.raises(
+        InputError,
+        match=r"`scenarios` 4,096 times N = 12,208 products is 50,003,968 scenario cells; "
+        r"the SAA holds at most 50,000,000",
+    ):
+        saa_policy(instance, rng=0, scenarios=4096)
+
+
 @pytest.mark.parametrize(
     ("offered", "error", "match"),
     [
-        ([1, 0], TypeError, r"`offered` must be a boolean mask over the products; got dtype int"),
-        (np.array([True]), ValueError, r"`offered` must have shape \(2,\)"),
+        (
+            [1, 0],
+            InputTypeError,
+            r"`offered` must be a boolean mask over the 2 products; got dtype int",
+        ),
+        (
+            np.array([True]),
+            InputError,
+            r"`offered` must have shape \(2,\), one entry per product; got shape \(1,\)",
+        ),
     ],
 )
 def test_bad_offer_set_raises(offered: object, error: type, match: str) -> None:
@@ -238,8 +274,6 @@ def test_spill_into_an_unstocked_product_passes_on() -> None:
     # One more customer at 1 finds nothing and walks on: v_1 = 0.8 * v_2 = 0.8 * 2 = 1.6
     # (the old rule "saturated = a > x" valued her at m_1 = 3). Products 0 and 2 have stock
     # left: v_0 = 4, v_2 = 2.
-    import scipy.sparse as sp
-
     rho = sp.csr_array(np.array([[0.0, 0.5, 0.0], [0.0, 0.0, 0.8], [0.0, 0.0, 0.0]]))
     margin = np.array([4.0, 3.0, 2.0])
     x = np.array([3.0, 0.0, 5.0])
@@ -256,20 +290,29 @@ def test_spill_into_an_unstocked_product_passes_on() -> None:
 
 
 def test_bad_demands_raise() -> None:
-    with pytest.raises(ValueError, match=r"`demands` must have shape \(K, 2\)"):
-        saa_program(two_product(), np.zeros((3, 4)))
     with pytest.raises(
-        ValueError,
-        match=r"`demands` entry \(0, 1\) is -1.0; demands must be finite and non-negative",
+        InputError,
+        match=r"`demands` must have shape \(K, 2\) with K >= 1, one row per scenario; got \(3, 4\)",
+    ):
+        saa_program(two_product(), np.zeros((3, 4)))
+    with pytest.raises(InputError, match=r"`demands` must have shape \(K, 2\) with K >= 1"):
+        saa_program(two_product(), np.zeros((0, 2)))
+    with pytest.raises(
+        InputError, match=r"`demands` entry \(0, 1\) is -1.0; demands must be non-negative"
     ):
         saa_program(two_product(), np.array([[1.0, -1.0]]))
-    with pytest.raises(TypeError, match=r"`demands` must hold numbers; got dtype bool"):
+    with pytest.raises(
+        InputError, match=r"`demands` entry \(0, 1\) is nan; entries must be finite numbers"
+    ):
+        saa_program(two_product(), np.array([[1.0, np.nan]]))
+    with pytest.raises(
+        InputTypeError,
+        match=r"`demands` must be a 2-dimensional array of numbers .*got entries of type bool",
+    ):
         saa_program(two_product(), np.array([[True, False]]))
 
 
 # ------------------------------------------------------------------ pooled-assortment SAA
-
-from baselines.pooled import customer_values, pooled_assortment, pooled_saa_policy, stocking_pays  # noqa: E402
 
 
 def test_stocking_pays_is_the_demand_threshold() -> None:
@@ -324,12 +367,14 @@ def test_pruning_pools_the_tail_product_into_its_substitute() -> None:
 @pytest.mark.parametrize(
     ("knobs", "match"),
     [
-        ({"drop_fraction": 0.0}, r"`drop_fraction` must lie in \(0, 1\]; got 0.0"),
-        ({"max_rounds": -1}, r"`max_rounds` must be a non-negative integer; got -1"),
+        ({"drop_fraction": 0.0}, r"`drop_fraction` must be a finite number in \(0, 1\]; got 0.0"),
+        ({"drop_fraction": 1.5}, r"`drop_fraction` must be a finite number in \(0, 1\]; got 1.5"),
+        ({"max_rounds": -1}, r"`max_rounds` must be an integer in \[0, 100,000\]; got -1"),
+        ({"max_rounds": 100_001}, r"`max_rounds` must be an integer in \[0, 100,000\]; got 100001"),
     ],
 )
 def test_bad_pruning_knobs_raise(knobs: dict, match: str) -> None:
-    with pytest.raises(ValueError, match=match):
+    with pytest.raises(InputError, match=match):
         pooled_saa_policy(pooling_instance(), rng=0, **knobs)
 
 
@@ -338,12 +383,15 @@ def test_bad_pruning_knobs_raise(knobs: dict, match: str) -> None:
     [
         (
             {"drop_fraction": "a"},
-            r"`drop_fraction` must be a real number in \(0, 1\]; got 'a' \(str\)",
+            r"`drop_fraction` must be a finite number in \(0, 1\]; got 'a' \(str\)",
         ),
-        ({"max_rounds": 2.5}, r"`max_rounds` must be a non-negative integer; got 2.5 \(float\)"),
-        ({"scenarios": True}, r"`scenarios` must be a positive integer; got True \(bool\)"),
+        (
+            {"max_rounds": 2.5},
+            r"`max_rounds` must be an integer in \[0, 100,000\]; got 2.5 \(float\)",
+        ),
+        ({"scenarios": True}, r"`scenarios` must be an integer in \[1, 4,096\]; got True \(bool\)"),
     ],
 )
 def test_mistyped_pruning_knobs_raise(knobs: dict, match: str) -> None:
-    with pytest.raises(TypeError, match=match):
+    with pytest.raises(InputTypeError, match=match):
         pooled_saa_policy(pooling_instance(), rng=0, **knobs)

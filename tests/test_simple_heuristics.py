@@ -11,14 +11,20 @@ import pytest
 
 from baselines import POLICIES, HeuristicPolicy, StockingPolicy, solve
 from baselines.assortment import best_assortment
-from envs.fluid_lp import fluid_lp
-from baselines.exact import InstanceTooLargeError, candidate_count, exact_policy
+from baselines.exact import (
+    MAX_CANDIDATE_LIMIT,
+    InstanceTooLargeError,
+    candidate_count,
+    exact_policy,
+)
 from baselines.fluid import fluid_policy, round_stock
 from baselines.newsvendor import critical_ratios, newsvendor_stock
 from baselines.registry import load_policy, policy_knobs
 from envs.choice import markov_chain_choice_probabilities
 from envs.exact import exact_expected_profit
+from envs.fluid_lp import fluid_lp
 from envs.instance import make_instance
+from envs.validation import InputError, InputTypeError
 
 SIMPLE = ("fluid", "newsvendor", "assortment-newsvendor")
 
@@ -75,7 +81,7 @@ def test_registry_names_are_the_agreed_ones():
 
 def test_unknown_policy_lists_known_names():
     with pytest.raises(
-        ValueError,
+        InputError,
         match=r"unknown policy 'fluidd'; did you mean 'fluid'\? known policies: "
         r"fluid, newsvendor, assortment-newsvendor, saa, pooled-saa, "
         r"sample-path-gradient, local-search, exact",
@@ -85,13 +91,13 @@ def test_unknown_policy_lists_known_names():
 
 def test_unknown_knob_is_named_with_a_suggestion():
     with pytest.raises(
-        ValueError,
+        InputError,
         match=r"policy 'fluid' has no knob 'roundin'; did you mean 'rounding'\? "
         r"its knobs are: rng, rounding, method",
     ):
         solve("fluid", hand_instance(), roundin="floor")
     with pytest.raises(
-        ValueError, match="policy 'newsvendor' has no knob 'zzz'; its knobs are: rng"
+        InputError, match="policy 'newsvendor' has no knob 'zzz'; its knobs are: rng"
     ):
         HeuristicPolicy("newsvendor", zzz=1)
 
@@ -135,11 +141,13 @@ def test_fluid_rounding_rules_on_hand_solved_lp():
         round_stock(np.array([1e-12, 2.0, 2.1, -1e-9]), "ceil"), [0, 2, 3, 0]
     )
     with pytest.raises(
-        ValueError, match=r"`rounding` must be one of \('nearest', 'floor', 'ceil'\); got 'up'"
+        InputError,
+        match=r"`rounding` must be one of \['nearest', 'floor', 'ceil'\]; got 'up' \(str\)",
     ):
         fluid_policy(instance, rounding="up")
     with pytest.raises(
-        ValueError, match=r"`method` must be one of \('auto', 'fixed-point', 'highs'\); got 'x'"
+        InputError,
+        match=r"`method` must be one of \['auto', 'fixed-point', 'highs'\]; got 'x' \(str\)",
     ):
         fluid_policy(instance, method="x")
 
@@ -207,7 +215,7 @@ def test_newsvendor_skips_nonpositive_margins_and_zero_demand():
     )
     assert solve("newsvendor", instance).stock.tolist() == [0, 0, 0]
     with pytest.raises(
-        ValueError, match=r"`probabilities` must be 3 numbers in \[0, 1\]; got shape \(2,\)"
+        InputError, match=r"`probabilities` must be 3 numbers in \[0, 1\]; got shape \(2,\)"
     ):
         newsvendor_stock(instance, np.array([0.1, 0.2]))
 
@@ -251,7 +259,7 @@ def test_best_assortment_with_given_margins():
     # Margins (1, 3): g_2 = 3 > 0.4 * ..., g_1 = max(1, 0.5 * 3) = 1.5 -> offer only product 2.
     assert best_assortment(instance, np.array([1.0, 3.0])).tolist() == [False, True]
     with pytest.raises(
-        ValueError, match=r"`margins` must be 2 finite numbers, one per product; got shape \(3,\)"
+        InputError, match=r"`margins` has 3 entries; `instance.prices` has 2, they must match"
     ):
         best_assortment(instance, np.ones(3))
 
@@ -290,11 +298,12 @@ def test_exact_refuses_large_instances():
         r"\(40 \+ 1\)\^3 = 68,921 stock vectors; it handles at most max_candidates = 20,000",
     ):
         solve("exact", instance)
-    with pytest.raises(ValueError, match="`max_candidates` must be a positive integer; got 0"):
+    rule = r"`max_candidates` must be an integer in \[1, 10,000,000\]"
+    with pytest.raises(InputError, match=rf"{rule}; got 0$"):
         exact_policy(instance, max_candidates=0)
-    with pytest.raises(
-        TypeError, match=r"`max_candidates` must be a positive integer; got 1e\+30 \(float\)"
-    ):
+    with pytest.raises(InputError, match=rf"{rule}; got 10000001$"):
+        exact_policy(instance, max_candidates=MAX_CANDIDATE_LIMIT + 1)
+    with pytest.raises(InputTypeError, match=rf"{rule}; got 1e\+30 \(float\)"):
         exact_policy(instance, max_candidates=1e30)
 
 
@@ -329,10 +338,12 @@ def test_critical_ratio_is_zero_when_price_equals_salvage():
 @pytest.mark.parametrize("name", SIMPLE + ("exact",))
 def test_deterministic_policies_validate_the_seed(name):
     with pytest.raises(
-        ValueError, match=r"`rng` must be an integer seed in \[0, 2\*\*63\); got -5"
+        InputError, match=r"`rng` must be an integer seed in \[0, 2\*\*63\); got -5"
     ):
         solve(name, hand_instance(customers=3), rng=-5)
     with pytest.raises(
-        TypeError, match=r"`rng` must be None, an integer seed in \[0, 2\*\*63\) or a numpy"
+        InputTypeError,
+        match=r"`rng` must be None, an integer seed in \[0, 2\*\*63\) or a numpy Generator; "
+        r"got 'x' \(str\)",
     ):
         solve(name, hand_instance(customers=3), rng="x")

@@ -14,10 +14,11 @@ from scipy.stats import chi2
 from envs import simulate as simulate_module
 from envs.choice import mnl_instance
 from envs.exact import exact_expected_profit
-from envs.instance import Instance, make_instance, profit_of
+from envs.instance import MAX_CUSTOMERS, Instance, make_instance, profit_of
 from envs.reference import simulate_season_reference
 from envs.simulate import evaluate, simulate
 from envs.tables import ChoiceTables
+from envs.validation import InputError, InputTypeError
 
 KINDS = ("mc-dense", "mc-sparse", "mnl", "mnl-no-outside")
 
@@ -358,20 +359,27 @@ def _tiny() -> Instance:
     return mnl_instance([1.0, 2.0], 1.0, prices=[2.0, 2.0], costs=[1.0, 1.0], customers=5)
 
 
+SEED_RULE = r"`seed` must be an integer seed in \[0, 2\*\*63\)"
+SEASONS_RULE = r"`seasons` must be an integer in \[1, 10,000,000\]"
+STOCK_RULE = r"`stock` must be a list of 2 non-negative integers"
 BAD_CALLS = [
-    (dict(seed=-1), ValueError, r"`seed` must be an integer in \[0, 2\*\*63\); got -1"),
+    (dict(seed=-1), InputError, rf"{SEED_RULE}; got -1$"),
+    (dict(seed=2**63), InputError, rf"{SEED_RULE}; got 9223372036854775808$"),
+    (dict(seed=1.0), InputTypeError, rf"{SEED_RULE}; got 1.0 \(float\)"),
+    (dict(seed=True), InputTypeError, rf"{SEED_RULE}; got True \(bool\)"),
+    (dict(seasons=0), InputError, rf"{SEASONS_RULE}; got 0$"),
+    (dict(seasons=10_000_001), InputError, rf"{SEASONS_RULE}; got 10000001$"),
+    (dict(seasons=2.0), InputTypeError, rf"{SEASONS_RULE}; got 2.0 \(float\)"),
+    (dict(stock=[1, -1]), InputError, r"`stock` entry 1 is -1; stock must be non-negative"),
+    (dict(stock=[1, 2**31]), InputError, r"`stock` entry 1 is 2147483648; stock must be below 2"),
+    (dict(stock=[1, 0.5]), InputError, r"`stock` entry 1 is 0.5; stock must be a whole number"),
+    (dict(stock=[1]), InputError, rf"{STOCK_RULE}, one per product; got shape \(1,\)"),
+    (dict(stock=["1", "1"]), InputTypeError, rf"{STOCK_RULE}; got entries of dtype <U1"),
     (
-        dict(seed=2**63),
-        ValueError,
-        r"`seed` must be an integer in \[0, 2\*\*63\); got 9223372036854775808",
+        dict(tables="tables"),
+        InputTypeError,
+        r"`tables` must be a ChoiceTables or None; got 'tables' \(str\)",
     ),
-    (dict(seed=1.0), ValueError, r"`seed` must be an integer in \[0, 2\*\*63\); got 1.0"),
-    (dict(seed=True), ValueError, r"`seed` must be an integer in \[0, 2\*\*63\); got True"),
-    (dict(seasons=0), ValueError, r"`seasons` must be a positive integer; got 0"),
-    (dict(seasons=2.0), ValueError, r"`seasons` must be a positive integer; got 2.0"),
-    (dict(stock=[1, -1]), ValueError, r"`stock` entry 1 is -1; stock must be non-negative"),
-    (dict(stock=[1]), ValueError, r"`stock` must list 2 entries"),
-    (dict(tables="tables"), TypeError, r"`tables` must be a ChoiceTables or None; got str"),
 ]
 
 
@@ -388,14 +396,35 @@ def test_bad_input_messages(
 
 def test_bad_input_messages_specific_to_each_function() -> None:
     inst = _tiny()
-    with pytest.raises(ValueError, match=r"`first_season` must be a non-negative integer; got -1"):
+    with pytest.raises(InputError, match=r"`first_season` must be an integer in \[0, .*\]; got -1"):
         simulate(inst, [1, 1], 2, 0, first_season=-1)
-    with pytest.raises(ValueError, match=r"`batch_seasons` must be a positive integer; got 0"):
+    with pytest.raises(
+        InputError, match=r"`first_season` must be an integer in \[0, .*\]; got 4611686018427387905"
+    ):
+        simulate(inst, [1, 1], 2, 0, first_season=2**62 + 1)
+    with pytest.raises(
+        InputError, match=r"`batch_seasons` must be an integer in \[1, 10,000,000\]; got 0"
+    ):
         evaluate(inst, [1, 1], 2, 0, batch_seasons=0)
     other = ChoiceTables.from_instance(
         mnl_instance([1.0], 1.0, prices=[2.0], costs=[1.0], customers=5)
     )
-    with pytest.raises(ValueError, match=r"`tables` were built for 1 products; `instance` has 2"):
+    with pytest.raises(InputError, match=r"`tables` were built for 1 products; `instance` has 2"):
         simulate(inst, [1, 1], 2, 0, tables=other)
-    with pytest.raises(ValueError, match=r"`tables` were built for 1 products; `instance` has 2"):
+    with pytest.raises(InputError, match=r"`tables` were built for 1 products; `instance` has 2"):
         evaluate(inst, [1, 1], 2, 0, tables=other)
+
+
+@pytest.mark.parametrize("function", [simulate, evaluate])
+def test_too_many_simulated_customers_are_refused(function) -> None:
+    # 47 seasons of T = 2**31 - 1 customers is just over MAX_SIMULATED_CUSTOMERS = 1e11.
+    inst = mnl_instance(
+        [1.0, 2.0], 1.0, prices=[2.0, 2.0], costs=[1.0, 1.0], customers=MAX_CUSTOMERS
+    )
+    assert 46 * MAX_CUSTOMERS <= simulate_module.MAX_SIMULATED_CUSTOMERS < 47 * MAX_CUSTOMERS
+    with pytest.raises(
+        InputError,
+        match=r"`seasons` 47 of 2,147,483,647 customers each is 100,931,731,409 customers; "
+        r"one call simulates at most 100,000,000,000",
+    ):
+        function(inst, [1, 1], 47, 0)

@@ -11,7 +11,7 @@ from numba import njit
 
 from envs import tables as tables_module
 from envs.choice import mnl_instance
-from envs.instance import make_instance
+from envs.instance import MAX_PRODUCTS, make_instance
 from envs.streams import (
     alias_table,
     customer_key,
@@ -28,6 +28,7 @@ from envs.streams import (
     to_uniform,
 )
 from envs.tables import ChoiceTables, _alias_rows
+from envs.validation import InputError
 
 
 @njit
@@ -136,13 +137,21 @@ def test_certain_columns_never_move() -> None:
     np.testing.assert_array_equal(tables.kept[:2], tables.alias[:2])
 
 
-def test_too_many_products_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(tables_module, "MAX_PRODUCTS", 1)
-    inst = mnl_instance([1.0, 2.0], 1.0, prices=[1.0] * 2, costs=[0.0] * 2, customers=4)
+def test_too_many_products_is_refused() -> None:
+    # The tables code a product (or "leave") in OUTCOME_BITS bits; make_instance refuses any
+    # catalog larger than that, so every instance fits the tables.
+    assert MAX_PRODUCTS == (1 << tables_module.OUTCOME_BITS) - 1
+    n = MAX_PRODUCTS + 1
     with pytest.raises(
-        ValueError, match=r"`instance` has 2 products; the simulator's tables hold at most 1"
+        InputError, match=r"`prices` must list between 1 and 1,048,575 products; got 1,048,576"
     ):
-        ChoiceTables.from_instance(inst)
+        make_instance(
+            prices=np.ones(n),
+            costs=np.zeros(n),
+            arrival=np.zeros(n),
+            substitution=sp.csr_array((n, n)),
+            customers=1,
+        )
 
 
 def test_tables_of_mnl_without_outside_option_never_leave() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 from typing import Any
@@ -13,21 +14,23 @@ import torch
 import yaml
 from stable_baselines3.common.callbacks import BaseCallback, CallbackList
 
-from agents.callbacks import CheckpointCallback, checkpoints
+from agents.callbacks import CheckpointCallback
 from agents.factory import load_model, make_model
-from agents.policy import LearnedPolicy
 from envs.families import make_family_instance
 from envs.one_shot import IncompatibleInstanceError
+from envs.validation import InputError
+from experiments import train as train_module
 from experiments.cli import main
 from experiments.config import AgentConfig, EnvConfig, ExperimentConfig, load_config, parse_config
-from experiments.train import (
-    make_env,
-    resume_run,
+from experiments.runs import (
+    checkpoints,
+    learned_policy,
+    prune_checkpoints,
     run_config,
     run_dir,
-    train_experiment,
-    train_run,
+    save_checkpoint,
 )
+from experiments.train import make_env, resume_run, train_experiment, train_run
 
 ENV = {"id": "Assort/OneShotSmall-v0", "kwargs": {"reward_scale": "auto"}}
 PPO = {
@@ -94,7 +97,16 @@ def test_run_folder_holds_every_artifact(ppo_run: Path) -> None:
     saved = checkpoints(ppo_run / "checkpoints")
     assert [p.name for p in saved] == ["step-000000000128"]  # rollouts start at 0, 64, 128, 192
     for step in saved:
-        assert {p.name for p in step.iterdir()} == {"model.zip", "vecnormalize.pkl", "meta.json"}
+        assert {p.name for p in step.iterdir()} == {
+            "model.zip",
+            "vecnormalize.pkl",
+            "meta.json",
+            "MANIFEST.json",
+        }
+        manifest = json.loads((step / "MANIFEST.json").read_text())["sha256"]
+        assert set(manifest) == {"model.zip", "vecnormalize.pkl"}
+    manifest = json.loads((ppo_run / "MANIFEST.json").read_text())["sha256"]
+    assert set(manifest) == {"model.zip", "vecnormalize.pkl"}
     assert not list((ppo_run / "checkpoints").glob(".tmp-*"))
 
 
@@ -102,15 +114,15 @@ def test_finished_or_existing_runs_are_never_overwritten(ppo_run: Path) -> None:
     config = load_config(ppo_run / "config.yaml")
     before = (ppo_run / "model.zip").read_bytes()
     message = r"holds a finished run \(DONE exists\); refusing to overwrite it\. Pass --force"
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(InputError, match=message):
         train_experiment(config, progress=False)
-    with pytest.raises(ValueError, match=r"already finished \(DONE exists\); nothing to resume"):
+    with pytest.raises(InputError, match=r"already finished \(DONE exists\); nothing to resume"):
         resume_run(ppo_run, progress=False)
     assert (ppo_run / "model.zip").read_bytes() == before
     unfinished = run_dir(config, config.agents[0], 4)
     unfinished.mkdir(parents=True)
     message = r"already exists \(an unfinished run\); continue it with `assort train --resume"
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(InputError, match=message):
         train_experiment(config, seed=4, progress=False)
 
 
@@ -179,25 +191,49 @@ def test_resume_truncates_every_earlier_monitor_segment(tmp_path: Path) -> None:
     assert monitor_rows(folder / "monitor" / "resume-150") == 100
 
 
-def test_a_failed_start_leaves_no_run_folder(tmp_path: Path) -> None:
-    # PPO refuses batch_size 1 when it normalizes advantages: the model cannot be built.
-    bad = {**PPO, "hyperparams": {"n_steps": 32, "batch_size": 1}}
-    config = experiment(tmp_path, bad)
-    with pytest.raises(AssertionError, match="batch_size"):
+def test_a_failed_start_leaves_no_run_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Settings SB3 would refuse are refused when the config loads (PPO normalizes advantages,
+    # so batch_size 1 cannot work), before anything is written.
+    with pytest.raises(InputError, match=r"`agents\.0\.hyperparams\.batch_size` is 1"):
+        experiment(tmp_path, {**PPO, "hyperparams": {"n_steps": 32, "batch_size": 1}})
+    # A start that fails anyway (here the model cannot be built) leaves nothing behind.
+    config = experiment(tmp_path, PPO)
+
+    def refuse(*args: Any, **kwargs: Any) -> None:
+        raise RuntimeError("no model today")
+
+    monkeypatch.setattr(train_module, "make_model", refuse)
+    with pytest.raises(RuntimeError, match="no model today"):
         train_experiment(config, progress=False)
     assert list((tmp_path / "tiny").iterdir()) == []  # no run folder, no staging folder
+    monkeypatch.undo()
     agent = {**PPO, "total_timesteps": 64}
     (folder,) = train_experiment(experiment(tmp_path, agent), progress=False)
     assert (folder / "DONE").is_file()
 
 
+def model_for(agent: AgentConfig, env: Any, seed: int) -> Any:
+    """The model the trainer builds for ``agent`` on ``env``."""
+    return make_model(
+        agent.algo,
+        env,
+        seed=seed,
+        total_timesteps=agent.total_timesteps,
+        policy=agent.policy,
+        hyperparams=agent.hyperparams,
+        policy_kwargs=agent.policy_kwargs,
+    )
+
+
 def test_off_policy_buffer_defaults_to_the_training_length(tmp_path: Path) -> None:
     env = make_env(EnvConfig(ENV["id"], ENV["kwargs"]), parse_agent(SAC), 0, tmp_path / "m")
     unset = {k: v for k, v in SAC["hyperparams"].items() if k != "buffer_size"}
-    assert make_model(parse_agent({**SAC, "hyperparams": unset}), env, 0).buffer_size == 300
-    assert make_model(parse_agent(SAC), env, 0).buffer_size == 1000  # set by the config
+    assert model_for(parse_agent({**SAC, "hyperparams": unset}), env, 0).buffer_size == 300
+    assert model_for(parse_agent(SAC), env, 0).buffer_size == 1000  # set by the config
     big = {**SAC, "algo": "td3", "total_timesteps": 5_000_000, "hyperparams": unset}
-    assert make_model(parse_agent(big), env, 0).buffer_size == 1_000_000
+    assert model_for(parse_agent(big), env, 0).buffer_size == 1_000_000
     env.close()
 
 
@@ -227,9 +263,15 @@ def test_an_interrupted_learn_loses_at_most_checkpoint_every(
     # Rollouts of 64 timesteps (n_steps 32 x 2 envs); checkpoint_every need not be a multiple.
     agent = parse_agent({**PPO, "total_timesteps": 512})
     env = make_env(EnvConfig(ENV["id"], ENV["kwargs"]), agent, 3, tmp_path / "monitor")
-    model = make_model(agent, env, 3)
+    model = model_for(agent, env, 3)
     probe = StopAfter(tmp_path / "checkpoints", stop)
-    checkpoint = CheckpointCallback(tmp_path / "checkpoints", every=every, keep=100)
+    saved_at: list[int] = []
+
+    def save(trained: Any) -> None:
+        saved_at.append(trained.num_timesteps)
+        save_checkpoint(trained, tmp_path / "checkpoints")
+
+    checkpoint = CheckpointCallback(every, save)
     model.learn(512, callback=CallbackList([checkpoint, probe]))
     env.close()
     assert model.num_timesteps == stop  # interrupted
@@ -240,6 +282,9 @@ def test_an_interrupted_learn_loses_at_most_checkpoint_every(
     steps = [int(p.name.removeprefix("step-")) for p in checkpoints(tmp_path / "checkpoints")]
     assert all(b - a <= every for a, b in zip([0, *steps], steps, strict=False))
     assert all(s % 64 == 0 for s in steps)  # rollout boundaries
+    assert steps == saved_at  # one folder per call of `save`, named by its timesteps
+    prune_checkpoints(tmp_path / "checkpoints", keep=1)
+    assert checkpoints(tmp_path / "checkpoints") == [latest]
 
 
 def test_resume_without_a_checkpoint_starts_over_in_place(tmp_path: Path) -> None:
@@ -256,7 +301,7 @@ def test_resume_without_a_checkpoint_starts_over_in_place(tmp_path: Path) -> Non
 
 
 def test_resume_refuses_a_folder_that_is_not_a_run(tmp_path: Path) -> None:
-    with pytest.raises(FileNotFoundError, match=r"is not a run folder: it has no config\.yaml"):
+    with pytest.raises(InputError, match=r"is not a run folder: it has no config\.yaml"):
         resume_run(tmp_path, progress=False)
 
 
@@ -272,15 +317,16 @@ def test_same_seed_same_parameters_other_seed_differs(tmp_path: Path) -> None:
 
 
 def test_learned_policy_is_a_deterministic_stocking_policy(ppo_run: Path) -> None:
-    policy = LearnedPolicy.from_run(ppo_run)
+    policy = learned_policy(ppo_run)
     assert policy.name == "ppo-seed3" and policy.algo == "ppo" and policy.timesteps == 256
+    assert policy.seed == 3
     assert policy.normalizer is not None and not policy.normalizer.training
     instance = make_family_instance("small", 1_000_000)
     stock = policy.stock_for(instance)
     assert stock.dtype == np.int64 and stock.shape == (instance.n_products,)
     assert (stock >= 0).all()
     assert np.array_equal(stock, policy.stock_for(instance))
-    assert np.array_equal(stock, LearnedPolicy(ppo_run).stock_for(instance))
+    assert np.array_equal(stock, learned_policy(ppo_run).stock_for(instance))
     assert policy.decisions == 2 and policy.inference_seconds >= policy.last_inference_seconds > 0
     other = make_family_instance("small", 1_000_001)
     assert other.n_products == instance.n_products
@@ -292,11 +338,11 @@ def test_learned_policy_is_a_deterministic_stocking_policy(ppo_run: Path) -> Non
 def test_a_refused_first_instance_does_not_break_the_next_decision(ppo_run: Path) -> None:
     # The leaderboard shows every family to every agent: a first reset refused for its size must
     # leave the policy able to play the next instance (gymnasium's passive checker could not).
-    policy = LearnedPolicy(ppo_run)
+    policy = learned_policy(ppo_run)
     instance = make_family_instance("small", 1_000_000)
     with pytest.raises(IncompatibleInstanceError):
         policy.stock_for(make_family_instance("medium", 1_000_000))
-    assert np.array_equal(policy.stock_for(instance), LearnedPolicy(ppo_run).stock_for(instance))
+    assert np.array_equal(policy.stock_for(instance), learned_policy(ppo_run).stock_for(instance))
 
 
 def test_learned_policy_plays_the_sequential_environment(tmp_path: Path) -> None:
@@ -306,7 +352,7 @@ def test_learned_policy_plays_the_sequential_environment(tmp_path: Path) -> None
     (folder,) = train_experiment(config, progress=False)
     assert folder.name == "ppo-seq-seed3"
     assert load_config(folder / "config.yaml").env.id == "Assort/SequentialSmall-v0"
-    policy = LearnedPolicy(folder)
+    policy = learned_policy(folder)
     instance = make_family_instance("small", 1_000_002)
     stock = policy.stock_for(instance)
     assert stock.shape == (instance.n_products,) and (stock >= 0).all()
@@ -326,8 +372,51 @@ def test_run_config_is_one_agent_one_seed_with_its_own_env(tmp_path: Path) -> No
 
 
 def test_learned_policy_needs_a_finished_run(tmp_path: Path) -> None:
-    with pytest.raises(FileNotFoundError, match=r"has no DONE marker: training did not finish"):
-        LearnedPolicy(tmp_path)
+    with pytest.raises(InputError, match=r"has no DONE marker: training did not finish"):
+        learned_policy(tmp_path)
+
+
+def test_pickled_files_load_only_when_the_manifest_vouches_for_them(
+    ppo_run: Path, tmp_path: Path
+) -> None:
+    copy = tmp_path / "tiny" / "ppo-seed3"
+    shutil.copytree(ppo_run, copy)
+    instance = make_family_instance("small", 1_000_000)
+    expected = learned_policy(ppo_run).stock_for(instance)
+    assert np.array_equal(learned_policy(copy).stock_for(instance), expected)  # a faithful copy
+    stats = copy / "vecnormalize.pkl"
+    stats.write_bytes(stats.read_bytes() + b"\0")
+    with pytest.raises(
+        InputError,
+        match=r"vecnormalize\.pkl' changed since training wrote it .*refusing to unpickle it; "
+        r"pass --trust-runs",
+    ):
+        learned_policy(copy)
+    shutil.copy(ppo_run / "vecnormalize.pkl", stats)
+    manifest = json.loads((copy / "MANIFEST.json").read_text())
+    del manifest["sha256"]["model.zip"]
+    (copy / "MANIFEST.json").write_text(json.dumps(manifest))
+    with pytest.raises(InputError, match=r"model\.zip' is not listed in MANIFEST\.json"):
+        learned_policy(copy)
+    (copy / "MANIFEST.json").unlink()
+    with pytest.raises(InputError, match=r"model\.zip' has no valid MANIFEST\.json"):
+        learned_policy(copy)
+    assert np.array_equal(learned_policy(copy, trust=True).stock_for(instance), expected)
+
+
+def test_resume_checks_the_checkpoint_manifest(tmp_path: Path) -> None:
+    agent = {**PPO, "total_timesteps": 128}
+    (folder,) = train_experiment(experiment(tmp_path, agent, checkpoint_every=64), progress=False)
+    for name in ("DONE", "model.zip"):
+        (folder / name).unlink()
+    latest = checkpoints(folder / "checkpoints")[-1]
+    (latest / "model.zip").write_bytes((latest / "model.zip").read_bytes() + b"\0")
+    with pytest.raises(InputError, match=r"model\.zip' changed since training wrote it"):
+        resume_run(folder, progress=False)
+    assert not (folder / "DONE").exists()
+    # The zip archive still reads with a trailing byte; trusting it finishes the run.
+    resume_run(folder, progress=False, trust=True)
+    assert json.loads((folder / "DONE").read_text())["timesteps"] == 128
 
 
 def test_cli_trains_one_seed_and_reports_bad_usage(
@@ -359,3 +448,18 @@ def test_cli_trains_one_seed_and_reports_bad_usage(
     assert "--resume RUN_DIR takes no CONFIG" in capsys.readouterr().err
     assert main(["train"]) == 2
     assert "give a CONFIG file to train, or --resume RUN_DIR" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("seed", [-1, 2**32])
+def test_cli_refuses_a_training_seed_out_of_range(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], seed: int
+) -> None:
+    # A training seed lies in [0, 2**32), as in the config's `seeds`: bad input, not a crash.
+    path = tmp_path / "tiny.yaml"
+    path.write_text(yaml.safe_dump({"name": "cli", "env": ENV, "agents": [PPO]}))
+    runs = tmp_path / "runs"
+    argv = ["train", str(path), "--seed", str(seed), "--runs-dir", str(runs), "--no-progress"]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert re.search(rf"seed` must be an integer in \[0, 4,294,967,295\]; got {seed}$", err), err
+    assert not (runs / "cli").exists() or not list((runs / "cli").iterdir())

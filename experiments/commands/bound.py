@@ -50,7 +50,8 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps(record, allow_nan=False))
         return code
     print(
-        f"instance         {instance.name}: {instance.n_products} products, {instance.customers} customers"
+        f"instance         {instance.name}: {instance.n_products} products, "
+        f"{instance.customers} customers"
     )
     print(
         f"lp bound         {solution.value:.6f} ({solution.status}, {solution.method}, "

@@ -96,7 +96,8 @@ def summary(
         f"stock            {int(stock.sum())} units in {offered} of {instance.n_products} products "
         f"({args.stock})",
         f"seasons          {evaluation.seasons} (seed {args.seed})",
-        f"mean profit      {evaluation.mean_profit:.4f} +- {evaluation.std_error:.4f} (standard error)",
+        f"mean profit      {evaluation.mean_profit:.4f} +- {evaluation.std_error:.4f} "
+        "(standard error)",
         f"fill rate        {evaluation.fill_rate:.4f}",
         f"lost customers   {evaluation.mean_lost:.3f} per season",
         f"substitutions    {evaluation.mean_substitutions:.3f} per season",

@@ -68,7 +68,7 @@ def run(args: argparse.Namespace) -> int:
         f"{storage} substitution) to {args.out}"
     )
     if instance.shopper is not None:
-        sets = "".join(f" --set {pair}" for pair in args.set)
+        sets = "".join(f" --family-set {pair}" for pair in args.set)
         print(
             f"note: {args.out} holds the fitted Markov chain approximation of the multi-step "
             "shopper, not the shopper itself (the instance format has no place for it); evaluate "

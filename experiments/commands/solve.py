@@ -1,6 +1,7 @@
 """``assort solve``: run a registered heuristic on an instance and report its stock vector.
 
-    assort solve --instance P --policy NAME [--set KNOB=VALUE ...] [--seed S] [--out S.json] [--json]
+    assort solve --instance P --policy NAME [--set KNOB=VALUE ...] [--seed S] [--out S.json]
+                 [--json]
     assort solve --family F --instance-seed S [--family-set KEY=VALUE ...] --policy NAME ...
 
 --set passes a knob to the heuristic (a value is read as JSON when it parses, else kept as a
@@ -97,10 +98,12 @@ def run(args: argparse.Namespace) -> int:
     offered = np.flatnonzero(stock)
     print(f"policy           {args.policy} {record['knobs'] or ''}".rstrip())
     print(
-        f"instance         {instance.name}: {instance.n_products} products, {instance.customers} customers"
+        f"instance         {instance.name}: {instance.n_products} products, "
+        f"{instance.customers} customers"
     )
     print(
-        f"stock            {int(stock.sum())} units in {offered.size} of {instance.n_products} products"
+        f"stock            {int(stock.sum())} units in {offered.size} of "
+        f"{instance.n_products} products"
     )
     print(f"solve time       {result.solve_seconds:.4f} s")
     print(f"lp bound         {record['lp_bound']}")
