@@ -17,10 +17,18 @@ import torch
 from stable_baselines3 import A2C, PPO, SAC, TD3
 from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.off_policy_algorithm import OffPolicyAlgorithm
+from stable_baselines3.common.policies import BasePolicy
 from stable_baselines3.common.vec_env import VecEnv
+
+from agents.catalog_policy import CatalogPolicy
 
 ALGORITHMS: dict[str, type[BaseAlgorithm]] = {"ppo": PPO, "sac": SAC, "td3": TD3, "a2c": A2C}
 """Algorithm name (as written in experiment files) -> stable-baselines3 class."""
+
+POLICY_CLASSES: dict[str, type[BasePolicy]] = {"CatalogPolicy": CatalogPolicy}
+"""This project's policy classes, by the name an experiment file uses; the algorithms they
+work with are in :data:`POLICY_ALGORITHMS`."""
+POLICY_ALGORITHMS: dict[str, tuple[str, ...]] = {"CatalogPolicy": ("ppo", "a2c")}
 
 ACTIVATIONS: dict[str, type[torch.nn.Module]] = {
     "tanh": torch.nn.Tanh,
@@ -59,7 +67,7 @@ def make_model(
     if issubclass(cls, OffPolicyAlgorithm) and "buffer_size" not in settings:
         settings["buffer_size"] = min(1_000_000, total_timesteps)
     return cls(
-        policy,
+        POLICY_CLASSES.get(policy, policy),
         env,
         seed=seed,
         tensorboard_log=tensorboard_log,

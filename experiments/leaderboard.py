@@ -59,7 +59,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from envs.one_shot import IncompatibleInstanceError
+from envs.episodes import IncompatibleInstanceError
 from envs.simulate import MAX_SEASONS
 from envs.validation import InputError, integer_iv
 from experiments.config import ExperimentConfig

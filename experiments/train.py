@@ -33,11 +33,12 @@ from stable_baselines3.common.callbacks import CallbackList
 from stable_baselines3.common.env_util import make_vec_env
 from stable_baselines3.common.logger import configure
 from stable_baselines3.common.off_policy_algorithm import OffPolicyAlgorithm
-from stable_baselines3.common.vec_env import DummyVecEnv, VecEnv, VecNormalize
+from stable_baselines3.common.vec_env import DummyVecEnv, VecEnv, VecMonitor, VecNormalize
 
 from agents.callbacks import CheckpointCallback, ProgressBarCallback
 from agents.factory import load_model, make_model
 from agents.settings import check_seed
+from agents.vec_env import CatalogVecEnv
 from envs.validation import InputError
 from experiments.config import AgentConfig, EnvConfig, ExperimentConfig
 from experiments.progress import Progress
@@ -69,6 +70,9 @@ from experiments.runs import (
     verify_manifest,
     versions,
 )
+
+ALL_COPIES = "all-copies"
+ALL_COPIES_MONITOR = f"{ALL_COPIES}.monitor.csv"
 
 
 def train_experiment(
@@ -249,18 +253,26 @@ def make_env(
     *,
     vecnormalize: Path | None = None,
 ) -> VecEnv:
-    """``agent.n_envs`` Monitor-wrapped copies of ``env`` in a DummyVecEnv seeded with
-    ``seed`` (copy k gets ``seed + k``), wrapped in VecNormalize when the agent normalizes
-    (statistics loaded from ``vecnormalize`` when given)."""
-    venv = make_vec_env(
-        env.id,
-        n_envs=agent.n_envs,
-        seed=seed,
-        # render_mode=None: training never renders, so skip the picture make_vec_env asks for.
-        env_kwargs={**env.kwargs, "render_mode": None},
-        monitor_dir=str(monitor_dir),
-        vec_env_cls=DummyVecEnv,
-    )
+    """``agent.n_envs`` copies of ``env`` seeded with ``seed`` (copy k gets ``seed + k``):
+    Monitor-wrapped environments in a DummyVecEnv (``vec_env: dummy``, one Monitor CSV per
+    copy) or the :class:`agents.vec_env.CatalogVecEnv` under a VecMonitor (``vec_env:
+    catalog``, one CSV for all copies, ``all-copies.monitor.csv``); wrapped in VecNormalize
+    when the agent normalizes (statistics loaded from ``vecnormalize`` when given)."""
+    if agent.vec_env == "catalog":
+        monitor_dir.mkdir(parents=True, exist_ok=True)
+        catalog = CatalogVecEnv(env.id, agent.n_envs, env.kwargs)
+        catalog.seed(seed)
+        venv: VecEnv = VecMonitor(catalog, filename=str(monitor_dir / ALL_COPIES_MONITOR))
+    else:
+        venv = make_vec_env(
+            env.id,
+            n_envs=agent.n_envs,
+            seed=seed,
+            # render_mode=None: training never renders, so skip the picture it asks for.
+            env_kwargs={**env.kwargs, "render_mode": None},
+            monitor_dir=str(monitor_dir),
+            vec_env_cls=DummyVecEnv,
+        )
     if vecnormalize is not None and vecnormalize.is_file():
         venv = VecNormalize.load(str(vecnormalize), venv)
         venv.training = True
@@ -333,8 +345,9 @@ def _truncate_monitors(monitor: Path, timesteps: int, n_envs: int) -> None:
         if start >= timesteps:
             shutil.rmtree(segment)
             continue
-        budget = (timesteps - start) // n_envs
         for path in segment.glob("*.monitor.csv"):
+            # One CSV per copy steps in lockstep; the catalog VecEnv's one CSV holds every copy.
+            budget = (timesteps - start) // (1 if path.name.startswith(ALL_COPIES) else n_envs)
             lines = path.read_text().splitlines(keepends=True)
             kept, steps = lines[:2], 0
             for line in lines[2:]:

@@ -296,7 +296,7 @@ def test_one_seed_has_no_across_seed_interval(suite, tmp_path: Path) -> None:
 
 
 def test_a_policy_that_cannot_play_a_family_is_left_out(suite, tmp_path: Path) -> None:
-    from envs.one_shot import IncompatibleInstanceError
+    from envs.episodes import IncompatibleInstanceError
 
     def wrong_size(instance):
         raise IncompatibleInstanceError("trained for 20 products, the instance has 10")
@@ -334,9 +334,9 @@ def test_other_errors_of_a_policy_propagate(suite, tmp_path: Path) -> None:
 def test_the_environment_refuses_another_catalog_size_with_its_own_error() -> None:
     import gymnasium as gym
 
-    from envs.one_shot import IncompatibleInstanceError
+    from envs.episodes import IncompatibleInstanceError
 
-    env = gym.make("Assort/OneShotSmall-v0")
+    env = gym.make("Assort/OneShotSmall-v1")
     other = make_family_instance("small", 1, n_products=env.unwrapped.source.n_products + 1)
     with pytest.raises(IncompatibleInstanceError, match=r"options\['instance'\] has \d+ products"):
         env.reset(seed=0, options={"instance": other})
@@ -578,7 +578,7 @@ def test_heuristic_entries_are_checked_up_front() -> None:
 
 CONFIG = """\
 name: cli-test
-env: {{id: Assort/OneShotSmallFamily-v0}}
+env: {{id: Assort/OneShotSmallFamily-v1}}
 agents: {agents}
 train: {{checkpoint_every: 10_000, runs_dir: {runs}}}
 evaluation:
@@ -692,7 +692,7 @@ def test_run_defaults_to_the_embedded_quickstart_config() -> None:
 
 RUN_CONFIG = {
     "name": "cfg-test",
-    "env": {"id": "Assort/OneShotSmallFamily-v0"},
+    "env": {"id": "Assort/OneShotSmallFamily-v1"},
     "agents": [
         {
             "algo": "ppo",

@@ -29,7 +29,7 @@ def run_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
     config = parse_config(
         {
             "name": "manifest",
-            "env": {"id": "Assort/OneShotTiny-v0"},
+            "env": {"id": "Assort/OneShotTiny-v1"},
             "agents": [
                 {
                     "algo": "ppo",

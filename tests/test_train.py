@@ -16,8 +16,8 @@ from stable_baselines3.common.callbacks import BaseCallback, CallbackList
 
 from agents.callbacks import CheckpointCallback
 from agents.factory import load_model, make_model
+from envs.episodes import IncompatibleInstanceError
 from envs.families import make_family_instance
-from envs.one_shot import IncompatibleInstanceError
 from envs.validation import InputError
 from experiments import train as train_module
 from experiments.cli import main
@@ -32,7 +32,7 @@ from experiments.runs import (
 )
 from experiments.train import make_env, resume_run, train_experiment, train_run
 
-ENV = {"id": "Assort/OneShotSmall-v0", "kwargs": {"reward_scale": "auto"}}
+ENV = {"id": "Assort/OneShotSmall-v1", "kwargs": {"reward_scale": "auto"}}
 PPO = {
     "algo": "ppo",
     "total_timesteps": 256,
@@ -360,11 +360,11 @@ def test_learned_policy_plays_the_sequential_environment(tmp_path: Path) -> None
 
 
 def test_run_config_is_one_agent_one_seed_with_its_own_env(tmp_path: Path) -> None:
-    medium = {"id": "Assort/OneShotMediumFamily-v0", "kwargs": {"reward_scale": 2.0}}
+    medium = {"id": "Assort/OneShotMediumFamily-v1", "kwargs": {"reward_scale": 2.0}}
     labelled = {**PPO, "label": "ppo-medium", "env": medium, "seeds": [1, 2]}
     config = experiment(tmp_path, PPO, labelled)
     single = run_config(config, config.agents[1], 2)
-    assert single.env.id == "Assort/OneShotMediumFamily-v0"
+    assert single.env.id == "Assort/OneShotMediumFamily-v1"
     assert single.env.kwargs == {"reward_scale": 2.0}
     assert [(a.label, a.seeds, a.env) for a in single.agents] == [("ppo-medium", (2,), None)]
     assert run_dir(config, config.agents[1], 2) == tmp_path / "tiny" / "ppo-medium-seed2"

@@ -84,5 +84,5 @@ def test_entries_for_serious_ids_use_serious_settings() -> None:
             "norm_reward": agent.normalize.reward,
         }
         checked.add((agent.algo, env_id))
-    assert ("ppo", "Assort/OneShotSmallFamilyResidual-v0") in checked
-    assert ("ppo", "Assort/OneShotMediumFamilyResidual-v0") in checked
+    assert ("ppo", "Assort/OneShotSmallFamilyResidual-v1") in checked
+    assert ("ppo", "Assort/OneShotMediumFamilyResidual-v1") in checked
