@@ -47,7 +47,7 @@ def run_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
             },
         }
     )
-    return train_run(config, progress=False)
+    return train_run(config)
 
 
 def copy_of(folder: Path, tmp_path: Path) -> Path:
@@ -119,7 +119,7 @@ def test_resume_checks_the_checkpoint_it_unpickles(run_folder, tmp_path) -> None
     with open(latest / MODEL_FILE, "ab") as handle:
         handle.write(b"\0")
     with pytest.raises(InputError, match="changed since training wrote it"):
-        resume_run(folder, progress=False)
+        resume_run(folder)
 
 
 @pytest.mark.parametrize("error", [ValueError, TypeError, KeyError, RuntimeError])
