@@ -74,8 +74,9 @@ def duration(seconds: float) -> str:
 
 class Phase:
     """The progress of one phase: ``total`` units (``initial`` of them done before it started,
-    e.g. finished runs) in ``tasks`` tasks. Use :meth:`tick` (the backend's ``Tick``) and
-    :meth:`task_done`; :meth:`close` (or leaving the ``with`` block) ends it."""
+    e.g. finished runs) in ``tasks`` tasks (counted in ``task_unit``, default ``unit``). Use
+    :meth:`tick` (the backend's ``Tick``) and :meth:`task_done`; :meth:`close` (or leaving the
+    ``with`` block) ends it."""
 
     def __init__(
         self,
@@ -87,14 +88,14 @@ class Phase:
         tasks: int = 0,
         initial: int = 0,
         tasks_done: int = 0,
-        task_unit: str = "tasks",
+        task_unit: str | None = None,
     ) -> None:
         self.reporter = reporter
         self.name = name
         self.total = max(int(total), 0)
         self.unit = unit
         self.tasks = tasks
-        self.task_unit = task_unit
+        self.task_unit = task_unit or unit
         self.initial = min(int(initial), self.total)
         self.done = self.initial
         self.tasks_done = tasks_done

@@ -79,15 +79,19 @@ def train_experiment(
     seed: int | None = None,
     command: str = "",
     force: bool = False,
+    resume: bool = False,
     progress: Progress | None = None,
     backend: Backend | None = None,
 ) -> list[Path]:
     """Train every (agent, seed) of ``config`` (only ``seed`` when given) on ``backend``
-    (serial when None); returns the run folders. Refuses (InputError) before training
-    anything if a run folder exists and ``force`` is false; with ``force`` existing folders
-    are deleted first."""
+    (serial when None); returns the run folders. An existing run folder is refused
+    (InputError, before training anything) unless ``force`` (delete it and train again) or
+    ``resume`` (skip it when finished, resume it when not, after checking that it was trained
+    with the same config: :func:`experiments.runs.check_run_config`)."""
     if seed is not None:
         seed = check_seed(seed, "--seed")
+    if force and resume:
+        raise InputError("--force starts runs over and --continue resumes them: give one")
     runs = [
         (agent, s) for agent in config.agents for s in (agent.seeds if seed is None else (seed,))
     ]
@@ -95,7 +99,10 @@ def train_experiment(
         folder = run_dir(config, agent, s)
         if force and folder.exists():
             shutil.rmtree(folder)
-        _refuse_existing(folder)
+        if resume and folder.exists():
+            check_run_config(folder, config, agent, s)
+        elif not resume:
+            _refuse_existing(folder)
     return _train_pairs(
         config, runs, command=command, trust=False, progress=progress, backend=backend
     )
@@ -443,10 +450,11 @@ def _refuse_existing(folder: Path) -> None:
     if (folder / DONE_FILE).exists():
         raise InputError(
             f"run folder {str(folder)!r} holds a finished run (DONE exists); refusing to "
-            "overwrite it. Pass --force to delete it and train again"
+            "overwrite it. Pass --force to delete it and train again, or --continue to skip it"
         )
     if folder.exists():
         raise InputError(
             f"run folder {str(folder)!r} already exists (an unfinished run); continue it with "
-            f"`assort train --resume {folder}` or pass --force to delete it and start over"
+            f"`assort train --resume {folder}` (or every unfinished run of the config with "
+            "--continue) or pass --force to delete it and start over"
         )

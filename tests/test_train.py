@@ -113,7 +113,7 @@ def test_run_folder_holds_every_artifact(ppo_run: Path) -> None:
 def test_finished_or_existing_runs_are_never_overwritten(ppo_run: Path) -> None:
     config = load_config(ppo_run / "config.yaml")
     before = (ppo_run / "model.zip").read_bytes()
-    message = r"holds a finished run \(DONE exists\); refusing to overwrite it\. Pass --force"
+    message = r"holds a finished run \(DONE exists\); refusing to overwrite it\. Pass --force to"
     with pytest.raises(InputError, match=message):
         train_experiment(config)
     with pytest.raises(InputError, match=r"already finished \(DONE exists\); nothing to resume"):
@@ -124,6 +124,11 @@ def test_finished_or_existing_runs_are_never_overwritten(ppo_run: Path) -> None:
     message = r"already exists \(an unfinished run\); continue it with `assort train --resume"
     with pytest.raises(InputError, match=message):
         train_experiment(config, seed=4)
+    with pytest.raises(InputError, match="--force starts runs over and --continue resumes them"):
+        train_experiment(config, force=True, resume=True)
+    # --continue skips the finished run and leaves it as it is.
+    assert train_experiment(config, resume=True) == [ppo_run]
+    assert (ppo_run / "model.zip").read_bytes() == before
 
 
 def test_kill_after_a_checkpoint_then_resume(tmp_path: Path) -> None:

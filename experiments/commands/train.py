@@ -1,14 +1,17 @@
 """``assort train``: train the agents of an experiment config, or resume a killed run.
 
-    assort train CONFIG [--seed S] [--override key=value ...] [--runs-dir DIR] [--force]
+    assort train CONFIG [--seed S] [--override key=value ...] [--runs-dir DIR]
+                 [--force | --continue]
                  [--backend serial|ray [--address ADDR --shared-dir SHARED] [--workers N]]
     assort train --resume RUN_DIR
 
-Every (agent, seed) run is one task of the backend: with ``--backend ray`` one Ray task of one
-CPU each (a local Ray started by the command, or the cluster at ``--address``, whose workers
-write the run folders under ``--shared-dir``). ``--resume`` continues one run in this process.
-Progress goes to stderr: a bar over the timesteps of every run on a terminal, a plain line every
-few seconds otherwise.
+An existing run folder is refused unless --force (delete it, train again) or --continue (skip
+a finished run, resume an unfinished one from its last checkpoint, as ``assort run`` does) is
+given. Every (agent, seed) run is one task of the backend: with ``--backend ray`` one Ray task
+of one CPU each (a local Ray started by the command, or the cluster at ``--address``, whose
+workers write the run folders under ``--shared-dir``). ``--resume`` continues one run in this
+process. Progress goes to stderr: a bar over the timesteps of every run on a terminal, a plain
+line every few seconds otherwise.
 """
 
 from __future__ import annotations
@@ -52,6 +55,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--force", action="store_true", help="delete existing run folders and train again"
     )
+    parser.add_argument(
+        "--continue",
+        dest="resume_existing",
+        action="store_true",
+        help="skip finished runs and resume unfinished ones from their last checkpoint",
+    )
     add_progress_arguments(parser)
     parser.add_argument(
         TRUST_FLAG,
@@ -67,9 +76,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     reporter = reporter_from_args(args, "[train] ")
     if args.resume is not None:
-        if args.config is not None or args.override or args.seed is not None or args.force:
+        given = (args.config, args.seed)
+        if any(v is not None for v in given) or args.override or args.force or args.resume_existing:
             raise InputError(
-                "--resume RUN_DIR takes no CONFIG, --seed, --override or --force: "
+                "--resume RUN_DIR takes no CONFIG, --seed, --override, --force or --continue: "
                 "a run resumes with the config saved in its folder"
             )
         if args.backend != "serial" or args.shared_dir is not None:
@@ -86,6 +96,7 @@ def run(args: argparse.Namespace) -> int:
             seed=args.seed,
             command=command_line(),
             force=args.force,
+            resume=args.resume_existing,
             progress=reporter,
             backend=backend,
         )
