@@ -351,3 +351,19 @@ def test_a_task_error_is_raised_as_itself(ray_backend) -> None:
     with pytest.raises(InputError, match="item 2 is bad"):
         run_ordered(ray_backend, fail_on_two, [1, 2, 3])
     assert run_ordered(ray_backend, square, [4, 5]) == [16, 25]
+
+
+@pytest.mark.ray
+@pytest.mark.tune
+@needs_ray
+@needs("optuna", "tune", "assort tune")
+def test_tune_trials_on_ray_match_the_serial_ones(tmp_path: Path, ray_backend) -> None:
+    from experiments.tune import tune
+
+    data = tiny(tmp_path / "runs")
+    config = parse_config({**data, "agents": [{**data["agents"][0], "total_timesteps": 128}]})
+    options = {"agent_index": 0, "trials": 2, "validation_instances": 1, "seasons": 20}
+    serial = tune(config, out=tmp_path / "serial", **options)
+    parallel = tune(config, out=tmp_path / "ray", backend=ray_backend, **options)
+    assert [(r.score, s) for r, s in serial.trials] == [(r.score, s) for r, s in parallel.trials]
+    assert serial.best_config == parallel.best_config
