@@ -1,13 +1,16 @@
 """Evaluating a policy on a suite instance: decide its stock, then simulate it.
 
 A :class:`Contender` is a leaderboard row: a heuristic (one :class:`Member`) or a learned
-agent (one member per training seed). :func:`evaluate_member` lets a member decide its stock on
+agent (one member per training seed). :func:`evaluate_cell` lets a member decide its stock on
 a suite instance (heuristics plan with :func:`planning_seed`, derived from the evaluation seed
 and the instance but independent of the customer streams, so no policy plans on the test
 customers), then simulates seasons 0..K-1 of the evaluation seed: season k of instance i meets
 the same customers whatever the policy (common random numbers, :mod:`envs.simulate`), so
 differences between policies are paired. Decisions and evaluations go through the result store
-(:mod:`experiments.store`), so nothing is computed twice.
+(:mod:`experiments.store`), so nothing is computed twice. A :class:`Cell` (one member on one
+instance) is self-contained and picklable, so the leaderboard maps :func:`evaluate_cell` over
+its cells on any backend (:mod:`experiments.backends`); :func:`evaluate_member` is the same in
+this process, counted.
 """
 
 from __future__ import annotations

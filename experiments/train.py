@@ -17,6 +17,11 @@ seed; torch runs single-threaded). A resumed run is deterministic given (seed, c
 environments and random generators are reseeded with ``seed + t``
 (:meth:`~BaseAlgorithm.set_random_seed`). It is not bit-identical to an uninterrupted run,
 whose generators were never reseeded at ``t``.
+
+:func:`train_all` and :func:`train_experiment` map :func:`ensure_trained` (skip a finished run,
+resume an unfinished one, train a missing one) over the runs on a backend
+(:mod:`experiments.backends`): in this process one after another, or one Ray task per run. The
+runs report their timesteps to the caller's training phase (:mod:`experiments.progress`).
 """
 
 from __future__ import annotations

@@ -367,3 +367,62 @@ def test_tune_trials_on_ray_match_the_serial_ones(tmp_path: Path, ray_backend) -
     parallel = tune(config, out=tmp_path / "ray", backend=ray_backend, **options)
     assert [(r.score, s) for r, s in serial.trials] == [(r.score, s) for r, s in parallel.trials]
     assert serial.best_config == parallel.best_config
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.mark.ray
+@pytest.mark.slow
+@needs_ray
+@pytest.mark.skipif(not Path("/proc").is_dir(), reason="finds the cluster's processes in /proc")
+def test_joining_a_running_cluster_with_address_and_a_shared_dir(tmp_path: Path) -> None:
+    """A cluster started with `ray start --head` (on this machine), joined by `--address`:
+    run folders and the store land under --shared-dir, the report under --out."""
+    port = _free_port()
+    ray_cli = Path(sys.executable).with_name("ray")
+    head = subprocess.Popen(
+        [str(ray_cli), "start", "--head", f"--port={port}", "--num-cpus=2", "--block"],
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        config = tmp_path / "c.yaml"
+        data = tiny(tmp_path / "ignored")
+        config.write_text(yaml.safe_dump({**data, "agents": data["agents"][:1]}))
+        shared = tmp_path / "shared"
+        argv = [sys.executable, "-m", "experiments", "run", str(config), "--backend", "ray"]
+        argv += ["--address", f"127.0.0.1:{port}", "--shared-dir", str(shared)]
+        argv += ["--out", str(tmp_path / "out"), "--bootstrap-reps", "20"]
+        deadline = time.monotonic() + 120
+        while True:  # until the head accepts the command
+            done = subprocess.run(
+                argv, cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(ROOT)},
+                capture_output=True, text=True,
+            )  # fmt: skip
+            if done.returncode == 0 or time.monotonic() > deadline:
+                break
+            time.sleep(2)
+        assert done.returncode == 0, done.stderr
+        assert "ray backend: 2 CPUs" in done.stderr
+        assert sorted(p.name for p in (shared / "runs" / "tiny").iterdir()) == [
+            "ppo-seed0",
+            "ppo-seed1",
+        ]
+        assert len(list((shared / "store" / "evaluations").rglob("*.json"))) == 10
+        assert (tmp_path / "out" / "index.html").is_file() and not (tmp_path / "ignored").exists()
+    finally:
+        for pid in _session_pids(head.pid):
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        head.wait(timeout=60)
