@@ -131,6 +131,8 @@ def test_ray_backend_without_ray_is_one_line(
     assert "name a folder every node reaches with --shared-dir DIR" in capsys.readouterr().err
     assert main([*argv, "--workers", "2"]) == 2
     assert "--address and --workers go with --backend ray" in capsys.readouterr().err
+    assert main(["train", "--resume", str(tmp_path), "--backend", "ray"]) == 2
+    assert "--resume continues one run in this process" in capsys.readouterr().err
 
 
 # ------------------------------------------------------------------------- with Ray
