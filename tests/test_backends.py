@@ -135,6 +135,19 @@ def test_ray_backend_without_ray_is_one_line(
     assert "--resume continues one run in this process" in capsys.readouterr().err
 
 
+def test_tune_without_optuna_is_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = tmp_path / "tiny.yaml"
+    config.write_text(yaml.safe_dump(tiny(tmp_path / "runs")))
+    monkeypatch.setitem(sys.modules, "optuna", None)  # as if it were not installed
+    out = tmp_path / "tune"
+    assert main(["tune", str(config), "--agent", "0", "--trials", "1", "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("assort tune: error: assort tune needs Optuna, which is not installed")
+    assert len(err.strip().splitlines()) == 1 and not out.exists()
+
+
 # ------------------------------------------------------------------------- with Ray
 
 
