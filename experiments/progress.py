@@ -210,7 +210,7 @@ class Phase:
 
     def _postfix(self) -> None:
         parts = []
-        if self.tasks:
+        if self.tasks and self.task_unit != self.unit:  # else the bar's own count says it
             parts.append(f"{self.tasks_done}/{self.tasks} {self.task_unit}")
         if self.note:
             parts.append(self.note)
