@@ -15,10 +15,12 @@ are all mapped this way, so both backends share every line of the logic they run
   (``num_cpus=1``) and one thread for torch, numba and BLAS (the workers' environment sets
   ``OMP_NUM_THREADS``, ``MKL_NUM_THREADS``, ``OPENBLAS_NUM_THREADS`` and ``NUMBA_NUM_THREADS`` to
   1; :func:`agents.factory.make_model` sets torch's threads), so a cluster with C CPUs runs C
-  tasks at once. Without an address it starts a local Ray inside the command (as many CPUs as
-  the machine has, or ``workers``) and stops it at :meth:`~RayBackend.close`; with an address
-  (``auto`` or ``HOST:PORT``) it joins that cluster. Ray is imported only when this backend is
-  built (install it with ``pip install -e ".[ray]"``); importing the project never imports it.
+  tasks at once. Without an address it starts a local Ray of its own inside the command (as
+  many CPUs as the machine has, or ``workers``; never a cluster named by ``RAY_ADDRESS`` or
+  started on this node with ``ray start``) and stops it at :meth:`~RayBackend.close`; with an
+  address (``auto`` or ``HOST:PORT``) it joins that cluster. Ray is imported only when this
+  backend is built (install it with ``pip install -e ".[ray]"``); importing the project never
+  imports it.
   A task whose worker dies (a killed process, a lost node) is retried up to
   :data:`MAX_RETRIES` times by Ray; every task here is safe to repeat (a training run resumes
   from its last checkpoint, a leaderboard cell is looked up in the result store first). If a
@@ -201,7 +203,9 @@ class RayBackend:
         self.owns = not ray.is_initialized()
         if self.owns:
             ray.init(
-                address=address,
+                # "local": always a new Ray of our own, never one that RAY_ADDRESS or a
+                # `ray start` on this node (/tmp/ray/ray_current_cluster) points at.
+                address=address if address is not None else "local",
                 num_cpus=workers if address is None else None,
                 include_dashboard=False,
                 log_to_driver=True,

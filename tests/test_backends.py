@@ -12,9 +12,11 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -401,10 +403,20 @@ def test_joining_a_running_cluster_with_address_and_a_shared_dir(tmp_path: Path)
     run folders and the store land under --shared-dir, the report under --out."""
     port = _free_port()
     ray_cli = Path(sys.executable).with_name("ray")
+    # The cluster's files (and the address file `ray start` leaves behind, which a plain
+    # ray.init() would try to join) stay in a private folder, not the machine's /tmp/ray; the
+    # path is short because Ray's socket paths must stay under 108 characters.
+    private = Path(tempfile.mkdtemp(prefix="ray-", dir="/tmp"))
+    # Ray's token authentication, explicitly on for the head and the command alike (the token
+    # is ~/.ray/auth_token), as Ray's docs ask of every node and driver of a cluster.
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "RAY_TMPDIR": str(private)}
+    env["RAY_AUTH_MODE"] = "token"
+    generate = [str(ray_cli), "get-auth-token", "--generate"]  # only when there is none yet
+    subprocess.run(generate, env=env, stdout=subprocess.DEVNULL, check=True)
     head = subprocess.Popen(
         [str(ray_cli), "start", "--head", f"--port={port}", "--num-cpus=2", "--block"],
         cwd=tmp_path,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         start_new_session=True,
@@ -419,10 +431,7 @@ def test_joining_a_running_cluster_with_address_and_a_shared_dir(tmp_path: Path)
         argv += ["--out", str(tmp_path / "out"), "--bootstrap-reps", "20"]
         deadline = time.monotonic() + 120
         while True:  # until the head accepts the command
-            done = subprocess.run(
-                argv, cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(ROOT)},
-                capture_output=True, text=True,
-            )  # fmt: skip
+            done = subprocess.run(argv, cwd=tmp_path, env=env, capture_output=True, text=True)
             if done.returncode == 0 or time.monotonic() > deadline:
                 break
             time.sleep(2)
@@ -441,3 +450,13 @@ def test_joining_a_running_cluster_with_address_and_a_shared_dir(tmp_path: Path)
             except ProcessLookupError:
                 pass
         head.wait(timeout=60)
+    try:
+        # The dead cluster's address file is still there: without --address the command must
+        # start a Ray of its own, not try to join the dead one.
+        assert (private / "ray" / "ray_current_cluster").is_file()
+        argv = [sys.executable, "-m", "experiments", "leaderboard", "--config", str(config)]
+        argv += ["--out", str(tmp_path / "local"), "--backend", "ray", "--workers", "1"]
+        done = subprocess.run(argv, cwd=tmp_path, env=env, capture_output=True, text=True)
+        assert done.returncode == 0, done.stderr
+    finally:
+        shutil.rmtree(private, ignore_errors=True)
