@@ -22,7 +22,8 @@ column         meaning                                                          
 =============  ===============================================================  =====  =====
 
 L = log(1 + 10^6): a fixed scale, so that absolute demand means the same for every N and T
-(unlike the log(1 + T) scaling of the base features); P = max_i max(r_i, c_i); z, w, g are the
+(unlike the log(1 + T) scaling of the base features); the columns scaled by L are clipped at 1
+(reached only by seasons of more than a million customers); P = max_i max(r_i, c_i); z, w, g are the
 fluid LP's sales, visits and dual (:func:`envs.fluid_lp.fluid_lp`). The catalog block
 (G = 6): the 4 :data:`envs.features.CATALOG_FEATURES`, then log(1 + T) / L and log(1 + N) / L.
 
@@ -130,11 +131,11 @@ def catalog_observation(
     index, weight = top_neighbours(instance, k)
     fluid = np.stack(
         [
-            np.log1p(t * instance.arrival) / LOG_SCALE,
-            np.log1p(z) / LOG_SCALE,
+            _log_scaled(t * instance.arrival),
+            _log_scaled(z),
             1.0 / np.sqrt(1.0 + z),
             (z > FLUID_PRESENCE).astype(np.float64),
-            np.log1p(w) / LOG_SCALE,
+            _log_scaled(w),
             np.clip(solution.dual / money, 0.0, 1.0),
         ],
         axis=1,
@@ -143,9 +144,14 @@ def catalog_observation(
         [product_features(instance, cap=cap), fluid, index.astype(np.float64), weight], axis=1
     ).astype(np.float32)
     catalog = np.concatenate(
-        [catalog_features(instance), [math.log1p(t) / LOG_SCALE, math.log1p(n) / LOG_SCALE]]
+        [catalog_features(instance), _log_scaled(np.array([t, n], dtype=np.float64))]
     ).astype(np.float32)
     return np.concatenate([table.ravel(), catalog])
+
+
+def _log_scaled(values: np.ndarray) -> np.ndarray:
+    """min(1, log(1 + values) / L)."""
+    return np.minimum(np.log1p(values) / LOG_SCALE, 1.0)
 
 
 def observation_bounds(n: int, k: int = DEFAULT_NEIGHBOURS) -> tuple[np.ndarray, np.ndarray]:

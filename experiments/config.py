@@ -5,7 +5,7 @@ hyperparameters, timesteps, training seeds), the training settings and the leade
 benchmark suite::
 
     name: quickstart
-    env: {id: Assort/OneShotSmallFamily-v0, kwargs: {reward_scale: auto}}
+    env: {id: Assort/OneShotSmallFamily-v1, kwargs: {reward_scale: auto}}
     agents:
       - {algo: ppo, total_timesteps: 20_000, n_envs: 4, seeds: [0, 1],
          hyperparams: {n_steps: 64}, policy_kwargs: {net_arch: [64, 64]}}
@@ -97,7 +97,7 @@ class EnvConfig:
     """The Gymnasium environment an agent trains on."""
 
     id: str
-    """A registered environment id of this project, e.g. ``Assort/OneShotSmallFamily-v0``
+    """A registered environment id of this project, e.g. ``Assort/OneShotSmallFamily-v1``
     (``import envs`` registers them)."""
     kwargs: dict[str, Any] = field(default_factory=dict)
     """Keyword arguments for ``gymnasium.make`` (e.g. ``reward_scale``, ``instance_seed``)."""

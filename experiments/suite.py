@@ -8,6 +8,7 @@ scale of every percentage the leaderboard reports.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -17,7 +18,8 @@ from envs.families import make_family_instance
 from envs.fluid_lp import fluid_lp
 from envs.instance import Instance
 from envs.validation import InputError
-from experiments.progress import Progress, say
+from experiments.backends import Backend, run_ordered
+from experiments.progress import Progress, phase, say
 from experiments.store import instance_hash
 
 
@@ -32,6 +34,8 @@ class SuiteInstance:
     bound: float
     hash: str
     overrides: Mapping[str, Any] = field(default_factory=dict)
+    bound_seconds: float = field(default=0.0, compare=False)
+    """Seconds the fluid LP bound took (for progress messages)."""
 
     @property
     def label(self) -> str:
@@ -66,28 +70,51 @@ def build_suite(
     instance_seeds: Sequence[int],
     *,
     progress: Progress | None = None,
+    backend: Backend | None = None,
 ) -> tuple[SuiteInstance, ...]:
     """``families x instance_seeds``: each entry of ``families`` is a family name or has the
     attributes ``family``, ``name`` and ``overrides`` (:class:`experiments.config.SuiteFamily`);
-    the instance is ``make_family_instance(family, seed, **overrides)``."""
+    the instance is ``make_family_instance(family, seed, **overrides)``. Each instance (and its
+    bound) is one task of ``backend`` (serial when None)."""
     if not families:
         raise InputError("`families` must name at least one instance family; got none")
     if not instance_seeds:
         raise InputError("`instance_seeds` must name at least one seed; got none")
-    suite = []
+    specs = []
     for entry in families:
         family, name, overrides = (
             (entry, entry, {})
             if isinstance(entry, str)
             else (entry.family, entry.name, dict(entry.overrides))
         )
-        for seed in instance_seeds:
-            instance = make_family_instance(family, seed, **overrides)
-            solution = fluid_lp(instance)
-            suite.append(suite_instance(name, seed, instance, solution.value, overrides))
+        specs.extend(SuiteSpec(family, name, int(seed), overrides) for seed in instance_seeds)
+    with phase(progress, "suite", total=len(specs), unit="instances", tasks=len(specs)) as bar:
+
+        def report(index: int, item: SuiteInstance) -> None:
+            bar.tick(1)
+            bar.task_done()
             say(
                 progress,
-                f"suite {name}-{seed}: N={instance.n_products}, T={instance.customers}, "
-                f"LP bound {solution.value:.2f} ({solution.solve_seconds:.2f} s)",
+                f"suite {item.label}: N={item.instance.n_products}, T={item.instance.customers}, "
+                f"LP bound {item.bound:.2f} ({item.bound_seconds:.2f} s)",
             )
-    return tuple(suite)
+
+        return tuple(run_ordered(backend, make_suite_instance, specs, done=report))
+
+
+@dataclass(frozen=True)
+class SuiteSpec:
+    """What defines one suite instance (a backend task of :func:`build_suite`)."""
+
+    family: str
+    name: str
+    seed: int
+    overrides: Mapping[str, Any]
+
+
+def make_suite_instance(spec: SuiteSpec, tick: Any = None) -> SuiteInstance:
+    """The instance of ``spec`` with its fluid LP bound."""
+    instance = make_family_instance(spec.family, spec.seed, **spec.overrides)
+    solution = fluid_lp(instance)
+    item = suite_instance(spec.name, spec.seed, instance, solution.value, spec.overrides)
+    return dataclasses.replace(item, bound_seconds=float(solution.solve_seconds))

@@ -263,7 +263,7 @@ def test_a_trained_catalog_agent_plays_any_catalog_size(tmp_path: Path) -> None:
             "train": {"checkpoint_every": 128, "runs_dir": str(tmp_path)},
         }
     )
-    folder = train_run(config, progress=False)
+    folder = train_run(config)
     policy = learned_policy(folder)
     assert policy.any_size
     for family, n in (("small", 10), ("medium", 100), ("heavy-tail", 1_000)):

@@ -776,7 +776,7 @@ def test_run_command_refuses_a_run_trained_with_another_config(
     monkeypatch.setattr(experiments.train, "resume_run", never)
     new = _config(tmp_path, total_timesteps=128)
     with pytest.raises(RunConfigMismatchError, match=r"agents\.0\.total_timesteps: 64 -> 128"):
-        train_all(new, progress=False)
+        train_all(new)
     assert not (tmp_path / "runs" / "cfg-test" / "ppo-seed0").exists()
 
 
@@ -816,7 +816,7 @@ def test_train_all_fails_when_training_leaves_no_done(
 
     monkeypatch.setattr(experiments.train, "train_run", no_done)
     with pytest.raises(RuntimeError, match=r"training .*ppo-seed0 returned without writing DONE"):
-        train_all(_config(tmp_path), progress=False)
+        train_all(_config(tmp_path))
 
 
 def test_leaderboard_refuses_a_config_run_trained_with_another_config(tmp_path: Path) -> None:
