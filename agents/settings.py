@@ -196,6 +196,15 @@ def check_agent_settings(
                 f"`{path}.hyperparams.batch_size` is {normalized['batch_size']}; "
                 f"{cls.__name__} needs minibatches of at least 2 (advantages are normalized)"
             )
+        batch = normalized.get(
+            "batch_size", parameters.get("batch_size") and parameters["batch_size"].default
+        )
+        if isinstance(batch, int) and batch > n_steps * n_envs:
+            raise InputError(
+                f"`{path}.hyperparams.batch_size` {batch} is larger than a rollout "
+                f"(n_steps {n_steps} x n_envs {n_envs} = {n_steps * n_envs}); every minibatch "
+                "would be the whole rollout: lower it or collect longer rollouts"
+            )
     return normalized
 
 

@@ -742,12 +742,13 @@ def test_run_config_check_names_the_changed_keys(tmp_path: Path) -> None:
     check_run_config(
         folder, moved.__class__(**{**moved.__dict__, "description": "new text"}), moved.agents[0], 0
     )
-    new = _config(tmp_path, total_timesteps=128, hyperparams={"n_steps": 16, "batch_size": 32})
+    new = _config(tmp_path, total_timesteps=128, hyperparams={"n_steps": 16, "batch_size": 16})
     with pytest.raises(
         RunConfigMismatchError,
         match=(
             r"run folder '.*ppo-seed0' was trained with another config than agent 'ppo' seed 0 of "
-            r"'cfg-test' asks for \(agents\.0\.hyperparams\.n_steps: 32 -> 16; "
+            r"'cfg-test' asks for \(agents\.0\.hyperparams\.batch_size: 32 -> 16; "
+            r"agents\.0\.hyperparams\.n_steps: 32 -> 16; "
             r"agents\.0\.total_timesteps: 64 -> 128\); retrain it with `assort train CONFIG "
             r"--seed 0 --force` or use a new runs dir"
         ),
