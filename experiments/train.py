@@ -43,7 +43,7 @@ from stable_baselines3.common.off_policy_algorithm import OffPolicyAlgorithm
 from stable_baselines3.common.vec_env import DummyVecEnv, VecEnv, VecMonitor, VecNormalize
 
 from agents.callbacks import CheckpointCallback, ProgressCallback
-from agents.factory import load_model, make_model
+from agents.factory import load_model, make_model, training_threads
 from agents.settings import check_seed
 from agents.vec_env import CatalogVecEnv
 from envs.validation import InputError
@@ -420,7 +420,8 @@ def _learn(
         callbacks.append(ProgressCallback(tick, agent.total_timesteps, label=folder.name))
     remaining = agent.total_timesteps - model.num_timesteps
     if remaining > 0:
-        model.learn(remaining, callback=CallbackList(callbacks), reset_num_timesteps=False)
+        with training_threads():
+            model.learn(remaining, callback=CallbackList(callbacks), reset_num_timesteps=False)
     with tempfile.TemporaryDirectory(dir=folder) as tmp:
         save_artifacts(model, Path(tmp), replay_buffer=False)
         for item in sorted(Path(tmp).iterdir()):

@@ -44,8 +44,8 @@ import gymnasium
 import numpy as np
 
 from agents.settings import rollout_size
-from envs.families import FAMILIES
 from envs.episodes import HELD_OUT_SEED_START
+from envs.families import FAMILIES
 from envs.validation import SEED_LIMIT, InputError, integer_iv
 from experiments.backends import Backend, run_ordered
 from experiments.config import AgentConfig, ExperimentConfig, SuiteFamily, parse_config
