@@ -154,8 +154,8 @@ def test_solve_validates_the_seed_for_every_policy(capsys, hand_file, name):
         ),
         (
             "exact",
-            'max_candidates="9"',
-            "`max_candidates` must be an integer in [1, 10,000,000]; got '9' (str)",
+            'max_states="9"',
+            "`max_states` must be an integer in [1, 50,000,000]; got '9' (str)",
         ),
         (
             "fluid",
