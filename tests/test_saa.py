@@ -14,8 +14,8 @@ from baselines.pooled import (
     stocking_pays,
 )
 from baselines.saa import (
-    MAX_SCENARIO_CELLS,
     MAX_ITERATIONS,
+    MAX_SCENARIO_CELLS,
     ascent_direction,
     auto_scenarios,
     flow_ascent,
