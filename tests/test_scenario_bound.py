@@ -148,7 +148,7 @@ def test_same_seed_same_bound_and_default_budget() -> None:
     np.testing.assert_array_equal(a.values, b.values)
     assert a.to_dict()["scenario_bound_upper"] == a.upper
     assert default_budget(instance) == (128, 10)
-    assert default_budget(make_family_instance("medium", 0)) == (64, 10)
+    assert default_budget(make_family_instance("medium", 0)) == (64, 5)
     heavy = make_family_instance("heavy-tail", 0, n_products=1_000, customers=2_000)
     assert default_budget(heavy) == (8, 5)
     assert 1_000 * (2 * 8 + 1) <= BOUND_LP_LIMIT < 1_000 * (2 * 16 + 1)
