@@ -78,6 +78,7 @@ def test_registry_names_are_the_agreed_ones():
         "sample-path-gradient",
         "local-search",
         "exact",
+        "walk-saa",
     ]
 
 
