@@ -56,7 +56,12 @@ def contenders() -> list[Contender]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small and mnl, one instance")
-    parser.add_argument("--store", default="results/walk-store", help="result store")
+    parser.add_argument(
+        "--store",
+        default="results/heuristics-store",
+        help="result store (shared with the heuristics leaderboard: same planning seeds, so "
+        "walk-saa's decisions are reused)",
+    )
     args = parser.parse_args(argv)
     begin = time.perf_counter()
     families = ("small", "mnl") if args.quick else FAMILIES
