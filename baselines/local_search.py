@@ -8,7 +8,8 @@ the same customers, so F is a deterministic function and a move is kept only if 
 The bank (``seasons=None``, default) holds max(32, ceil(``BANK_CUSTOMERS`` / T)) seasons, at
 least 32,768 customers: with 32 seasons of T = 8 customers (256 customers) the search
 overfitted its bank and accepted moves that lose in expectation (up to 8.6 % of the exact
-optimum on tiny instances; issue 11). From T = 1,024 on it is the former 32 seasons.
+optimum on tiny instances in the research phase of issue 11). From T = 1,024 on it is the
+former 32 seasons.
 
 Starting from a rounded start of :data:`baselines.gradient.STARTS` (``start``; default the
 pooled assortment's expected demand, which is the fluid LP sales where nothing is pruned),
@@ -19,11 +20,11 @@ are tried: one unit from i to j, for every ordered pair with x_i > 0 (all pairs 
 ``SWAP_ALL_BELOW``, else the substitutes j of i, rho_ij > 0), first improvement; after an
 improving swap the unit passes resume. (A +-1 search cannot trade a product for its substitute
 one unit at a time when each single step loses: from the newsvendor start it stopped up to 41 %
-below the optimum on tiny instances.) The search stops when neither passes nor swaps improve
-(``stopped="converged"``), after ``max_passes`` passes (``"iterations"``), after
-``max_evaluations`` objective evaluations (``"evaluations"``) or, only if ``time_limit`` is
-given, after that many seconds (``"time_limit"``). Without a time limit the result depends on
-the seed alone.
+below the optimum on tiny instances in the research phase.) The search stops when neither
+passes nor swaps improve (``stopped="converged"``), after ``max_passes`` passes
+(``"iterations"``), after ``max_evaluations`` objective evaluations (``"evaluations"``) or,
+only if ``time_limit`` is given, after that many seconds (``"time_limit"``). Without a time
+limit the result depends on the seed alone.
 
 Each candidate costs ``seasons`` x T simulated customers, so a full pass costs about
 2 N seasons T customers. The default ``max_evaluations`` (:func:`default_evaluations`) is a

@@ -29,7 +29,8 @@ capacity rows (:mod:`baselines.scenario_bound` certifies its upper bound with th
 scenarios as keep the LP within ``LP_VARIABLE_LIMIT`` variables, at least ``MIN_AUTO_SCENARIOS``
 = 32 and at most ``MAX_AUTO_SCENARIOS`` = 256 (K = 256 for N <= 19, 49 at N = 100, 32 from
 N = 157 on, where the flow ascent below takes over). With a fixed K = 32 a tiny instance
-(T = 8) changed its stock with the planning seed and lost up to 18.7 % of the exact optimum.
+(T = 8) changed its stock with the planning seed and lost up to 18.7 % of the exact optimum
+(research phase of issue 11).
 
 **Rounding.** ``rounding="in-sample"`` (default) rounds x by the SAA's own objective: when at
 most ``ENUMERATE_FRACTIONAL`` = 4 coordinates of x are fractional, every floor/ceil combination
@@ -64,10 +65,10 @@ Stopping is deterministic by default (``time_limit=None``): the flow ascent runs
 has converged: a step leaves x unchanged, or (from step 2 ``PATIENCE`` = 100 on) the best
 in-sample value F has risen by less than ``CONVERGENCE_TOLERANCE`` = 1e-5 (relative) over the
 last ``PATIENCE`` = 50 steps. (The former budget of
-1.5e6 / N steps cut the ascent long before convergence on large catalogs: 37 steps at
-N = 40,005 left 1,666 tail products stocked and lost 17 % of the bound on the pooling-trap
-family, where the converged ascent loses 0.6 %.) ``info["stopped"]`` says why it stopped
-(``"converged"``, ``"iterations"``, ``"time_limit"``).
+1.5e6 / N steps cut the ascent long before convergence on large catalogs: in the research phase
+of issue 11, 37 steps at N = 40,005 left 1,666 tail products stocked and lost 17 % of the bound
+on the prototype of the pooling-trap family, where the converged ascent lost 0.6 %.)
+``info["stopped"]`` says why it stopped (``"converged"``, ``"iterations"``, ``"time_limit"``).
 
 Variable order in the builder: x (N), then z^1..z^K (K N), then w^1..w^K (K N), then
 l^1..l^K (K N) when the chain has no leak.

@@ -88,17 +88,18 @@ at a time; see the README for the measured tables):
 
 * ``"lp"``: the K-scenario LP through HiGHS (dual simplex, falling back to interior point and
   to HiGHS' choice when a method returns no solution), certified by L at its projected duals
-  (equal to the LP value to 1e-12 relative where tested). Practical up to a few 10^4
-  variables: small (N 10, K 128) and mnl (N 20, K 128) take 0.1-0.7 s a replication, medium
-  (N 100, K 64) 3-5 s, heavy-tail (N 1,000) 3.5 s with K = 8 and 31 s with K = 32 (where dual
-  simplex also stopped without a solution on 2 of 4 replications).
+  (equal to the LP value to 1e-8 relative where tested). Practical up to a few 10^4
+  variables: the research phase timed the LP alone on a quiet machine at 0.1-0.7 s for small
+  (N 10, K 128) and mnl (N 20, K 128), 3-5 s for medium (N 100, K 64), 3.5 s for heavy-tail
+  (N 1,000) with K = 8 and 31 s with K = 32 (where dual simplex also stopped without a solution
+  on 2 of 4 replications).
 * ``"decomposed"``: no K-scenario LP at all: x from the SAA's flow ascent on the same scenarios
   (:func:`baselines.saa.flow_ascent`), multipliers from the greedy spill values at x, projected
   onto M_h, then ``polish`` projected subgradient (Polyak) steps on L towards the flow ascent's
   primal value. Every step is K fluid fixed points, so it runs wherever the SAA's flow ascent
-  runs (N = 10,000 with K = 16 in one to two minutes a replication); the certificate is a
-  little looser than the LP (0.4-0.6 % above the LP's v_K where both were computed). It stops
-  being practical where the flow ascent does: its cost grows like K N times the steps.
+  runs (research phase: N = 10,000 with K = 16 in 76-113 s a replication); the certificate is
+  a little looser than the LP (0.4-0.6 % above the LP's v_K where both were computed). It
+  stops being practical where the flow ascent does: its cost grows like K N times the steps.
 * ``"auto"`` (default): the LP up to ``BOUND_LP_LIMIT`` variables, the decomposition above.
 
 :func:`default_budget` picks K and M by catalog size (documented there), so that the serious
@@ -156,11 +157,12 @@ def default_budget(instance: Instance) -> tuple[int, int]:
     N = 155, 8 at N = 1,000), or K = 16 where not even K = 8 fits (the decomposed
     certificate); M = 10 replications up to N = 50, 5 up to N = 2,000 and 3 beyond.
 
-    Measured on the serious leaderboard's families (one replication, 2 shared cores under load;
-    about 4x faster on a quiet machine): small (N 10, K 128) 0.8 s, mnl (N 20, K 128) 3.5 s,
-    medium (N 100, K 64) 15 s, heavy-tail (N 1,000, K 8) 12 s; so the 20 instances of the
-    serious config take about 12 minutes under load, 3-4 minutes on a quiet machine. The control
-    variate keeps the upper limit within 0.1 % of the estimate with these M."""
+    Measured per replication (LP and certificate) while other jobs loaded the 2 cores (load
+    average 7-12): small (N 10, K 128) 1.6 s, mnl (N 20, K 128) 3.5 s, medium (N 100, K 64)
+    15 s, heavy-tail (N 1,000, K 8) 12 s; five instances of each of these four families then
+    take about 15 minutes (the research phase timed the same LPs 3-5 times faster on a quiet
+    machine). The control variate keeps the upper limit within about 0.1 % of the estimate with
+    these M (README)."""
     n = instance.n_products
     k = 128
     while k > 8 and lp_variables(instance, k) > BOUND_LP_LIMIT:

@@ -19,7 +19,8 @@ scenarios, maximizing (1/K) sum_k (sales margin in scenario k) - h . x:
   sales margin pathwise and its SAA is also a valid MMW bound (the proof of
   :mod:`baselines.scenario_bound`, Theorem 2 (a)), but a loose one.
 
-**Why first-choice scenarios stay the default planner** (measured, issue 11; README): the free
+**Why first-choice scenarios stay the default planner** (research phase of issue 11; this
+project's measurement on every family is ``python -m experiments.walk_study``, README): the free
 assignment is clairvoyant about each customer's own walk: it lets her skip a stocked
 low-margin product whenever her walk later reaches a better one, so it credits every product on
 her walk with her demand, stocks the whole catalog, has an in-sample value *above the fluid

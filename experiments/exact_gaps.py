@@ -25,6 +25,9 @@ Instance classes (held-out instance seeds from 1,000,000; family knobs in bracke
 Writes ``<out>/exact_gaps.json`` (every instance, seed and stock) and ``<out>/exact_gaps.md``
 (per class and heuristic: mean, median and largest gap, share of plans that are optimal).
 ``--quick`` runs the tiny classes with two instances and two planning seeds (a smoke test).
+``--variant LABEL=POLICY:KNOB=VALUE[,KNOB=VALUE]`` adds a row for a registered heuristic with
+other knobs (values are read as YAML scalars), e.g. the gradient's former evaluation point:
+``--variant gradient-randomized=sample-path-gradient:evaluate_at=randomized``.
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import yaml
 
 from baselines.exact import exact_all_stocks
 from baselines.registry import POLICIES, solve
@@ -109,9 +113,24 @@ CLASSES: dict[str, dict[str, Any]] = {
 QUICK = ("tiny", "tiny-poisson", "mnl", "mnl-no-outside")
 
 
+VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {}
+"""Extra rows: label -> (registered policy, knobs), from ``--variant``."""
+
+
 def heuristics() -> list[str]:
-    """The registered policies whose gaps are measured (the registry, not a hand-kept list)."""
-    return [name for name in POLICIES if name not in LEFT_OUT]
+    """The registered policies whose gaps are measured (the registry, not a hand-kept list),
+    then the variants."""
+    return [name for name in POLICIES if name not in LEFT_OUT] + list(VARIANTS)
+
+
+def parse_variant(text: str) -> tuple[str, tuple[str, dict[str, Any]]]:
+    """``LABEL=POLICY:KNOB=VALUE[,KNOB=VALUE]`` -> (label, (policy, knobs))."""
+    label, _, rest = text.partition("=")
+    policy, _, knobs = rest.partition(":")
+    if not label or policy not in POLICIES:
+        raise SystemExit(f"--variant {text!r}: expected LABEL=POLICY:KNOB=VALUE,...")
+    pairs = [item.partition("=") for item in knobs.split(",") if item]
+    return label, (policy, {key: yaml.safe_load(value) for key, _, value in pairs})
 
 
 def exact_profit(instance: Instance, table: Any, stock: np.ndarray) -> float:
@@ -148,8 +167,9 @@ def run_class(name: str, spec: dict[str, Any], *, quick: bool, log=print) -> dic
         }
         for policy in heuristics():
             runs = []
+            target, knobs = VARIANTS.get(policy, (policy, {}))
             for plan in range(plans):
-                result = solve(policy, instance, rng=PLANNING_SEED + plan)
+                result = solve(target, instance, rng=PLANNING_SEED + plan, **knobs)
                 stock = np.asarray(result.stock, dtype=np.int64)
                 value = exact_profit(instance, table, stock)
                 gap = 100.0 * (optimum - value) / optimum if optimum > 0 else 0.0
@@ -251,7 +271,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--classes", nargs="*", choices=sorted(CLASSES), help="only these classes (default all)"
     )
+    parser.add_argument(
+        "--variant",
+        action="append",
+        default=[],
+        metavar="LABEL=POLICY:KNOB=VALUE,...",
+        help="also measure a registered heuristic with other knobs (repeatable)",
+    )
+    parser.add_argument("--stem", help="file name stem (default exact_gaps[_quick])")
     args = parser.parse_args(argv)
+    VARIANTS.update(parse_variant(text) for text in args.variant)
     begin = time.perf_counter()
     chosen = args.classes or (list(QUICK) if args.quick else list(CLASSES))
     classes = [run_class(name, CLASSES[name], quick=args.quick) for name in chosen]
@@ -259,9 +288,12 @@ def main(argv: list[str] | None = None) -> int:
     command = "python -m experiments.exact_gaps" + (" --quick" if args.quick else "")
     if args.classes:
         command += " --classes " + " ".join(args.classes)
+    command += "".join(f" --variant {text}" for text in args.variant)
+    if args.stem:
+        command += f" --stem {args.stem}"
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    stem = "exact_gaps_quick" if args.quick else "exact_gaps"
+    stem = args.stem or ("exact_gaps_quick" if args.quick else "exact_gaps")
     payload = {"command": command, "classes": classes, "summary": summary}
     (out / f"{stem}.json").write_text(json.dumps(payload, indent=1) + "\n")
     text = markdown(classes, summary, command)
