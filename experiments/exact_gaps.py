@@ -283,7 +283,8 @@ def markdown(classes: list[dict[str, Any]], summary: dict[str, Any], command: st
         plans = len(first["plans"][heuristics()[0]])
 
         def excess(key: str, items=items) -> float:
-            return 100 * float(np.mean([(i[key] - i["optimum"]) / i["optimum"] for i in items]))
+            value = 100 * float(np.mean([(i[key] - i["optimum"]) / i["optimum"] for i in items]))
+            return round(value, 1) + 0.0  # no "-0.0" for a round-off below the optimum
 
         removed = [
             (i["fluid_bound"] - i["scenario_bound_upper"]) / (i["fluid_bound"] - i["optimum"])
