@@ -1,4 +1,4 @@
-"""Training callbacks: a progress bar with episode profit, and a checkpoint schedule.
+"""Training callbacks: progress (timesteps and episode profit), and a checkpoint schedule.
 
 :class:`CheckpointCallback` decides *when* to checkpoint and calls a ``save(model)`` function
 given by the caller (the run folder's layout is :mod:`experiments.runs`'s business).
@@ -14,55 +14,60 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable
-from typing import Any
 
 import numpy as np
 from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.off_policy_algorithm import OffPolicyAlgorithm
 from stable_baselines3.common.type_aliases import TrainFrequencyUnit
-from tqdm.auto import tqdm
 
 PROFIT_KEY = "profit"
 """Key of the season's profit in the final step's ``info`` (the environments' KPIs)."""
 
 
-class ProgressBarCallback(BaseCallback):
-    """A tqdm bar over timesteps (with ETA) showing the mean profit of the last ``window``
-    finished episodes, read from ``info["profit"]`` (falling back to the Monitor's episode
-    return ``info["episode"]["r"]`` for environments without that KPI)."""
+class ProgressCallback(BaseCallback):
+    """Report training progress to ``tick(units, note)``: the timesteps done since the last
+    call (counted up to ``total_timesteps``) and, as the note, ``label`` with the mean profit
+    of the last ``window`` finished episodes, read from ``info["profit"]`` (falling back to
+    the Monitor's episode return ``info["episode"]["r"]`` for environments without that KPI).
+    The caller owns the display (a progress bar, log lines, or a Ray driver's)."""
 
-    def __init__(self, total_timesteps: int, window: int = 100, description: str = "") -> None:
+    def __init__(
+        self,
+        tick: Callable[..., None],
+        total_timesteps: int,
+        *,
+        label: str = "",
+        window: int = 100,
+    ) -> None:
         super().__init__()
+        self.tick = tick
         self.total_timesteps = total_timesteps
-        self.description = description
+        self.label = label
         self.profits: deque[float] = deque(maxlen=window)
-        self.bar: Any = None
+        self.reported = 0
 
     def _on_training_start(self) -> None:
-        self.bar = tqdm(
-            total=self.total_timesteps,
-            initial=self.model.num_timesteps,
-            desc=self.description,
-            unit="step",
-            dynamic_ncols=True,
-        )
+        self.reported = min(self.model.num_timesteps, self.total_timesteps)
 
     def _on_step(self) -> bool:
+        finished = False
         for done, info in zip(self.locals["dones"], self.locals["infos"], strict=True):
             if not done:
                 continue
+            finished = True
             if PROFIT_KEY in info:
                 self.profits.append(float(info[PROFIT_KEY]))
             elif "episode" in info:
                 self.profits.append(float(info["episode"]["r"]))
-        self.bar.update(self.model.num_timesteps - self.bar.n)
-        if self.profits:
-            self.bar.set_postfix(profit=f"{np.mean(self.profits):.4g}", refresh=False)
+        now = min(self.model.num_timesteps, self.total_timesteps)
+        note = None
+        if finished and self.profits:
+            note = f"{self.label} profit {np.mean(self.profits):.4g}".strip()
+        if now > self.reported or note:
+            self.tick(now - self.reported, note)
+            self.reported = now
         return True
-
-    def _on_training_end(self) -> None:
-        self.bar.close()
 
 
 class CheckpointCallback(BaseCallback):

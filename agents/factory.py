@@ -9,18 +9,28 @@ say is what the SB3 constructor takes (checked beforehand by :mod:`agents.settin
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import numba
 import torch
 from stable_baselines3 import A2C, PPO, SAC, TD3
 from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.off_policy_algorithm import OffPolicyAlgorithm
+from stable_baselines3.common.policies import BasePolicy
 from stable_baselines3.common.vec_env import VecEnv
+
+from agents.catalog_policy import CatalogPolicy
 
 ALGORITHMS: dict[str, type[BaseAlgorithm]] = {"ppo": PPO, "sac": SAC, "td3": TD3, "a2c": A2C}
 """Algorithm name (as written in experiment files) -> stable-baselines3 class."""
+
+POLICY_CLASSES: dict[str, type[BasePolicy]] = {"CatalogPolicy": CatalogPolicy}
+"""This project's policy classes, by the name an experiment file uses; the algorithms they
+work with are in :data:`POLICY_ALGORITHMS`."""
+POLICY_ALGORITHMS: dict[str, tuple[str, ...]] = {"CatalogPolicy": ("ppo", "a2c")}
 
 ACTIVATIONS: dict[str, type[torch.nn.Module]] = {
     "tanh": torch.nn.Tanh,
@@ -33,6 +43,24 @@ ACTIVATIONS: dict[str, type[torch.nn.Module]] = {
 TORCH_THREADS = 1
 """Intra-op threads for torch. The default (one per core) made PPO 3-30x slower on the
 2-core machines this project targets, where small MLPs gain nothing from threading."""
+NUMBA_TRAINING_THREADS = 1
+"""Threads of the batched simulator (:func:`envs.simulate.play_batch`) while an agent trains.
+Its parallel loop gains little at one episode's size, and with the machine shared its threads
+wait for each other at every step: measured 10 PPO steps per second with 2 threads on a loaded
+machine against 140 with one."""
+
+
+@contextmanager
+def training_threads() -> Iterator[None]:
+    """Torch on ``TORCH_THREADS`` and numba on ``NUMBA_TRAINING_THREADS`` threads for the
+    duration (numba's previous count is restored afterwards, for evaluation)."""
+    torch.set_num_threads(TORCH_THREADS)
+    previous = numba.get_num_threads()
+    numba.set_num_threads(min(NUMBA_TRAINING_THREADS, previous))
+    try:
+        yield
+    finally:
+        numba.set_num_threads(previous)
 
 
 def make_model(
@@ -59,7 +87,7 @@ def make_model(
     if issubclass(cls, OffPolicyAlgorithm) and "buffer_size" not in settings:
         settings["buffer_size"] = min(1_000_000, total_timesteps)
     return cls(
-        policy,
+        POLICY_CLASSES.get(policy, policy),
         env,
         seed=seed,
         tensorboard_log=tensorboard_log,

@@ -25,16 +25,21 @@ from stable_baselines3.common.off_policy_algorithm import OffPolicyAlgorithm
 from stable_baselines3.common.on_policy_algorithm import OnPolicyAlgorithm
 from stable_baselines3.common.vec_env import VecEnv
 
+from agents.catalog_policy import COLUMN_SETS
 from agents.factory import (
     ACTIVATIONS,
     ALGORITHMS,
+    POLICY_ALGORITHMS,
+    POLICY_CLASSES,
     TORCH_THREADS,
     policy_kwargs_for,
     sb3_hyperparams,
 )
+from envs.observation import MAX_NEIGHBOURS
 from envs.validation import (
     InputError,
     InputTypeError,
+    choice_iv,
     describe,
     did_you_mean,
     integer_iv,
@@ -45,6 +50,7 @@ MAX_TIMESTEPS = 10**10
 MAX_ENVS = 256
 MAX_LAYER_WIDTH = 65_536
 MAX_LAYERS = 64
+MAX_ROUNDS = 8
 SEED_LIMIT = 2**32
 """Training seeds lie in [0, 2**32): SB3 seeds numpy's legacy generator, which takes 32 bits."""
 
@@ -151,10 +157,11 @@ def check_agent_settings(
     (``buffer_size: 1.0e+6`` -> 1_000_000). ``path`` is the agent's dotted place in the
     experiment file (``agents.0``); messages name ``<path>.hyperparams.<key>`` and so on."""
     cls = check_algorithm(algo, f"{path}.algo")
-    if policy not in cls.policy_aliases:
+    known = [*cls.policy_aliases, *(p for p, a in POLICY_ALGORITHMS.items() if algo in a)]
+    if policy not in known:
         raise InputError(
             f"`{path}.policy` {policy!r} is not a policy of {cls.__name__} (one of "
-            f"{sorted(cls.policy_aliases)}){did_you_mean(policy, cls.policy_aliases)}"
+            f"{sorted(known)}){did_you_mean(policy, known)}"
         )
     check_policy_kwargs(algo, policy, policy_kwargs, f"{path}.policy_kwargs")
     parameters = inspect.signature(cls.__init__).parameters
@@ -189,6 +196,15 @@ def check_agent_settings(
                 f"`{path}.hyperparams.batch_size` is {normalized['batch_size']}; "
                 f"{cls.__name__} needs minibatches of at least 2 (advantages are normalized)"
             )
+        batch = normalized.get(
+            "batch_size", parameters.get("batch_size") and parameters["batch_size"].default
+        )
+        if isinstance(batch, int) and batch > n_steps * n_envs:
+            raise InputError(
+                f"`{path}.hyperparams.batch_size` {batch} is larger than a rollout "
+                f"(n_steps {n_steps} x n_envs {n_envs} = {n_steps * n_envs}); every minibatch "
+                "would be the whole rollout: lower it or collect longer rollouts"
+            )
     return normalized
 
 
@@ -197,7 +213,7 @@ def check_policy_kwargs(algo: str, policy: str, kwargs: Mapping[str, Any], path:
     spaces and the learning-rate schedule, which SB3 passes itself); ``activation_fn`` must name
     one of :data:`agents.factory.ACTIVATIONS`; ``net_arch`` must be a list of layer widths (or
     a mapping of such lists for the actor and critic)."""
-    policy_class = ALGORITHMS[algo].policy_aliases[policy]
+    policy_class = POLICY_CLASSES.get(policy) or ALGORITHMS[algo].policy_aliases[policy]
     parameters = inspect.signature(policy_class.__init__).parameters
     allowed = [
         p
@@ -220,6 +236,28 @@ def check_policy_kwargs(algo: str, policy: str, kwargs: Mapping[str, Any], path:
         )
     if "net_arch" in kwargs:
         _check_net_arch(kwargs["net_arch"], f"{path}.net_arch")
+    if policy in POLICY_CLASSES:
+        _check_catalog_kwargs(kwargs, path)
+
+
+def _check_catalog_kwargs(kwargs: Mapping[str, Any], path: str) -> None:
+    """Ranges of :class:`agents.catalog_policy.CatalogPolicy`'s arguments."""
+    rules = {
+        "hidden": lambda label, v: integer_iv(label, v, low=1, high=MAX_LAYER_WIDTH),
+        "critic_hidden": lambda label, v: integer_iv(label, v, low=1, high=MAX_LAYER_WIDTH),
+        "rounds": lambda label, v: integer_iv(label, v, low=0, high=MAX_ROUNDS),
+        "neighbours": lambda label, v: integer_iv(label, v, low=1, high=MAX_NEIGHBOURS),
+        "log_std_init": lambda label, v: real_iv(label, v, low=-20.0, high=2.0),
+        "columns": lambda label, v: choice_iv(label, v, tuple(COLUMN_SETS)),
+        "use_sde": lambda label, v: v is False or _refuse(label, v, "gSDE is not supported"),
+    }
+    for key, value in kwargs.items():
+        if key in rules:
+            rules[key](f"{path}.{key}", value)
+
+
+def _refuse(label: str, value: Any, reason: str) -> None:
+    raise InputError(f"`{label}` cannot be {value!r}: {reason}")
 
 
 def _check_net_arch(value: Any, path: str) -> None:
@@ -334,7 +372,13 @@ def dry_build(
     if issubclass(cls, OffPolicyAlgorithm):
         settings["buffer_size"] = 2
     try:
-        cls(policy, env, policy_kwargs=policy_kwargs_for(policy_kwargs), device="cpu", **settings)
+        cls(
+            POLICY_CLASSES.get(policy, policy),
+            env,
+            policy_kwargs=policy_kwargs_for(policy_kwargs),
+            device="cpu",
+            **settings,
+        )
     except (ValueError, TypeError, AssertionError, RuntimeError, KeyError) as exc:
         raise InputError(
             f"`{path}` is rejected by stable-baselines3 {cls.__name__}: {type(exc).__name__}: {exc}"

@@ -1,5 +1,9 @@
 """The policy registry: heuristic names -> ``"module:function"``, imported lazily.
 
+Importing this module also registers every heuristic as an environment reference
+(:mod:`envs.references`), so that ``action_anchor`` and ``reward_baseline`` of the environments
+accept any heuristic's name.
+
 Every heuristic is ``function(instance, *, rng=None, <knobs with defaults>) -> PolicyResult``.
 :func:`solve` looks the name up, checks the knobs against the function's keyword-only
 parameters (an unknown knob is an error naming it, with a did-you-mean), calls it and times
@@ -19,7 +23,9 @@ from typing import Any, Callable
 import numpy as np
 
 from baselines.policy import PolicyResult
+from envs.fluid_lp import FluidSolution
 from envs.instance import Instance
+from envs.references import FLUID, REFERENCE_SEED, register_reference
 from envs.validation import InputError
 
 POLICIES: dict[str, str] = {
@@ -101,3 +107,19 @@ class HeuristicPolicy:
     def __repr__(self) -> str:
         knobs = ", ".join(f"{k}={v!r}" for k, v in self.knobs.items())
         return f"HeuristicPolicy({self.name!r}{', ' if knobs else ''}{knobs})"
+
+
+class HeuristicReference:
+    """Registered heuristic ``name`` as an environment reference (:mod:`envs.references`):
+    its stock on an instance, solved with the fixed planning seed ``REFERENCE_SEED``."""
+
+    def __init__(self, name: str) -> None:
+        self.name = _name_iv(name)
+
+    def __call__(self, instance: Instance, solution: FluidSolution) -> np.ndarray:
+        return solve(self.name, instance, rng=REFERENCE_SEED).stock.astype(np.float64)
+
+
+for _name in POLICIES:
+    if _name != FLUID:  # "fluid" is built in: the fluid LP sales themselves (fractional)
+        register_reference(_name, HeuristicReference(_name))

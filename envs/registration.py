@@ -8,65 +8,44 @@ namespace; bump ``-vN`` whenever dynamics, observations or rewards change. Tests
 from gymnasium.envs.registration import register
 
 ONE_SHOT = "envs.one_shot:OneShotStockingEnv"
+RESIDUAL = {"action_anchor": "fluid", "reward_baseline": "fluid"}
 
+register(id="Assort/OneShotTiny-v1", entry_point=ONE_SHOT, kwargs={"family": "tiny"})
+register(id="Assort/OneShotSmall-v1", entry_point=ONE_SHOT, kwargs={"family": "small"})
 register(
-    id="Assort/OneShotTiny-v0", entry_point=ONE_SHOT, kwargs={"family": "tiny", "instance_seed": 0}
-)
-register(
-    id="Assort/OneShotSmall-v0",
+    id="Assort/OneShotSmallFamily-v1",
     entry_point=ONE_SHOT,
-    kwargs={"family": "small", "instance_seed": 0},
+    kwargs={"family": "small", "resample_instance": True},
 )
 register(
-    id="Assort/OneShotSmallFamily-v0",
+    id="Assort/OneShotSmallFamilyResidual-v1",
     entry_point=ONE_SHOT,
-    kwargs={"family": "small", "instance_seed": 0, "resample_instance": True},
+    kwargs={"family": "small", "resample_instance": True, **RESIDUAL},
 )
+register(id="Assort/OneShotMedium-v1", entry_point=ONE_SHOT, kwargs={"family": "medium"})
 register(
-    id="Assort/OneShotMedium-v0",
+    id="Assort/OneShotMediumFamily-v1",
     entry_point=ONE_SHOT,
-    kwargs={"family": "medium", "instance_seed": 0},
+    kwargs={"family": "medium", "resample_instance": True},
 )
 register(
-    id="Assort/OneShotMediumFamily-v0",
+    id="Assort/OneShotMediumFamilyResidual-v1",
     entry_point=ONE_SHOT,
-    kwargs={"family": "medium", "instance_seed": 0, "resample_instance": True},
+    kwargs={"family": "medium", "resample_instance": True, **RESIDUAL},
 )
+register(id="Assort/OneShotMNL-v1", entry_point=ONE_SHOT, kwargs={"family": "mnl"})
 register(
-    id="Assort/OneShotSmallFamilyResidual-v0",
+    id="Assort/OneShotMNLFamily-v1",
     entry_point=ONE_SHOT,
-    kwargs={
-        "family": "small",
-        "instance_seed": 0,
-        "resample_instance": True,
-        "action_anchor": "fluid",
-        "reward_baseline": "fluid",
-    },
+    kwargs={"family": "mnl", "resample_instance": True},
 )
+register(id="Assort/OneShotHeavyTail-v1", entry_point=ONE_SHOT, kwargs={"family": "heavy-tail"})
 register(
-    id="Assort/OneShotMediumFamilyResidual-v0",
+    id="Assort/OneShotHeavyTailFamily-v1",
     entry_point=ONE_SHOT,
-    kwargs={
-        "family": "medium",
-        "instance_seed": 0,
-        "resample_instance": True,
-        "action_anchor": "fluid",
-        "reward_baseline": "fluid",
-    },
+    kwargs={"family": "heavy-tail", "resample_instance": True},
 )
-register(
-    id="Assort/OneShotMNL-v0", entry_point=ONE_SHOT, kwargs={"family": "mnl", "instance_seed": 0}
-)
-register(
-    id="Assort/OneShotHeavyTail-v0",
-    entry_point=ONE_SHOT,
-    kwargs={"family": "heavy-tail", "instance_seed": 0},
-)
-register(
-    id="Assort/OneShotMultiStep-v0",
-    entry_point=ONE_SHOT,
-    kwargs={"family": "multistep", "instance_seed": 0},
-)
+register(id="Assort/OneShotMultiStep-v1", entry_point=ONE_SHOT, kwargs={"family": "multistep"})
 
 SEQUENTIAL = "envs.sequential:SequentialStockingEnv"
 

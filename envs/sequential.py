@@ -14,6 +14,13 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
+from envs.actions import action_iv, scale_action
+from envs.episodes import (
+    HELD_OUT_SEED_START,
+    EpisodeSettings,
+    InstanceSource,
+    PreparedInstance,
+)
 from envs.features import (
     CATALOG_FEATURES,
     FEATURES,
@@ -22,15 +29,7 @@ from envs.features import (
     substitution_inflow,
 )
 from envs.instance import MAX_PRODUCTS, Instance
-from envs.one_shot import (
-    HELD_OUT_SEED_START,
-    RENDER_MODES,
-    InstanceSource,
-    PreparedInstance,
-    action_iv,
-    render_mode_iv,
-    scale_action,
-)
+from envs.rendering import RENDER_MODES, render_mode_iv
 from envs.validation import integer_iv
 
 BATCH_FEATURES: tuple[tuple[str, float, float], ...] = (
@@ -74,7 +73,7 @@ class SequentialStockingEnv(gym.Env[np.ndarray, np.ndarray]):
     ## Action Space
 
     ``Box(-1, 1, (B,), float32)``: row b of the batch (product kB + b) is stocked
-    round((a_b + 1) / 2 * cap) units, the scale of :func:`envs.one_shot.action_to_stock`.
+    round((a_b + 1) / 2 * cap) units, the scale of :func:`envs.actions.action_to_stock`.
 
     ## Observation Space
 
@@ -117,7 +116,7 @@ class SequentialStockingEnv(gym.Env[np.ndarray, np.ndarray]):
     ## Episode End
 
     After ceil(N / B) steps (``terminated=True``). The final ``info`` holds the KPIs of
-    :func:`envs.one_shot.season_kpis` (with ``stock`` int64[N]) and the seeds; earlier
+    :func:`envs.episodes.season_kpis` (with ``stock`` int64[N]) and the seeds; earlier
     ``info`` dicts hold the seeds only.
 
     ## Arguments
@@ -161,7 +160,7 @@ class SequentialStockingEnv(gym.Env[np.ndarray, np.ndarray]):
             family_kwargs=family_kwargs,
             instance=instance,
             resample_instance=resample_instance,
-            reward_scale=reward_scale,
+            settings=EpisodeSettings.checked(reward_scale=reward_scale),
             instance_pool=instance_pool,
         )
         n = self.source.n_products
@@ -251,7 +250,7 @@ class SequentialStockingEnv(gym.Env[np.ndarray, np.ndarray]):
         return self._observation(), reward, True, False, {**info, **self._seeds}
 
     def render(self) -> np.ndarray | None:
-        """The stock committed so far against demand (:func:`envs.one_shot.stock_image`)."""
+        """The stock committed so far against demand (:func:`envs.rendering.stock_image`)."""
         if self.render_mode is None:
             return None
         return (self._prepared or self.source.fixed).image(self._stock)

@@ -490,3 +490,55 @@ def _simulate_parallel(
             profit,
             kpis,
         )
+
+
+@njit(parallel=True, cache=True)
+def play_batch(
+    index,
+    stocks,
+    seeds,
+    seasons,
+    row_start,
+    slot_offset,
+    slots,
+    prices,
+    costs,
+    salvage,
+    customers,
+    poisson,
+    profit,
+):
+    """Batched episodes on packed instances (:class:`envs.pool.InstancePool`): for every copy e
+    (in parallel), the profits of seasons 0..K-1 of seed ``seeds[e]`` of ``stocks[e]`` on
+    instance ``index[e]`` into ``profit[e, :]``. Instance p's tables are
+    ``slots[slot_offset[p]:slot_offset[p + 1]]`` with row starts ``row_start[p]``. Each
+    season's profit is the one :func:`simulate` gives (the same kernel), bit for bit."""
+    n = stocks.shape[1]
+    for e in prange(stocks.shape[0]):
+        p = index[e]
+        sums = np.zeros((1, n), dtype=np.int64)
+        unused = np.zeros((1, 1), dtype=np.int64)
+        kpis = np.zeros((seasons, 3), dtype=np.int64)
+        season_profit = np.empty(seasons)
+        _run_chunk(
+            0,
+            seasons,
+            0,
+            stocks[e],
+            seeds[e],
+            0,
+            customers[p],
+            poisson,
+            np.float64(customers[p]),
+            row_start[p],
+            slots[slot_offset[p] : slot_offset[p + 1]],
+            prices[p],
+            costs[p],
+            salvage[p],
+            False,
+            unused,
+            sums,
+            season_profit,
+            kpis,
+        )
+        profit[e, :] = season_profit

@@ -13,9 +13,19 @@ import argparse
 import sys
 
 from envs.validation import InputError
-from experiments.commands import bound, evaluate, generate, leaderboard, policies, run, solve, train
+from experiments.commands import (
+    bound,
+    evaluate,
+    generate,
+    leaderboard,
+    policies,
+    run,
+    solve,
+    train,
+    tune,
+)
 
-COMMANDS = (generate, evaluate, bound, solve, policies, train, leaderboard, run)
+COMMANDS = (generate, evaluate, bound, solve, policies, train, tune, leaderboard, run)
 """The command modules, in the order ``assort --help`` lists them."""
 
 

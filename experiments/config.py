@@ -5,7 +5,7 @@ hyperparameters, timesteps, training seeds), the training settings and the leade
 benchmark suite::
 
     name: quickstart
-    env: {id: Assort/OneShotSmallFamily-v0, kwargs: {reward_scale: auto}}
+    env: {id: Assort/OneShotSmallFamily-v1, kwargs: {reward_scale: auto}}
     agents:
       - {algo: ppo, total_timesteps: 20_000, n_envs: 4, seeds: [0, 1],
          hyperparams: {n_steps: 64}, policy_kwargs: {net_arch: [64, 64]}}
@@ -53,7 +53,7 @@ from typing import Any
 
 import gymnasium
 import yaml
-from stable_baselines3.common.vec_env import DummyVecEnv
+from stable_baselines3.common.vec_env import DummyVecEnv, VecEnv
 
 import envs  # noqa: F401  (registers the Assort/* ids)
 from agents.settings import (
@@ -63,14 +63,17 @@ from agents.settings import (
     dry_build,
     rollout_size,
 )
+from agents.vec_env import CatalogVecEnv
 from baselines.registry import POLICIES
+from envs.episodes import HELD_OUT_SEED_START
 from envs.families import FAMILIES, family_parameters
-from envs.one_shot import HELD_OUT_SEED_START
+from envs.observation import DEFAULT_NEIGHBOURS
 from envs.simulate import MAX_SEASONS, MAX_SIMULATED_CUSTOMERS
 from envs.validation import (
     SEED_LIMIT,
     InputError,
     InputTypeError,
+    choice_iv,
     describe,
     did_you_mean,
     integer_iv,
@@ -94,7 +97,7 @@ class EnvConfig:
     """The Gymnasium environment an agent trains on."""
 
     id: str
-    """A registered environment id of this project, e.g. ``Assort/OneShotSmallFamily-v0``
+    """A registered environment id of this project, e.g. ``Assort/OneShotSmallFamily-v1``
     (``import envs`` registers them)."""
     kwargs: dict[str, Any] = field(default_factory=dict)
     """Keyword arguments for ``gymnasium.make`` (e.g. ``reward_scale``, ``instance_seed``)."""
@@ -131,6 +134,10 @@ class AgentConfig:
     """The stable-baselines3 policy class name (``MlpPolicy`` or ``MultiInputPolicy``)."""
     normalize: NormalizeConfig = field(default_factory=NormalizeConfig)
     """``VecNormalize`` settings; statistics are saved with the model and frozen at test time."""
+    vec_env: str = "dummy"
+    """How the ``n_envs`` copies are stepped: ``dummy`` (SB3's ``DummyVecEnv``, one Python
+    environment per copy, any environment) or ``catalog`` (:class:`agents.vec_env.CatalogVecEnv`:
+    every copy in one numba call; one-shot environments with Markov chain customers only)."""
     hyperparams: dict[str, Any] = field(default_factory=dict)
     """Keyword arguments of the algorithm's constructor (checked against its signature)."""
     policy_kwargs: dict[str, Any] = field(default_factory=dict)
@@ -546,17 +553,61 @@ def _check_agent(config: ExperimentConfig, agent: AgentConfig, path: str) -> Age
             hyperparams,
             agent.policy_kwargs,
             agent.n_envs,
+            agent.vec_env,
         ],
         sort_keys=True,
     )
+    _check_policy_fits(agent, env, path)
     if key not in _BUILT_MODELS:
-        venv = DummyVecEnv([lambda: gymnasium.make(env.id, **env.kwargs)] * agent.n_envs)
+        venv = _vector_env(env, agent)
         try:
             dry_build(agent.algo, agent.policy, venv, hyperparams, agent.policy_kwargs, path)
         finally:
             venv.close()
         _BUILT_MODELS.add(key)
     return dataclasses.replace(agent, hyperparams=hyperparams)
+
+
+VEC_ENVS = ("dummy", "catalog")
+ONE_SHOT_ENTRY_POINT = "envs.one_shot:OneShotStockingEnv"
+
+
+def _vector_env(env: EnvConfig, agent: AgentConfig) -> VecEnv:
+    """The agent's ``n_envs`` copies of ``env``, stepped as its ``vec_env`` says."""
+    if agent.vec_env == "catalog":
+        return CatalogVecEnv(env.id, agent.n_envs, env.kwargs)
+    return DummyVecEnv([lambda: gymnasium.make(env.id, **env.kwargs)] * agent.n_envs)
+
+
+def _check_policy_fits(agent: AgentConfig, env: EnvConfig, path: str) -> None:
+    """``vec_env: catalog`` and ``CatalogPolicy`` need a one-shot environment (the catalog
+    observation); ``CatalogPolicy`` reads raw observations (no ``normalize.observation``: the
+    neighbour columns are product indices) with the environment's ``neighbours``."""
+    choice_iv(f"{path}.vec_env", agent.vec_env, VEC_ENVS)
+    one_shot = gymnasium.spec(env.id).entry_point == ONE_SHOT_ENTRY_POINT
+    if agent.vec_env == "catalog" and not one_shot:
+        raise InputError(
+            f"`{path}.vec_env` 'catalog' steps one-shot environments only; {env.id} is not one"
+        )
+    if agent.policy != "CatalogPolicy":
+        return
+    if not one_shot:
+        raise InputError(
+            f"`{path}.policy` CatalogPolicy reads the one-shot catalog observation; {env.id} "
+            "does not have it"
+        )
+    if agent.normalize.observation:
+        raise InputError(
+            f"`{path}.normalize.observation` must be false for CatalogPolicy: its observation "
+            "holds product indices of the substitution graph, which normalization would destroy"
+        )
+    wanted = env.kwargs.get("neighbours", DEFAULT_NEIGHBOURS)
+    given = agent.policy_kwargs.get("neighbours", DEFAULT_NEIGHBOURS)
+    if wanted != given:
+        raise InputError(
+            f"`{path}.policy_kwargs.neighbours` is {given} but the environment's `neighbours` is "
+            f"{wanted}; they must agree"
+        )
 
 
 _BUILT_MODELS: set[str] = set()

@@ -8,12 +8,14 @@ for an experiment config.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from agents.policy import LearnedPolicy
 from baselines.registry import POLICIES, HeuristicPolicy, solve
 from envs.instance import Instance
 from envs.validation import InputError, InputTypeError, describe
@@ -81,6 +83,14 @@ def heuristic_contender(entry: str | Mapping[str, Any] | Any) -> Contender:
     )
 
 
+@functools.lru_cache(maxsize=64)
+def loaded_policy(run: str, content: str, trust: bool) -> LearnedPolicy:
+    """:func:`experiments.runs.learned_policy` of ``run``, loaded once per process for each
+    ``content`` (the fingerprint of its files): a backend worker that evaluates several cells of
+    one run loads its model once, and a retrained run (other files) is loaded anew."""
+    return learned_policy(run, trust=trust)
+
+
 def learned_contenders(run_dirs: Sequence[str | Path], *, trust: bool = False) -> list[Contender]:
     """One contender per (experiment, label, config fingerprint), one member per training
     seed, so runs trained with different configs are never pooled. The row is named by its
@@ -96,10 +106,13 @@ def learned_contenders(run_dirs: Sequence[str | Path], *, trust: bool = False) -
     for run in sorted(Path(r) for r in run_dirs):
         facts = run_facts(run)
         files = file_hashes(run)
+        content = fingerprint(files)
         member = Member(
-            label=f"{facts.experiment}/{run.name}@{fingerprint(files)[:8]}",
+            label=f"{facts.experiment}/{run.name}@{content[:8]}",
             identity={"run": run.name, "files": files, "source": source_hash("agents", "envs")},
-            decide=policy_decider(lambda run=run: learned_policy(run, trust=trust)),
+            decide=policy_decider(
+                lambda run=run, content=content: loaded_policy(str(run), content, trust)
+            ),
             training_seed=facts.seed,
             timesteps=facts.timesteps,
         )

@@ -1,13 +1,16 @@
 """Evaluating a policy on a suite instance: decide its stock, then simulate it.
 
 A :class:`Contender` is a leaderboard row: a heuristic (one :class:`Member`) or a learned
-agent (one member per training seed). :func:`evaluate_member` lets a member decide its stock on
+agent (one member per training seed). :func:`evaluate_cell` lets a member decide its stock on
 a suite instance (heuristics plan with :func:`planning_seed`, derived from the evaluation seed
 and the instance but independent of the customer streams, so no policy plans on the test
 customers), then simulates seasons 0..K-1 of the evaluation seed: season k of instance i meets
 the same customers whatever the policy (common random numbers, :mod:`envs.simulate`), so
 differences between policies are paired. Decisions and evaluations go through the result store
-(:mod:`experiments.store`), so nothing is computed twice.
+(:mod:`experiments.store`), so nothing is computed twice. A :class:`Cell` (one member on one
+instance) is self-contained and picklable, so the leaderboard maps :func:`evaluate_cell` over
+its cells on any backend (:mod:`experiments.backends`); :func:`evaluate_member` is the same in
+this process, counted.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from envs.episodes import IncompatibleInstanceError
 from envs.instance import Instance, stock_iv
 from envs.simulate import simulate
 from envs.validation import InputError
@@ -147,25 +151,51 @@ class Counts:
     failures: list[str] = field(default_factory=list)
 
 
-def evaluate_member(
-    member: Member,
-    item: SuiteInstance,
-    *,
-    seasons: int,
-    seed: int,
-    store: ResultStore,
-    counts: Counts,
-    progress: Progress | None = None,
-) -> Outcome:
-    """Decide (or load the stored decision) and evaluate (or load the stored evaluation)."""
+@dataclass(frozen=True)
+class Cell:
+    """One leaderboard cell as a backend task: ``member`` on ``item`` for ``seasons`` seasons
+    of the customer seed ``seed``, through ``store`` (a shared folder when the task runs on
+    another machine)."""
+
+    member: Member
+    item: SuiteInstance
+    seasons: int
+    seed: int
+    store: ResultStore
+
+
+@dataclass(frozen=True)
+class CellResult:
+    """What :func:`evaluate_cell` found or computed. ``incompatible`` holds the reason when
+    the member cannot play the instance (:class:`envs.episodes.IncompatibleInstanceError`);
+    then ``decision`` and ``record`` are None."""
+
+    decision: Decision | None
+    record: EvaluationRecord | None
+    decision_computed: bool = False
+    evaluation_computed: bool = False
+    message: str = ""
+    incompatible: str | None = None
+
+
+def evaluate_cell(cell: Cell, tick: Any = None) -> CellResult:
+    """Decide (or load the stored decision) and evaluate (or load the stored evaluation) one
+    cell; the store's writes are atomic, so cells may run at the same time in several
+    processes. A member that cannot play the instance's size gives a result with
+    ``incompatible`` set instead of raising."""
+    member, item, store, seed, seasons = cell.member, cell.item, cell.store, cell.seed, cell.seasons
     pseed = planning_seed(seed, item)
     decision_fp = store.decision_fingerprint(
         {"member": member.identity, "planning_seed": pseed},
         item.hash,
     )
     decision = store.get_decision(member.label, item.label, decision_fp)
+    decision_computed = decision is None
     if decision is None:
-        stock, seconds, info = member.decide(item.instance, pseed)
+        try:
+            stock, seconds, info = member.decide(item.instance, pseed)
+        except IncompatibleInstanceError as exc:
+            return CellResult(None, None, incompatible=str(exc))
         stock = stock_iv(stock, item.instance.n_products, f"stock of {member.label}")
         decision = Decision(
             policy=member.label,
@@ -176,27 +206,58 @@ def evaluate_member(
             info={**info, "planning_seed": pseed},
         )
         store.put_decision(decision)
-        counts.decisions_computed += 1
         how = f"decided in {seconds:.2f} s"
     else:
-        counts.decisions_reused += 1
         how = "decision stored"
     stock = np.asarray(decision.stock, dtype=np.int64)
     key = store.evaluation_key(member.label, item.label, item.hash, stock, seed, seasons)
     record = store.get_evaluation(key)
+    evaluation_computed = record is None
     if record is None:
         start = time.perf_counter()
         profits, kpis = simulate_profits(item.instance, stock, seasons, seed)
         record = EvaluationRecord(key=key, profits=profits, stock=decision.stock, kpis=kpis)
         store.put_evaluation(record)
-        counts.evaluations_computed += 1
         how += f", simulated {seasons} seasons in {time.perf_counter() - start:.2f} s"
     else:
-        counts.evaluations_reused += 1
         how += ", evaluation stored"
-    say(
-        progress,
+    message = (
         f"{member.label} on {item.label}: {how}; mean profit {record.mean_profit:.2f} "
-        f"({100 * record.mean_profit / item.bound:.1f}% of bound)",
+        f"({100 * record.mean_profit / item.bound:.1f}% of bound)"
     )
-    return Outcome(member=member, item=item, decision=decision, record=record)
+    return CellResult(decision, record, decision_computed, evaluation_computed, message)
+
+
+def count(counts: Counts, result: CellResult) -> None:
+    """Add one cell's work to ``counts``."""
+    if result.incompatible is not None:
+        return
+    if result.decision_computed:
+        counts.decisions_computed += 1
+    else:
+        counts.decisions_reused += 1
+    if result.evaluation_computed:
+        counts.evaluations_computed += 1
+    else:
+        counts.evaluations_reused += 1
+
+
+def evaluate_member(
+    member: Member,
+    item: SuiteInstance,
+    *,
+    seasons: int,
+    seed: int,
+    store: ResultStore,
+    counts: Counts,
+    progress: Progress | None = None,
+) -> Outcome:
+    """:func:`evaluate_cell` in this process, counted in ``counts``; a member that cannot
+    play the instance raises :class:`envs.episodes.IncompatibleInstanceError`."""
+    result = evaluate_cell(Cell(member, item, seasons, seed, store))
+    if result.incompatible is not None:
+        raise IncompatibleInstanceError(result.incompatible)
+    count(counts, result)
+    say(progress, result.message)
+    assert result.decision is not None and result.record is not None
+    return Outcome(member=member, item=item, decision=result.decision, record=result.record)

@@ -62,13 +62,21 @@ from typing import Any, Literal
 
 import numpy as np
 
-from envs.one_shot import IncompatibleInstanceError
 from envs.simulate import MAX_SEASONS
 from envs.validation import InputError, integer_iv
+from experiments.backends import Backend, run_ordered
 from experiments.config import ExperimentConfig
 from experiments.contenders import config_contenders
-from experiments.evaluation import Contender, Counts, Outcome, evaluate_member
-from experiments.progress import Progress, say
+from experiments.evaluation import (
+    Cell,
+    CellResult,
+    Contender,
+    Counts,
+    Outcome,
+    count,
+    evaluate_cell,
+)
+from experiments.progress import Progress, phase, say
 from experiments.statistics import (
     DEFAULT_BOOTSTRAP_REPS,
     DEFAULT_LEVEL,
@@ -264,13 +272,17 @@ def run_leaderboard(
     bootstrap_reps: int = DEFAULT_BOOTSTRAP_REPS,
     rng: None | int | np.random.Generator = 0,
     progress: Progress | None = None,
+    backend: Backend | None = None,
 ) -> Leaderboard:
     """Evaluate every member of every contender on every suite instance (reusing the store)
-    and build the per-family and aggregate tables (module docstring).
+    and build the per-family and aggregate tables (module docstring). Each (member, instance)
+    cell is one task of ``backend`` (serial when None; :mod:`experiments.backends`); the
+    tables do not depend on the backend.
 
-    A member whose ``decide`` raises :class:`envs.one_shot.IncompatibleInstanceError` (a
+    A member whose ``decide`` raises :class:`envs.episodes.IncompatibleInstanceError` (a
     learned agent trained for another catalog size) leaves its contender out of that family;
-    the reason is kept in ``counts.failures``. Any other error propagates. ``rng`` seeds the
+    the reason is kept in ``counts.failures``. Any other error propagates (on a parallel
+    backend, after the cells not yet finished are cancelled). ``rng`` seeds the
     bootstrap.
     """
     seasons = integer_iv("seasons", seasons, low=2, high=MAX_SEASONS)
@@ -285,30 +297,43 @@ def run_leaderboard(
     level = level_iv(level)
     counts = Counts()
     families = list(dict.fromkeys(item.family for item in suite))
-    by_family: dict[str, dict[str, list[list[Outcome]]]] = {f: {} for f in families}
+    # Every (contender, family, member, instance) is one cell, a backend task.
+    places: list[tuple[str, str, int, int]] = []
+    cells: list[Cell] = []
     for contender in contenders:
         for family in families:
             items = [item for item in suite if item.family == family]
-            try:
-                by_family[family][contender.name] = [
-                    [
-                        evaluate_member(
-                            member,
-                            item,
-                            seasons=seasons,
-                            seed=seed,
-                            store=store,
-                            counts=counts,
-                            progress=progress,
-                        )
-                        for item in items
-                    ]
-                    for member in contender.members
-                ]
-            except IncompatibleInstanceError as exc:
-                message = f"{contender.name} not evaluated on family {family}: {exc}"
-                counts.failures.append(message)
-                say(progress, message)
+            for m, member in enumerate(contender.members):
+                for i, item in enumerate(items):
+                    places.append((contender.name, family, m, i))
+                    cells.append(Cell(member, item, seasons, seed, store))
+    with phase(progress, "evaluation", total=len(cells), unit="cells", tasks=len(cells)) as bar:
+
+        def report(index: int, result: CellResult) -> None:
+            bar.tick(1)
+            bar.task_done()
+            if result.incompatible is None:
+                say(progress, result.message)
+
+        results = run_ordered(backend, evaluate_cell, cells, done=report)
+    by_family: dict[str, dict[str, list[list[Outcome]]]] = {f: {} for f in families}
+    refused: dict[tuple[str, str], str] = {}
+    for (name, family, _, _), result in zip(places, results):
+        if result.incompatible is not None:
+            refused.setdefault((name, family), result.incompatible)
+    for (name, family, m, _), cell, result in zip(places, cells, results):
+        if (name, family) in refused:
+            continue
+        count(counts, result)
+        assert result.decision is not None and result.record is not None
+        members = by_family[family].setdefault(name, [])
+        while len(members) <= m:
+            members.append([])
+        members[m].append(Outcome(cell.member, cell.item, result.decision, result.record))
+    for (name, family), reason in refused.items():
+        message = f"{name} not evaluated on family {family}: {reason}"
+        counts.failures.append(message)
+        say(progress, message)
     tables: dict[str, list[FamilyRow]] = {}
     for family in families:
         results = by_family[family]
@@ -404,9 +429,11 @@ def leaderboard_from_config(
     trust: bool = False,
     bootstrap_reps: int = DEFAULT_BOOTSTRAP_REPS,
     progress: Progress | None = None,
+    backend: Backend | None = None,
 ) -> Leaderboard:
     """The leaderboard of an :class:`experiments.config.ExperimentConfig`: its evaluation
-    suite, heuristics and runs (:func:`config_contenders`), seasons and seed."""
+    suite, heuristics and runs (:func:`config_contenders`), seasons and seed; suite instances
+    and cells are tasks of ``backend`` (serial when None)."""
     evaluation = config.evaluation
     bootstrap_reps = bootstrap_reps_iv(bootstrap_reps)
     contenders = config_contenders(config, runs=runs, trust=trust, progress=progress)
@@ -416,6 +443,7 @@ def leaderboard_from_config(
         progress=progress,
         store=store,
         scenario_bounds=evaluation.scenario_bound,
+        backend=backend,
     )
     return run_leaderboard(
         suite,
@@ -425,4 +453,5 @@ def leaderboard_from_config(
         store=store,
         bootstrap_reps=bootstrap_reps,
         progress=progress,
+        backend=backend,
     )

@@ -338,10 +338,15 @@ def _git(root: Path, *args: str) -> str | None:
 
 
 def command_line() -> str:
-    """This process's command line, as ``assort ...`` when run through the console script."""
+    """This process's command line, as ``assort ...`` when run through the console script and
+    as ``python -m experiments ...`` when run as a module (not the path of ``__main__.py``)."""
     argv = list(sys.argv)
     if argv and Path(argv[0]).name == "assort":
         argv[0] = "assort"
+    elif (
+        argv and Path(argv[0]).name == "__main__.py" and Path(argv[0]).parent.name == "experiments"
+    ):
+        argv[0:1] = ["python", "-m", "experiments"]
     return shlex.join(argv)
 
 

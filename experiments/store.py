@@ -5,8 +5,9 @@ Layout under the store's root folder::
     decisions/<policy>/<instance>.json           what a policy stocks on an instance (+ solve time)
     bounds/<instance>.json                       the scenario (MMW) bound of an instance
     evaluations/<policy>/<instance>/seed<S>.json  mean profit, standard error, KPIs of that stock
-    evaluations/<policy>/<instance>/seed<S>.npy   the per-season profits (float64), for paired
-                                                  statistics
+    evaluations/<policy>/<instance>/seed<S>.<H>.npy  the per-season profits (float64), for paired
+                                                  statistics; <H> is the first 16 hex digits of
+                                                  their SHA-256, and the JSON names the file
 
 Every record carries a *fingerprint*: the SHA-256 of everything that determines its numbers.
 For an evaluation that is the instance definition hash, the stock vector hash, the number of
@@ -19,11 +20,17 @@ changed instance, stock or seed is recomputed rather than silently reused, and a
 never touches the records of the others.
 
 Writes are atomic: each file is written to a temporary file in the same folder, flushed,
-``fsync``-ed and moved over the target with ``os.replace``; the ``.npy`` goes first and the
-JSON, which records the SHA-256 of the ``.npy`` bytes, commits the pair. A reader that finds a
-missing, truncated or mismatching file treats the key as absent. Concurrent writers of the
-same key both write complete files, and the last rename wins; left-over temporary files
-(names starting with ``.tmp-``) are ignored.
+``fsync``-ed and moved over the target with ``os.replace``; the ``.npy`` goes first, under a
+name given by its content, and the JSON, which names that file and records the SHA-256 of its
+bytes, commits the pair. A reader that finds a missing, truncated or mismatching file treats the
+key as absent. Concurrent writers (threads, processes, Ray workers on several machines sharing
+the folder) of the same key never mix their files: each JSON names its own ``.npy``, so
+whatever the interleaving, a reader sees one writer's complete record or none, and once the
+writers are done the key holds the record of the last JSON renamed into place. A ``.npy`` that
+no JSON names any more is deleted by a later write of the key once it is
+:data:`STALE_PROFITS_SECONDS` old (never one a concurrent writer has just written); left-over
+temporary files (names starting with ``.tmp-``) are ignored. Records written before ``.npy``
+names carried a hash (``seed<S>.npy``) are still read.
 """
 
 from __future__ import annotations
@@ -37,6 +44,7 @@ import json
 import os
 import re
 import tempfile
+import time
 from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -49,6 +57,9 @@ from envs.instance import Instance
 from envs.validation import InputError
 
 STORE_FORMAT = 1
+STALE_PROFITS_SECONDS = 600.0
+"""A ``.npy`` of profits that no record names is deleted once it is this old (seconds)."""
+_PROFITS_FILE = re.compile(r"seed\d+(\.[0-9a-f]{16})?\.npy")
 
 
 def _package_version() -> str:
@@ -405,18 +416,28 @@ class ResultStore:
 
     # evaluations --------------------------------------------------------------------------
 
+    def evaluation_folder(self, key: EvaluationKey) -> Path:
+        return self.root / "evaluations" / safe_name(key.policy) / safe_name(key.instance)
+
     def evaluation_paths(self, key: EvaluationKey) -> tuple[Path, Path]:
-        folder = self.root / "evaluations" / safe_name(key.policy) / safe_name(key.instance)
-        stem = folder / f"seed{key.seed}"
-        return stem.with_suffix(".json"), stem.with_suffix(".npy")
+        """The JSON record of ``key`` and the ``.npy`` of profits it names now (``seed<S>.npy``
+        when it names none)."""
+        json_path = self.evaluation_folder(key) / f"seed{key.seed}.json"
+        return json_path, self._profits_path(json_path, _read_json(json_path), key.seed)
+
+    def _profits_path(self, json_path: Path, data: dict[str, Any] | None, seed: int) -> Path:
+        name = data.get("profits_file") if data is not None else None
+        if not isinstance(name, str) or not _PROFITS_FILE.fullmatch(name):
+            name = f"seed{seed}.npy"  # records written before content-named files
+        return json_path.parent / name
 
     def get_evaluation(self, key: EvaluationKey) -> EvaluationRecord | None:
-        json_path, npy_path = self.evaluation_paths(key)
+        json_path = self.evaluation_folder(key) / f"seed{key.seed}.json"
         data = _read_json(json_path)
         if data is None or data.get("fingerprint") != key.fingerprint:
             return None
         try:
-            raw = npy_path.read_bytes()
+            raw = self._profits_path(json_path, data, key.seed).read_bytes()
         except OSError:
             return None
         if hashlib.sha256(raw).hexdigest() != data.get("profits_sha256"):
@@ -446,16 +467,34 @@ class ResultStore:
         buffer = io.BytesIO()
         np.save(buffer, profits, allow_pickle=False)
         raw = buffer.getvalue()
-        json_path, npy_path = self.evaluation_paths(key)
-        atomic_write_bytes(npy_path, raw)
+        digest = hashlib.sha256(raw).hexdigest()
+        folder = self.evaluation_folder(key)
+        npy_name = f"seed{key.seed}.{digest[:16]}.npy"
+        atomic_write_bytes(folder / npy_name, raw)
         payload = {
             **dataclasses.asdict(key),
             "fingerprint": key.fingerprint,
-            "profits_sha256": hashlib.sha256(raw).hexdigest(),
+            "profits_file": npy_name,
+            "profits_sha256": digest,
             "stock": list(record.stock),
             "mean_profit": record.mean_profit,
             "std_error": record.std_error,
             "kpis": record.kpis,
             "format": STORE_FORMAT,
         }
-        atomic_write_bytes(json_path, _json_bytes(payload))
+        atomic_write_bytes(folder / f"seed{key.seed}.json", _json_bytes(payload))
+        _drop_stale_profits(folder, key.seed, keep=npy_name)
+
+
+def _drop_stale_profits(folder: Path, seed: int, keep: str) -> None:
+    """Delete the ``.npy`` files of ``seed`` other than ``keep`` that are older than
+    :data:`STALE_PROFITS_SECONDS` (a concurrent writer's fresh file is left alone)."""
+    now = time.time()
+    for path in folder.glob(f"seed{seed}.*npy"):
+        if path.name == keep or not _PROFITS_FILE.fullmatch(path.name):
+            continue
+        try:
+            if now - path.stat().st_mtime > STALE_PROFITS_SECONDS:
+                path.unlink()
+        except OSError:
+            pass  # another writer removed it first

@@ -21,6 +21,7 @@ the same bound in every config.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -33,7 +34,8 @@ from envs.families import make_family_instance
 from envs.fluid_lp import fluid_lp
 from envs.instance import Instance
 from envs.validation import InputError
-from experiments.progress import Progress, say
+from experiments.backends import Backend, run_ordered
+from experiments.progress import Progress, phase, say
 from experiments.store import ResultStore, fingerprint, instance_hash, source_hash
 
 BOUND_ENTROPY = 0x5CE4A210B0
@@ -67,6 +69,10 @@ class SuiteInstance:
     fluid_bound: float = math.nan
     bound_name: str = FLUID
     scenario: Mapping[str, Any] | None = None
+    bound_seconds: float = field(default=0.0, compare=False)
+    """Seconds the fluid LP bound took (for progress messages)."""
+    scenario_computed: bool = field(default=False, compare=False)
+    """Whether the scenario bound was computed now (False: read from the store, or none)."""
 
     @property
     def label(self) -> str:
@@ -158,43 +164,75 @@ def build_suite(
     progress: Progress | None = None,
     store: ResultStore | None = None,
     scenario_bounds: bool = False,
+    backend: Backend | None = None,
 ) -> tuple[SuiteInstance, ...]:
     """``families x instance_seeds``: each entry of ``families`` is a family name or has the
     attributes ``family``, ``name`` and ``overrides`` (:class:`experiments.config.SuiteFamily`);
     the instance is ``make_family_instance(family, seed, **overrides)``. With
-    ``scenario_bounds`` each instance also gets its scenario bound (through ``store``)."""
+    ``scenario_bounds`` each instance also gets its scenario bound (through ``store``, a shared
+    folder when tasks run elsewhere). Each instance (and its bounds) is one task of ``backend``
+    (serial when None)."""
     if not families:
         raise InputError("`families` must name at least one instance family; got none")
     if not instance_seeds:
         raise InputError("`instance_seeds` must name at least one seed; got none")
-    suite = []
+    specs = []
     for entry in families:
         family, name, overrides = (
             (entry, entry, {})
             if isinstance(entry, str)
             else (entry.family, entry.name, dict(entry.overrides))
         )
-        for seed in instance_seeds:
-            instance = make_family_instance(family, seed, **overrides)
-            solution = fluid_lp(instance)
-            scenario = None
+        specs.extend(
+            SuiteSpec(family, name, int(seed), overrides, store, scenario_bounds)
+            for seed in instance_seeds
+        )
+    with phase(progress, "suite", total=len(specs), unit="instances", tasks=len(specs)) as bar:
+
+        def report(index: int, item: SuiteInstance) -> None:
+            bar.tick(1)
+            bar.task_done()
             note = ""
-            if scenario_bounds:
-                scenario, computed = cached_scenario_bound(instance, f"{name}-{seed}", store)
+            if item.scenario is not None:
+                scenario = item.scenario
                 note = (
                     f"; scenario bound {scenario['scenario_bound']:.2f}, UCL "
                     f"{scenario['scenario_bound_upper']:.2f} (K={scenario['scenarios']}, "
                     f"M={scenario['replications']}, "
-                    + (f"{scenario['seconds']:.1f} s)" if computed else "stored)")
+                    + (f"{scenario['seconds']:.1f} s)" if item.scenario_computed else "stored)")
                 )
-            item = suite_instance(
-                name, seed, instance, solution.value, overrides, scenario=scenario
-            )
-            suite.append(item)
             say(
                 progress,
-                f"suite {name}-{seed}: N={instance.n_products}, T={instance.customers}, "
-                f"LP bound {solution.value:.2f} ({solution.solve_seconds:.2f} s){note}; "
+                f"suite {item.label}: N={item.instance.n_products}, T={item.instance.customers}, "
+                f"LP bound {item.fluid_bound:.2f} ({item.bound_seconds:.2f} s){note}; "
                 f"scale: {item.bound_name}",
             )
-    return tuple(suite)
+
+        return tuple(run_ordered(backend, make_suite_instance, specs, done=report))
+
+
+@dataclass(frozen=True)
+class SuiteSpec:
+    """What defines one suite instance (a backend task of :func:`build_suite`)."""
+
+    family: str
+    name: str
+    seed: int
+    overrides: Mapping[str, Any]
+    store: ResultStore | None = None
+    scenario_bounds: bool = False
+
+
+def make_suite_instance(spec: SuiteSpec, tick: Any = None) -> SuiteInstance:
+    """The instance of ``spec`` with its fluid LP bound and, when asked, its scenario bound."""
+    instance = make_family_instance(spec.family, spec.seed, **spec.overrides)
+    solution = fluid_lp(instance)
+    scenario, computed = None, False
+    if spec.scenario_bounds:
+        scenario, computed = cached_scenario_bound(instance, f"{spec.name}-{spec.seed}", spec.store)
+    item = suite_instance(
+        spec.name, spec.seed, instance, solution.value, spec.overrides, scenario=scenario
+    )
+    return dataclasses.replace(
+        item, bound_seconds=float(solution.solve_seconds), scenario_computed=computed
+    )

@@ -162,9 +162,9 @@ def test_extreme_but_finite_instances_keep_every_number_finite() -> None:
     instance = instance_from_dict(data)
     bound = fluid_lp(instance)
     assert np.isfinite(bound.value) and bound.status == "optimal"
-    env = gymnasium.make("Assort/OneShotTiny-v0", instance=instance, reward_scale=1e-9)
+    env = gymnasium.make("Assort/OneShotTiny-v1", instance=instance, reward_scale=1e-9)
     env.reset(seed=0)
-    reward = env.unwrapped.source.fixed.reward_divisor
+    reward = env.unwrapped.source.fixed.divisor
     assert np.isfinite(reward) and reward > 0
 
 
@@ -172,7 +172,7 @@ def test_reward_scale_that_would_overflow_is_refused() -> None:
     with pytest.raises(
         InputError, match=r"`reward_scale` must be a finite number in \[1e-09, 1e\+15\]; got 5e-324"
     ):
-        gymnasium.make("Assort/OneShotTiny-v0", reward_scale=5e-324)
+        gymnasium.make("Assort/OneShotTiny-v1", reward_scale=5e-324)
 
 
 # ---------------------------------------------------------------------------- sizes
@@ -343,7 +343,7 @@ def test_agent_settings_sb3_would_reject_are_refused_at_load(change, fragment, t
     agent = {**AGENT, **change}
     data = {
         "name": "bad",
-        "env": {"id": "Assort/OneShotTiny-v0"},
+        "env": {"id": "Assort/OneShotTiny-v1"},
         "agents": [agent],
         "train": {"checkpoint_every": 64},
     }
@@ -390,7 +390,7 @@ def test_evaluation_settings_are_checked_at_load(evaluation, fragment) -> None:
     ],
 )
 def test_environment_actions_are_numbers_only(action, fragment) -> None:
-    env = gymnasium.make("Assort/OneShotTiny-v0", disable_env_checker=True)
+    env = gymnasium.make("Assort/OneShotTiny-v1", disable_env_checker=True)
     env.reset(seed=0)
     with pytest.raises(InputError) as caught:
         env.step(action)
@@ -628,7 +628,7 @@ def test_property_cli_arguments(slow, request, tmp_path, capsys) -> None:
 
 @pytest.mark.parametrize("slow", SCALES)
 def test_property_environment_actions(slow, request) -> None:
-    env = gymnasium.make("Assort/OneShotTiny-v0", disable_env_checker=True)
+    env = gymnasium.make("Assort/OneShotTiny-v1", disable_env_checker=True)
 
     @given(
         st.one_of(

@@ -30,7 +30,7 @@ def base() -> dict[str, Any]:
     return {
         "name": "unit",
         "description": "a test",
-        "env": {"id": "Assort/OneShotSmall-v0", "kwargs": {"reward_scale": "auto"}},
+        "env": {"id": "Assort/OneShotSmall-v1", "kwargs": {"reward_scale": "auto"}},
         "agents": [
             {
                 "algo": "ppo",
@@ -102,7 +102,7 @@ def test_shipped_configs_load_and_round_trip(path: Path) -> None:
 def test_yaml_1_1_number_strings_are_coerced(tmp_path: Path) -> None:
     path = tmp_path / "c.yaml"
     path.write_text(
-        "name: u\nenv: {id: Assort/OneShotSmall-v0}\nagents:\n"
+        "name: u\nenv: {id: Assort/OneShotSmall-v1}\nagents:\n"
         "  - {algo: sac, total_timesteps: 2e4,\n"
         "     hyperparams: {learning_rate: 3e-4, buffer_size: 1e5}}\n"
     )
@@ -291,10 +291,10 @@ REJECTIONS = [
     ),
     (
         "agents.0.env",
-        {"id": "Assort/OneShotMediumFamly-v0"},
+        {"id": "Assort/OneShotMediumFamly-v1"},
         InputError,
-        r"`agents\.0\.env\.id` 'Assort/OneShotMediumFamly-v0' is not one of this project's "
-        r"environments; did you mean `Assort/OneShotMediumFamily-v0`\?",
+        r"`agents\.0\.env\.id` 'Assort/OneShotMediumFamly-v1' is not one of this project's "
+        r"environments; did you mean `Assort/OneShotMediumFamily-v1`\?",
     ),
     (
         "agents.0.env",
@@ -317,10 +317,10 @@ REJECTIONS = [
     ("agents", [5], InputTypeError, r"`agents\.0` must be a mapping; got 5 \(int\)"),
     (
         "env.id",
-        "Assort/OneShotSmal-v0",
+        "Assort/OneShotSmal-v1",
         InputError,
-        r"`env\.id` 'Assort/OneShotSmal-v0' is not one of this project's environments; did you "
-        r"mean `Assort/OneShotSmall-v0`\?",
+        r"`env\.id` 'Assort/OneShotSmal-v1' is not one of this project's environments; did you "
+        r"mean `Assort/OneShotSmall-v1`\?",
     ),
     (
         "env.id",
@@ -481,7 +481,8 @@ REJECTIONS = [
         "agents.0.policy",
         "MlpPolicyy",
         InputError,
-        r"`agents\.0\.policy` 'MlpPolicyy' is not a policy of PPO \(one of \['CnnPolicy', "
+        r"`agents\.0\.policy` 'MlpPolicyy' is not a policy of PPO \(one of \['CatalogPolicy', "
+        r"'CnnPolicy', "
         r"'MlpPolicy', 'MultiInputPolicy'\]\); did you mean `MlpPolicy`\?",
     ),
     (
@@ -522,29 +523,29 @@ REJECTIONS = [
         "env.kwargs",
         {"reward_scal": "auto"},
         InputError,
-        r"`env\.kwargs\.reward_scal` is not an argument of Assort/OneShotSmall-v0 "
+        r"`env\.kwargs\.reward_scal` is not an argument of Assort/OneShotSmall-v1 "
         r"\(OneShotStockingEnv\); did you mean `reward_scale`\?",
     ),
     (
         "env.kwargs",
         {"reward_scale": "bogus"},
         InputError,
-        r"`env\.kwargs` \{'reward_scale': 'bogus'\} are rejected by Assort/OneShotSmall-v0: "
+        r"`env\.kwargs` \{'reward_scale': 'bogus'\} are rejected by Assort/OneShotSmall-v1: "
         r"`reward_scale` must be 'none', 'auto' or a number in \[1e-09, 1e\+15\]; got 'bogus'",
     ),
     (
         "agents.1.env",
-        {"id": "Assort/OneShotSmall-v0", "kwargs": {"reward_scale": -1}},
+        {"id": "Assort/OneShotSmall-v1", "kwargs": {"reward_scale": -1}},
         InputError,
         r"`agents\.1\.env\.kwargs` \{'reward_scale': -1\} are rejected by "
-        r"Assort/OneShotSmall-v0: `reward_scale` must be a finite number in "
+        r"Assort/OneShotSmall-v1: `reward_scale` must be a finite number in "
         r"\[1e-09, 1e\+15\]; got -1$",
     ),
     (
         "agents.1.env",
-        {"id": "Assort/OneShotSmall-v0", "kwargs": {"famly": "small"}},
+        {"id": "Assort/OneShotSmall-v1", "kwargs": {"famly": "small"}},
         InputError,
-        r"`agents\.1\.env\.kwargs\.famly` is not an argument of Assort/OneShotSmall-v0 "
+        r"`agents\.1\.env\.kwargs\.famly` is not an argument of Assort/OneShotSmall-v1 "
         r"\(OneShotStockingEnv\); did you mean `family`\?",
     ),
     (
@@ -690,7 +691,7 @@ def test_suite_families_take_labels_and_overrides(tmp_path: Path) -> None:
 
 def test_agents_sharing_an_algorithm_need_labels_and_may_have_their_own_env() -> None:
     data = base()
-    medium = {"algo": "sac", "total_timesteps": 10, "env": {"id": "Assort/OneShotMediumFamily-v0"}}
+    medium = {"algo": "sac", "total_timesteps": 10, "env": {"id": "Assort/OneShotMediumFamily-v1"}}
     data["agents"].append(medium)
     message = r"`agents\.2` repeats the run sac-seed0; .*different labels"
     with pytest.raises(InputError, match=message):
@@ -699,7 +700,7 @@ def test_agents_sharing_an_algorithm_need_labels_and_may_have_their_own_env() ->
     config = parse_config(data)
     assert run_name(config.agents[2], 0) == "sac-medium-seed0"
     assert run_name(config.agents[1], 4) == "sac-seed4"
-    assert config.agent_env(config.agents[2]).id == "Assort/OneShotMediumFamily-v0"
+    assert config.agent_env(config.agents[2]).id == "Assort/OneShotMediumFamily-v1"
     assert config.agent_env(config.agents[1]) == config.env
     assert parse_config(config.to_dict()) == config
     # Without a config-level env, every agent must bring its own.

@@ -296,7 +296,7 @@ def test_one_seed_has_no_across_seed_interval(suite, tmp_path: Path) -> None:
 
 
 def test_a_policy_that_cannot_play_a_family_is_left_out(suite, tmp_path: Path) -> None:
-    from envs.one_shot import IncompatibleInstanceError
+    from envs.episodes import IncompatibleInstanceError
 
     def wrong_size(instance):
         raise IncompatibleInstanceError("trained for 20 products, the instance has 10")
@@ -334,9 +334,9 @@ def test_other_errors_of_a_policy_propagate(suite, tmp_path: Path) -> None:
 def test_the_environment_refuses_another_catalog_size_with_its_own_error() -> None:
     import gymnasium as gym
 
-    from envs.one_shot import IncompatibleInstanceError
+    from envs.episodes import IncompatibleInstanceError
 
-    env = gym.make("Assort/OneShotSmall-v0")
+    env = gym.make("Assort/OneShotSmall-v1")
     other = make_family_instance("small", 1, n_products=env.unwrapped.source.n_products + 1)
     with pytest.raises(IncompatibleInstanceError, match=r"options\['instance'\] has \d+ products"):
         env.reset(seed=0, options={"instance": other})
@@ -642,7 +642,7 @@ def test_heuristic_entries_are_checked_up_front() -> None:
 
 CONFIG = """\
 name: cli-test
-env: {{id: Assort/OneShotSmallFamily-v0}}
+env: {{id: Assort/OneShotSmallFamily-v1}}
 agents: {agents}
 train: {{checkpoint_every: 10_000, runs_dir: {runs}}}
 evaluation:
@@ -756,7 +756,7 @@ def test_run_defaults_to_the_embedded_quickstart_config() -> None:
 
 RUN_CONFIG = {
     "name": "cfg-test",
-    "env": {"id": "Assort/OneShotSmallFamily-v0"},
+    "env": {"id": "Assort/OneShotSmallFamily-v1"},
     "agents": [
         {
             "algo": "ppo",
@@ -806,12 +806,13 @@ def test_run_config_check_names_the_changed_keys(tmp_path: Path) -> None:
     check_run_config(
         folder, moved.__class__(**{**moved.__dict__, "description": "new text"}), moved.agents[0], 0
     )
-    new = _config(tmp_path, total_timesteps=128, hyperparams={"n_steps": 16, "batch_size": 32})
+    new = _config(tmp_path, total_timesteps=128, hyperparams={"n_steps": 16, "batch_size": 16})
     with pytest.raises(
         RunConfigMismatchError,
         match=(
             r"run folder '.*ppo-seed0' was trained with another config than agent 'ppo' seed 0 of "
-            r"'cfg-test' asks for \(agents\.0\.hyperparams\.n_steps: 32 -> 16; "
+            r"'cfg-test' asks for \(agents\.0\.hyperparams\.batch_size: 32 -> 16; "
+            r"agents\.0\.hyperparams\.n_steps: 32 -> 16; "
             r"agents\.0\.total_timesteps: 64 -> 128\); retrain it with `assort train CONFIG "
             r"--seed 0 --force` or use a new runs dir"
         ),
@@ -840,7 +841,7 @@ def test_run_command_refuses_a_run_trained_with_another_config(
     monkeypatch.setattr(experiments.train, "resume_run", never)
     new = _config(tmp_path, total_timesteps=128)
     with pytest.raises(RunConfigMismatchError, match=r"agents\.0\.total_timesteps: 64 -> 128"):
-        train_all(new, progress=False)
+        train_all(new)
     assert not (tmp_path / "runs" / "cfg-test" / "ppo-seed0").exists()
 
 
@@ -880,7 +881,7 @@ def test_train_all_fails_when_training_leaves_no_done(
 
     monkeypatch.setattr(experiments.train, "train_run", no_done)
     with pytest.raises(RuntimeError, match=r"training .*ppo-seed0 returned without writing DONE"):
-        train_all(_config(tmp_path), progress=False)
+        train_all(_config(tmp_path))
 
 
 def test_leaderboard_refuses_a_config_run_trained_with_another_config(tmp_path: Path) -> None:

@@ -29,7 +29,7 @@ def run_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
     config = parse_config(
         {
             "name": "manifest",
-            "env": {"id": "Assort/OneShotTiny-v0"},
+            "env": {"id": "Assort/OneShotTiny-v1"},
             "agents": [
                 {
                     "algo": "ppo",
@@ -47,7 +47,7 @@ def run_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
             },
         }
     )
-    return train_run(config, progress=False)
+    return train_run(config)
 
 
 def copy_of(folder: Path, tmp_path: Path) -> Path:
@@ -119,7 +119,7 @@ def test_resume_checks_the_checkpoint_it_unpickles(run_folder, tmp_path) -> None
     with open(latest / MODEL_FILE, "ab") as handle:
         handle.write(b"\0")
     with pytest.raises(InputError, match="changed since training wrote it"):
-        resume_run(folder, progress=False)
+        resume_run(folder)
 
 
 @pytest.mark.parametrize("error", [ValueError, TypeError, KeyError, RuntimeError])
@@ -141,3 +141,12 @@ def test_bad_input_is_one_line_and_exit_code_2(monkeypatch, capsys) -> None:
     assert cli.main(["policies"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "assort policies: error: `thing` must be a\\nnumber" in err
+
+
+def test_the_recorded_command_line_names_the_command_people_typed(monkeypatch) -> None:
+    from experiments import runs
+
+    monkeypatch.setattr(runs.sys, "argv", ["/venv/bin/assort", "run", "a b.yaml"])
+    assert runs.command_line() == "assort run 'a b.yaml'"
+    monkeypatch.setattr(runs.sys, "argv", ["/src/experiments/__main__.py", "tune", "c.yaml"])
+    assert runs.command_line() == "python -m experiments tune c.yaml"

@@ -16,8 +16,8 @@ from stable_baselines3.common.callbacks import BaseCallback, CallbackList
 
 from agents.callbacks import CheckpointCallback
 from agents.factory import load_model, make_model
+from envs.episodes import IncompatibleInstanceError
 from envs.families import make_family_instance
-from envs.one_shot import IncompatibleInstanceError
 from envs.validation import InputError
 from experiments import train as train_module
 from experiments.cli import main
@@ -32,7 +32,7 @@ from experiments.runs import (
 )
 from experiments.train import make_env, resume_run, train_experiment, train_run
 
-ENV = {"id": "Assort/OneShotSmall-v0", "kwargs": {"reward_scale": "auto"}}
+ENV = {"id": "Assort/OneShotSmall-v1", "kwargs": {"reward_scale": "auto"}}
 PPO = {
     "algo": "ppo",
     "total_timesteps": 256,
@@ -67,7 +67,7 @@ def experiment(
 @pytest.fixture(scope="module")
 def ppo_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     config = experiment(tmp_path_factory.mktemp("runs"), PPO, checkpoint_every=128)
-    (folder,) = train_experiment(config, command="assort train tiny.yaml", progress=False)
+    (folder,) = train_experiment(config, command="assort train tiny.yaml")
     return folder
 
 
@@ -113,22 +113,27 @@ def test_run_folder_holds_every_artifact(ppo_run: Path) -> None:
 def test_finished_or_existing_runs_are_never_overwritten(ppo_run: Path) -> None:
     config = load_config(ppo_run / "config.yaml")
     before = (ppo_run / "model.zip").read_bytes()
-    message = r"holds a finished run \(DONE exists\); refusing to overwrite it\. Pass --force"
+    message = r"holds a finished run \(DONE exists\); refusing to overwrite it\. Pass --force to"
     with pytest.raises(InputError, match=message):
-        train_experiment(config, progress=False)
+        train_experiment(config)
     with pytest.raises(InputError, match=r"already finished \(DONE exists\); nothing to resume"):
-        resume_run(ppo_run, progress=False)
+        resume_run(ppo_run)
     assert (ppo_run / "model.zip").read_bytes() == before
     unfinished = run_dir(config, config.agents[0], 4)
     unfinished.mkdir(parents=True)
     message = r"already exists \(an unfinished run\); continue it with `assort train --resume"
     with pytest.raises(InputError, match=message):
-        train_experiment(config, seed=4, progress=False)
+        train_experiment(config, seed=4)
+    with pytest.raises(InputError, match="--force starts runs over and --continue resumes them"):
+        train_experiment(config, force=True, resume=True)
+    # --continue skips the finished run and leaves it as it is.
+    assert train_experiment(config, resume=True) == [ppo_run]
+    assert (ppo_run / "model.zip").read_bytes() == before
 
 
 def test_kill_after_a_checkpoint_then_resume(tmp_path: Path) -> None:
     config = experiment(tmp_path, SAC, checkpoint_every=50)
-    (folder,) = train_experiment(config, command="first", progress=False)
+    (folder,) = train_experiment(config, command="first")
     assert [p.name for p in checkpoints(folder / "checkpoints")] == [
         "step-000000000200",
         "step-000000000250",
@@ -141,7 +146,7 @@ def test_kill_after_a_checkpoint_then_resume(tmp_path: Path) -> None:
     shutil.rmtree(folder / "checkpoints" / "step-000000000250")
     twin = tmp_path / "twin"
     shutil.copytree(folder, twin)
-    resume_run(folder, command="second", progress=False)
+    resume_run(folder, command="second")
     assert json.loads((folder / "DONE").read_text())["timesteps"] == 300
     assert (folder / "model.zip").is_file()
     assert (folder / "command.txt").read_text() == "first\nsecond\n"
@@ -161,7 +166,7 @@ def test_kill_after_a_checkpoint_then_resume(tmp_path: Path) -> None:
     assert monitor_rows(folder / "monitor") == 200
     assert monitor_rows(folder / "monitor" / "resume-200") == 100
     # Resuming is deterministic given (seed, checkpoint).
-    resume_run(twin, progress=False)
+    resume_run(twin)
     a, b = parameters(folder, "sac"), parameters(twin, "sac")
     assert all(torch.equal(a[k], b[k]) for k in a)
 
@@ -175,7 +180,7 @@ def monitor_rows(segment: Path) -> int:
 
 def test_resume_truncates_every_earlier_monitor_segment(tmp_path: Path) -> None:
     agent = {**SAC, "n_envs": 2, "total_timesteps": 250}
-    (folder,) = train_experiment(experiment(tmp_path, agent, checkpoint_every=50), progress=False)
+    (folder,) = train_experiment(experiment(tmp_path, agent, checkpoint_every=50))
     assert [p.name for p in checkpoints(folder / "checkpoints")] == [
         "step-000000000150",
         "step-000000000200",
@@ -186,7 +191,7 @@ def test_resume_truncates_every_earlier_monitor_segment(tmp_path: Path) -> None:
     shutil.rmtree(folder / "checkpoints" / "step-000000000200")
     # A stale segment from an earlier resume at or after the checkpoint is dropped.
     (folder / "monitor" / "resume-150").mkdir()
-    resume_run(folder, progress=False)
+    resume_run(folder)
     assert monitor_rows(folder / "monitor") == 150
     assert monitor_rows(folder / "monitor" / "resume-150") == 100
 
@@ -206,11 +211,11 @@ def test_a_failed_start_leaves_no_run_folder(
 
     monkeypatch.setattr(train_module, "make_model", refuse)
     with pytest.raises(RuntimeError, match="no model today"):
-        train_experiment(config, progress=False)
+        train_experiment(config)
     assert list((tmp_path / "tiny").iterdir()) == []  # no run folder, no staging folder
     monkeypatch.undo()
     agent = {**PPO, "total_timesteps": 64}
-    (folder,) = train_experiment(experiment(tmp_path, agent), progress=False)
+    (folder,) = train_experiment(experiment(tmp_path, agent))
     assert (folder / "DONE").is_file()
 
 
@@ -289,12 +294,12 @@ def test_an_interrupted_learn_loses_at_most_checkpoint_every(
 
 def test_resume_without_a_checkpoint_starts_over_in_place(tmp_path: Path) -> None:
     agent = {**PPO, "total_timesteps": 64, "normalize": {"observation": False, "reward": False}}
-    (folder,) = train_experiment(experiment(tmp_path, agent, checkpoint_every=1000), progress=False)
+    (folder,) = train_experiment(experiment(tmp_path, agent, checkpoint_every=1000))
     reference = parameters(folder, "ppo")
     for name in ("DONE", "model.zip"):
         (folder / name).unlink()
     shutil.rmtree(folder / "checkpoints", ignore_errors=True)
-    resume_run(folder, progress=False)
+    resume_run(folder)
     assert json.loads((folder / "DONE").read_text())["timesteps"] == 64
     again = parameters(folder, "ppo")
     assert all(torch.equal(reference[k], again[k]) for k in reference)  # same seed, same start
@@ -302,14 +307,14 @@ def test_resume_without_a_checkpoint_starts_over_in_place(tmp_path: Path) -> Non
 
 def test_resume_refuses_a_folder_that_is_not_a_run(tmp_path: Path) -> None:
     with pytest.raises(InputError, match=r"is not a run folder: it has no config\.yaml"):
-        resume_run(tmp_path, progress=False)
+        resume_run(tmp_path)
 
 
 def test_same_seed_same_parameters_other_seed_differs(tmp_path: Path) -> None:
     agent = {**PPO, "total_timesteps": 128, "normalize": {"observation": False, "reward": False}}
-    first = train_run(experiment(tmp_path / "a", agent), progress=False)
-    second = train_run(experiment(tmp_path / "b", agent), progress=False)
-    other = train_run(experiment(tmp_path / "c", {**agent, "seeds": [4]}), progress=False)
+    first = train_run(experiment(tmp_path / "a", agent))
+    second = train_run(experiment(tmp_path / "b", agent))
+    other = train_run(experiment(tmp_path / "c", {**agent, "seeds": [4]}))
     p1, p2, p3 = (parameters(f, "ppo") for f in (first, second, other))
     assert p1.keys() == p2.keys()
     assert all(torch.equal(p1[k], p2[k]) for k in p1)
@@ -349,7 +354,7 @@ def test_learned_policy_plays_the_sequential_environment(tmp_path: Path) -> None
     sequential = {"id": "Assort/SequentialSmall-v0", "kwargs": {}}
     agent = {**PPO, "total_timesteps": 64, "label": "ppo-seq", "env": sequential}
     config = experiment(tmp_path, agent)
-    (folder,) = train_experiment(config, progress=False)
+    (folder,) = train_experiment(config)
     assert folder.name == "ppo-seq-seed3"
     assert load_config(folder / "config.yaml").env.id == "Assort/SequentialSmall-v0"
     policy = learned_policy(folder)
@@ -360,11 +365,11 @@ def test_learned_policy_plays_the_sequential_environment(tmp_path: Path) -> None
 
 
 def test_run_config_is_one_agent_one_seed_with_its_own_env(tmp_path: Path) -> None:
-    medium = {"id": "Assort/OneShotMediumFamily-v0", "kwargs": {"reward_scale": 2.0}}
+    medium = {"id": "Assort/OneShotMediumFamily-v1", "kwargs": {"reward_scale": 2.0}}
     labelled = {**PPO, "label": "ppo-medium", "env": medium, "seeds": [1, 2]}
     config = experiment(tmp_path, PPO, labelled)
     single = run_config(config, config.agents[1], 2)
-    assert single.env.id == "Assort/OneShotMediumFamily-v0"
+    assert single.env.id == "Assort/OneShotMediumFamily-v1"
     assert single.env.kwargs == {"reward_scale": 2.0}
     assert [(a.label, a.seeds, a.env) for a in single.agents] == [("ppo-medium", (2,), None)]
     assert run_dir(config, config.agents[1], 2) == tmp_path / "tiny" / "ppo-medium-seed2"
@@ -406,16 +411,16 @@ def test_pickled_files_load_only_when_the_manifest_vouches_for_them(
 
 def test_resume_checks_the_checkpoint_manifest(tmp_path: Path) -> None:
     agent = {**PPO, "total_timesteps": 128}
-    (folder,) = train_experiment(experiment(tmp_path, agent, checkpoint_every=64), progress=False)
+    (folder,) = train_experiment(experiment(tmp_path, agent, checkpoint_every=64))
     for name in ("DONE", "model.zip"):
         (folder / name).unlink()
     latest = checkpoints(folder / "checkpoints")[-1]
     (latest / "model.zip").write_bytes((latest / "model.zip").read_bytes() + b"\0")
     with pytest.raises(InputError, match=r"model\.zip' changed since training wrote it"):
-        resume_run(folder, progress=False)
+        resume_run(folder)
     assert not (folder / "DONE").exists()
     # The zip archive still reads with a trailing byte; trusting it finishes the run.
-    resume_run(folder, progress=False, trust=True)
+    resume_run(folder, trust=True)
     assert json.loads((folder / "DONE").read_text())["timesteps"] == 128
 
 
