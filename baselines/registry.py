@@ -37,6 +37,7 @@ POLICIES: dict[str, str] = {
     "sample-path-gradient": "baselines.gradient:sample_path_gradient_policy",
     "local-search": "baselines.local_search:local_search_policy",
     "exact": "baselines.exact:exact_policy",
+    "walk-saa": "baselines.walk_saa:walk_saa_policy",
 }
 
 

@@ -25,6 +25,30 @@ The ``mnl`` family is exact MNL (weights v_i = w_i, outside weight v_0 chosen so
 no-purchase share with everything offered is ``no_purchase``) through
 :func:`envs.choice.mnl_instance`; ``multistep`` is the online shopper of
 :mod:`envs.multistep` on the same kind of catalog, its instance carrying the fitted MC model.
+
+``pooling-trap`` is the worst case for rounding the fluid LP (the mechanism of El Housni et al.,
+"Joint Assortment and Inventory Planning for Heavy Tailed Demand", 2021), built to be pooled:
+
+* ``heads`` head products with the usual economics (r ~ U[price_low, price_high], c = r U[cost
+  fraction]), an equal share of the first choices left over by the tail, and no substitution
+  (a head customer who finds her product missing leaves);
+* N - ``heads`` tail products, each attached to a random head h: mean first-choice demand
+  D_i = T lambda_i ~ U[``tail_demand_low``, ``tail_demand_high``) (default U[0.5, 1): fluid
+  sales that round *up* to one unit), a customer who finds it missing walks to h with
+  probability 1 - ``tail_leak`` (default 0.999), cost c_i = ``tail_cost_fraction`` r_i (default
+  0.7 > 1 - e^-1 >= 1 - e^-D_i: a lone unit sells with probability about 1 - e^-D_i and loses
+  money on its own), and margin r_i - c_i = (1 + ``edge``) (1 - tail_leak) (r_h - c_h), so the
+  fluid LP *strictly* prefers selling the tail product to passing its customer on (by the
+  ``edge``, default 0.1 %).
+
+The fluid bound credits each tail product (r_i - c_i) D_i; the rounded fluid policy buys a unit
+for 0.7 r_i that sells with probability about 0.6 and so loses a constant per tail product:
+Theta(N - heads) in total, linear in T when the catalog grows like T. Pooling the tail into the
+heads gives up only the edge on the tail's fluid credit plus the heads' O(sqrt(heads T))
+newsvendor loss. The knobs set the trap's strength: ``edge`` (how much the fluid LP prefers the
+tail), ``tail_cost_fraction`` (what a lone unit loses), the tail demand range and ``tail_leak``.
+The tail's first choices must leave the heads a share: N - heads tail products need
+(N - heads) tail_demand_high < (1 - no_purchase) T.
 """
 
 from __future__ import annotations
@@ -91,6 +115,10 @@ def _arrivals_rule(label: str, value: Any) -> str:
     return choice_iv(label, value, ARRIVAL_MODES)
 
 
+def _fraction_below_one_rule(label: str, value: Any) -> float:
+    return real_iv(label, value, low=0.0, high=1.0, high_open=True)
+
+
 MAX_NEIGHBOURS = 100
 MAX_CONSIDERATION = 100
 MAX_DENSE_PRODUCTS = 2_000
@@ -115,6 +143,12 @@ KNOB_RULES: Mapping[str, Callable[[str, Any], Any]] = MappingProxyType(
         "utility_spread": _float_rule(0.0, 10.0),
         "outside_weight": _float_rule(0.0, 1e12, open_low=True),
         "samples_per_anchor": _int_rule(1, MAX_SAMPLES_PER_ANCHOR),
+        "heads": _int_rule(1, MAX_PRODUCTS),
+        "tail_leak": _float_rule(0.0, 1.0, open_low=True),
+        "edge": _float_rule(0.0, 10.0),
+        "tail_cost_fraction": _fraction_below_one_rule,
+        "tail_demand_low": _float_rule(0.0, 1e6, open_low=True),
+        "tail_demand_high": _float_rule(0.0, 1e6, open_low=True),
     }
 )
 """Validation of every knob: ``rule(name, value)`` returns the normalized value or raises
@@ -127,6 +161,7 @@ def _pairs_iv(params: Params) -> None:
         ("leak_low", "leak_high"),
         ("price_low", "price_high"),
         ("cost_fraction_low", "cost_fraction_high"),
+        ("tail_demand_low", "tail_demand_high"),
     ):
         if low in params and params[low] > params[high]:
             raise InputError(
@@ -263,6 +298,41 @@ def _build_multistep(rng: np.random.Generator, params: Params) -> Instance:
     )
 
 
+def _build_pooling_trap(rng: np.random.Generator, params: Params) -> Instance:
+    n, t, heads = params["n_products"], params["customers"], params["heads"]
+    n_tail = n - heads
+    if n_tail < 1:
+        raise InputError(
+            f"override `heads` is {heads}; the pooling trap needs at least one tail product, "
+            f"so `heads` must be below `n_products` = {n}"
+        )
+    purchase = (1.0 - params["no_purchase"]) * t
+    if n_tail * params["tail_demand_high"] >= purchase:
+        raise InputError(
+            f"the pooling trap's {n_tail:,} tail products with demand up to "
+            f"`tail_demand_high` = {params['tail_demand_high']:g} could take all "
+            f"(1 - no_purchase) T = {purchase:,.1f} first choices; use fewer products or more "
+            "customers"
+        )
+    head_prices, head_costs, _ = catalog_economics(rng, heads, params)
+    demand = rng.uniform(params["tail_demand_low"], params["tail_demand_high"], n_tail)
+    owner = rng.integers(heads, size=n_tail)
+    leak, fraction = params["tail_leak"], params["tail_cost_fraction"]
+    tail_margin = (1.0 + params["edge"]) * (1.0 - leak) * (head_prices - head_costs)[owner]
+    tail_prices = tail_margin / (1.0 - fraction)
+    arrival = np.concatenate([np.full(heads, (purchase - demand.sum()) / (heads * t)), demand / t])
+    rows = heads + np.arange(n_tail)
+    rho = sp.csr_array((np.full(n_tail, 1.0 - leak), (rows, owner)), shape=(n, n))
+    return make_instance(
+        prices=np.concatenate([head_prices, tail_prices]),
+        costs=np.concatenate([head_costs, fraction * tail_prices]),
+        arrival=arrival,
+        substitution=rho if n > SPARSE_ABOVE else rho.toarray(),
+        customers=t,
+        arrivals=params["arrivals"],
+    )
+
+
 # --------------------------------------------------------------------------- registry
 
 _ECONOMICS = {
@@ -374,6 +444,26 @@ FAMILIES: Mapping[str, FamilySpec] = MappingProxyType(
                 utility_spread=0.5,
                 outside_weight=2.0,
                 samples_per_anchor=256,
+                **_ECONOMICS,
+            ),
+            _spec(
+                "pooling-trap",
+                "Worst case for rounding the fluid LP (after El Housni et al. 2021): 5 head "
+                "products and N - 5 = 400 tail products with mean demand U[0.5, 1) each "
+                "(T = 1,000), whose customers walk to one head product when the tail product "
+                "is missing; a lone tail unit costs 0.7 of its price and the fluid LP prefers "
+                "the tail by a 0.1% edge, so the fluid policy loses a constant per tail product.",
+                _build_pooling_trap,
+                n_products=405,
+                customers=1_000,
+                heads=5,
+                arrivals="fixed",
+                no_purchase=0.2,
+                tail_leak=0.001,
+                edge=0.001,
+                tail_cost_fraction=0.7,
+                tail_demand_low=0.5,
+                tail_demand_high=1.0,
                 **_ECONOMICS,
             ),
         )

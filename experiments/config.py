@@ -189,6 +189,11 @@ class EvaluationConfig:
     """Seed of the customer streams (common random numbers)."""
     heuristics: tuple[str, ...] = ()
     """Heuristics to compare with (names in ``baselines.registry.POLICIES``)."""
+    scenario_bound: bool = True
+    """Scale every score by the tightest valid bound per instance: the smaller of the fluid LP
+    bound and the scenario (MMW) bound's 95% upper confidence limit (``baselines.scenario_bound``,
+    budget by catalog size, scenarios seeded from the instance, cached in the result store);
+    false: the fluid LP bound only."""
 
 
 @dataclass(frozen=True, kw_only=True)

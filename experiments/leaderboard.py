@@ -5,7 +5,10 @@ the contenders are :mod:`experiments.contenders` and the interval formulas
 :mod:`experiments.statistics`; this module builds the tables.
 
 **Suite.** The benchmark suite is ``families x instance_seeds`` (``envs.families``), each
-instance with its fluid LP bound B (``envs.fluid_lp.fluid_lp``). Every policy's stock on
+instance with its tightest valid bound B: the smaller of the fluid LP bound
+(``envs.fluid_lp.fluid_lp``) and the scenario bound's 95% upper confidence limit
+(``baselines.scenario_bound``; :mod:`experiments.suite`), named per instance; every percentage
+below is a percentage of B. Every policy's stock on
 instance i is simulated for seasons k = 0..K-1 with the *same* seed, so season k of instance i
 meets the same customers whatever the policy (common random numbers, ``envs.simulate``), and
 differences between policies are paired.
@@ -41,7 +44,7 @@ points); its mean equals the customer-level one. With one seed no across-seed in
 exists and the difference interval stays the conditional one above.
 
 **Aggregate.** The normalized score of a (member, instance) is mean profit / B_i: 0 is the
-do-nothing stock x = 0 (profit exactly 0), 1 is the fluid LP bound. Across families the
+do-nothing stock x = 0 (profit exactly 0), 1 is the tightest bound. Across families the
 interquartile mean (scores between the 25th and 75th percentile, ``scipy.stats.trim_mean``
 with 0.25, as in rliable) of the training-seed x instance score matrix is reported with a
 stratified bootstrap interval: each replicate resamples instances with replacement within
@@ -176,6 +179,11 @@ class Leaderboard:
                     "seed": s.seed,
                     "label": s.label,
                     "bound": s.bound,
+                    "bound_name": s.bound_name,
+                    "fluid_bound": s.fluid_bound,
+                    "scenario_bound": s.scenario_bound,
+                    "scenario_bound_upper": s.scenario_bound_upper,
+                    "scenario": None if s.scenario is None else dict(s.scenario),
                     "n_products": s.instance.n_products,
                     "customers": s.instance.customers,
                     "instance_hash": s.hash,
@@ -430,7 +438,12 @@ def leaderboard_from_config(
     bootstrap_reps = bootstrap_reps_iv(bootstrap_reps)
     contenders = config_contenders(config, runs=runs, trust=trust, progress=progress)
     suite = build_suite(
-        evaluation.families, evaluation.instance_seeds, progress=progress, backend=backend
+        evaluation.families,
+        evaluation.instance_seeds,
+        progress=progress,
+        store=store,
+        scenario_bounds=evaluation.scenario_bound,
+        backend=backend,
     )
     return run_leaderboard(
         suite,

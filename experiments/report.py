@@ -6,7 +6,7 @@
     leaderboard.json        every number, as computed (``Leaderboard.to_dict``)
     family-<name>.md/.csv   one family's table
     aggregate.md/.csv       normalized scores across families
-    bound-<name>.png        percentage of the LP bound with 95% intervals, per family
+    bound-<name>.png        percentage of the tightest bound with 95% intervals, per family
     aggregate-iqm.png       interquartile mean of normalized scores with bootstrap intervals
     index.html              the whole report; CSS inline and plots embedded as data URIs, so it
                             opens offline and can be mailed as one file
@@ -38,7 +38,7 @@ FAMILY_COLUMNS = (
     "Policy",
     "Kind",
     "Mean profit [95% CI]",
-    "% of LP bound [95% CI]",
+    "% of tightest bound [95% CI]",
     "Across seeds 95% CI (% of bound)",
     "Δ vs best heuristic [95% CI]",
     "Δ % of bound [95% CI]",
@@ -183,9 +183,10 @@ def behind_the_numbers(board: Leaderboard) -> list[str]:
         "seed no across-seed interval exists ('none (1 seed)'). For learned agents with S ≥ 2 "
         "the Δ intervals are likewise t-intervals over the S per-seed paired differences to the "
         "best heuristic (marked '(seeds)'); with one seed they are conditional on that seed.",
-        "Aggregate: normalized score = mean profit / fluid LP bound (0 = stock nothing, 1 = the "
+        "Aggregate: normalized score = mean profit / tightest bound (0 = stock nothing, 1 = the "
         "bound); interquartile mean with a stratified bootstrap over instances and seeds "
         f"({board.bootstrap_reps:,} replicates).",
+        bound_sentence(board),
     ]
     few = sorted(
         {
@@ -203,6 +204,60 @@ def behind_the_numbers(board: Leaderboard) -> list[str]:
     lines.extend(f"Training configs: {note}." for note in board.notes)
     lines.extend(f"Not evaluated: {message}" for message in board.counts.failures)
     return lines
+
+
+def bound_sentence(board: Leaderboard) -> str:
+    """What the percentages are percentages of."""
+    names = sorted({s.bound_name for s in board.suite})
+    with_scenario = sum(1 for s in board.suite if s.scenario is not None)
+    text = (
+        "Bound: every percentage is of the tightest valid bound of its instance, the smaller of "
+        "the fluid LP bound and the scenario (Mak-Morton-Wood) bound's 95% upper confidence "
+        "limit (baselines.scenario_bound; valid with 95% confidence over its own scenarios, "
+        "which are seeded from the instance alone). "
+    )
+    if with_scenario == 0:
+        return text + "The scenario bound was not computed here: the scale is the fluid LP bound."
+    return text + (
+        f"The scale is the {' or the '.join(names)} (per instance in the bound tables); the "
+        f"scenario bound was computed for {with_scenario} of {len(board.suite)} instances."
+    )
+
+
+BOUND_COLUMNS = (
+    "Instance",
+    "N",
+    "T",
+    "Fluid LP bound",
+    "Scenario bound (estimate)",
+    "Scenario bound 95% UCL",
+    "K × M",
+    "Tightest (the scale)",
+)
+
+
+def bound_rows(board: Leaderboard, family: str) -> list[list[str]]:
+    """One row per instance of ``family``: both bounds and which one is the scale."""
+    rows = []
+    for s in board.suite:
+        if s.family != family:
+            continue
+        scenario = s.scenario
+        rows.append(
+            [
+                s.label,
+                f"{s.instance.n_products:,}",
+                f"{s.instance.customers:,}",
+                _num(s.fluid_bound, 2),
+                "—" if scenario is None else _num(float(scenario["scenario_bound"]), 2),
+                "—" if scenario is None else _num(float(scenario["scenario_bound_upper"]), 2),
+                "—"
+                if scenario is None
+                else f"{scenario['scenarios']} × {scenario['replications']}",
+                f"{_num(s.bound, 2)} ({s.bound_name})",
+            ]
+        )
+    return rows
 
 
 # ----------------------------------------------------------------------------- writers
@@ -360,8 +415,9 @@ def family_plot(family: str, rows: Sequence[FamilyRow], board: Leaderboard) -> b
         labels,
         kinds,
         [r.percent_of_bound for r in rows],
-        title=f"{family}: % of LP bound ({n} instances × {board.seasons:,} seasons, {level}% CI)",
-        xlabel="mean profit, % of the fluid LP bound (dashed: the bound)",
+        title=f"{family}: % of tightest bound ({n} instances × {board.seasons:,} seasons, "
+        f"{level}% CI)",
+        xlabel="mean profit, % of the tightest bound (dashed: the bound)",
         reference=100.0,
         floor=-50.0,
     )
@@ -389,7 +445,7 @@ def aggregate_plot(rows: Sequence[AggregateRow], board: Leaderboard) -> bytes:
         [r.kind for r in rows],
         [r.iqm for r in rows],
         title=f"All families: IQM normalized score ({round(100 * board.level)}% bootstrap CI)",
-        xlabel="normalized score (0 = stock nothing, 1 = LP bound)",
+        xlabel="normalized score (0 = stock nothing, 1 = tightest bound)",
         reference=1.0,
         floor=-0.5,
     )
@@ -443,17 +499,17 @@ def html_page(
     if "aggregate" in plots:
         parts.append(_img(plots["aggregate"], "IQM of normalized scores"))
     for family, rows in board.families.items():
-        bounds = [s.bound for s in board.suite if s.family == family]
         parts.append(f"<h2>Family {html.escape(family)}</h2>")
-        listed = html.escape(", ".join(f"{b:,.2f}" for b in bounds))
-        parts.append(f'<p class="note">LP bound per instance: {listed}</p>')
+        parts.append('<p class="note">Bounds per instance:</p>')
+        rows_ = bound_rows(board, family)
+        parts.append(_html_table(BOUND_COLUMNS, rows_, [False] * len(rows_)))
         parts.append(
             _html_table(
                 FAMILY_COLUMNS, [family_cells(r) for r in rows], [r.is_best_heuristic for r in rows]
             )
         )
         if family in plots:
-            parts.append(_img(plots[family], f"{family}: percentage of the LP bound"))
+            parts.append(_img(plots[family], f"{family}: percentage of the tightest bound"))
     knobs = [(name, text) for name, text in board.descriptions.items() if text]
     if knobs:
         parts.append("<h2>Policy settings</h2><ul>")
@@ -478,7 +534,12 @@ def markdown_report(board: Leaderboard, *, title: str, description: str = "") ->
     lines += ["## All families", "", _aggregate_markdown(board), ""]
     for family, rows in board.families.items():
         lines += [f"## Family {family}", "", _family_markdown(rows), ""]
+        lines += ["Bounds per instance:", "", _bounds_markdown(board, family), ""]
     return "\n".join(lines)
+
+
+def _bounds_markdown(board: Leaderboard, family: str) -> str:
+    return markdown_table(BOUND_COLUMNS, bound_rows(board, family))
 
 
 def _family_markdown(rows: Sequence[FamilyRow]) -> str:
@@ -508,7 +569,11 @@ def write_report(
     plots: dict[str, bytes] = {}
     for family, rows in board.families.items():
         stem = f"family-{safe_name(family)}"
-        put(f"{stem}.md", f"# Family {family}\n\n{_family_markdown(rows)}\n".encode())
+        bounds = _bounds_markdown(board, family)
+        text = (
+            f"# Family {family}\n\n{_family_markdown(rows)}\n\nBounds per instance:\n\n{bounds}\n"
+        )
+        put(f"{stem}.md", text.encode())
         put(f"{stem}.csv", family_csv(rows))
         if rows:
             plots[family] = family_plot(family, rows, board)

@@ -3,6 +3,7 @@
 Layout under the store's root folder::
 
     decisions/<policy>/<instance>.json           what a policy stocks on an instance (+ solve time)
+    bounds/<instance>.json                       the scenario (MMW) bound of an instance
     evaluations/<policy>/<instance>/seed<S>.json  mean profit, standard error, KPIs of that stock
     evaluations/<policy>/<instance>/seed<S>.<H>.npy  the per-season profits (float64), for paired
                                                   statistics; <H> is the first 16 hex digits of
@@ -12,7 +13,9 @@ Every record carries a *fingerprint*: the SHA-256 of everything that determines 
 For an evaluation that is the instance definition hash, the stock vector hash, the number of
 seasons, the seed and the code tag; for a decision it is the policy's identity (name and knobs,
 or the hashes of a trained model's files), the instance hash, the planning seed and the code
-tag. A lookup returns a record only when the stored fingerprint equals the one asked for, so a
+tag; for a bound it is the instance hash, the bound's settings (scenarios, replications, seed)
+and the source of the modules that compute it. A lookup returns a record only when the stored
+fingerprint equals the one asked for, so a
 changed instance, stock or seed is recomputed rather than silently reused, and adding a policy
 never touches the records of the others.
 
@@ -387,6 +390,29 @@ class ResultStore:
         }
         path = self.decision_path(decision.policy, decision.instance)
         atomic_write_bytes(path, _json_bytes(payload))
+
+    # bounds -------------------------------------------------------------------------------
+
+    def bound_path(self, instance: str) -> Path:
+        return self.root / "bounds" / f"{safe_name(instance)}.json"
+
+    def get_bound(self, instance: str, fingerprint_: str) -> dict[str, Any] | None:
+        """The stored bound record of ``instance`` (a JSON mapping), if its fingerprint
+        matches."""
+        data = _read_json(self.bound_path(instance))
+        if data is None or data.get("fingerprint") != fingerprint_:
+            return None
+        record = data.get("bound")
+        return record if isinstance(record, dict) else None
+
+    def put_bound(self, instance: str, fingerprint_: str, record: dict[str, Any]) -> None:
+        payload = {
+            "instance": instance,
+            "fingerprint": fingerprint_,
+            "bound": record,
+            "format": STORE_FORMAT,
+        }
+        atomic_write_bytes(self.bound_path(instance), _json_bytes(payload))
 
     # evaluations --------------------------------------------------------------------------
 

@@ -48,7 +48,31 @@ def test_bound_json_is_the_hand_solved_value(capsys, hand_file, method):
 
 def test_bound_text(capsys, hand_file):
     assert main(["bound", "--instance", hand_file]) == 0
-    assert "lp bound         12.4" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "lp bound         12.4" in out and "scenario bound   " in out
+
+
+def test_bound_json_has_the_scenario_bound_beside_the_fluid_bound(capsys, hand_file):
+    argv = ["bound", "--instance", hand_file, "--json", "--scenarios", "16"]
+    record = run_json(capsys, [*argv, "--replications", "4", "--bound-seed", "3"])
+    assert record["scenarios"] == 16 and record["replications"] == 4
+    assert record["bound_seed"] == 3 and record["bound_methods"] == ["lp"]
+    assert record["scenario_bound"] <= record["scenario_bound_upper"] <= record["lp_bound"]
+    assert record["tightest_bound"] == min(record["lp_bound"], record["scenario_bound_upper"])
+    assert record["tightest_bound_name"] in ("fluid", "scenario")
+    again = run_json(capsys, [*argv, "--replications", "4", "--bound-seed", "3"])
+    assert again["scenario_bound_upper"] == record["scenario_bound_upper"]
+    skipped = run_json(capsys, ["bound", "--instance", hand_file, "--json", "--no-scenario-bound"])
+    assert skipped["scenario_bound"] is None and skipped["tightest_bound_name"] == "fluid"
+
+
+def test_bound_refuses_bad_scenario_knobs_in_one_line(capsys, hand_file):
+    assert main(["bound", "--instance", hand_file, "--replications", "1"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.endswith("`replications` must be an integer in [2, 1,000]; got 1")
+    assert main(["bound", "--instance", hand_file, "--scenarios", "5000"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.endswith("`scenarios` must be an integer in [1, 4,096]; got 5000")
 
 
 def test_solve_json_and_stock_file_round_trip(capsys, hand_file, tmp_path):
@@ -104,7 +128,8 @@ def test_unknown_policy_exits_2_with_known_names(capsys, hand_file):
     assert main(["solve", "--instance", hand_file, "--policy", "optimal"]) == 2
     assert capsys.readouterr().err.strip() == (
         "assort solve: error: unknown policy 'optimal'; known policies: fluid, newsvendor, "
-        "assortment-newsvendor, saa, pooled-saa, sample-path-gradient, local-search, exact"
+        "assortment-newsvendor, saa, pooled-saa, sample-path-gradient, local-search, exact, "
+        "walk-saa"
     )
 
 
@@ -154,8 +179,8 @@ def test_solve_validates_the_seed_for_every_policy(capsys, hand_file, name):
         ),
         (
             "exact",
-            'max_candidates="9"',
-            "`max_candidates` must be an integer in [1, 10,000,000]; got '9' (str)",
+            'max_states="9"',
+            "`max_states` must be an integer in [1, 50,000,000]; got '9' (str)",
         ),
         (
             "fluid",

@@ -55,8 +55,10 @@ def test_every_family_builds_a_valid_instance_that_round_trips(family):
     for a, b in zip(_arrays(instance), _arrays(again)):
         np.testing.assert_array_equal(a, b)
     margins = 1.0 - instance.costs / instance.prices
-    assert np.all(instance.prices >= 1.0) and np.all(instance.prices <= 3.0)
-    assert np.all(margins >= 0.3 - 1e-12) and np.all(margins <= 0.7 + 1e-12)
+    # The pooling trap prices its tail products from their head's margin (own test below).
+    shown = slice(None) if family != "pooling-trap" else slice(0, spec.defaults["heads"])
+    assert np.all(instance.prices[shown] >= 1.0) and np.all(instance.prices[shown] <= 3.0)
+    assert np.all(margins[shown] >= 0.3 - 1e-12) and np.all(margins[shown] <= 0.7 + 1e-12)
 
 
 @pytest.mark.parametrize("family", list(FAMILIES))
@@ -260,3 +262,58 @@ def test_multistep_family_refuses_a_neighbourhood_smaller_than_the_consideration
         match=r"override `consideration` is 9; a shopper cannot consider more than the 8 products",
     ):
         make_family_instance("multistep", 0, n_products=8, consideration=9)
+
+
+def test_pooling_trap_springs_on_the_fluid_policy_and_not_on_pooling():
+    # Every tail product's fluid sales are its own demand in [0.5, 1), rounded up to one unit
+    # that costs 0.7 of its price and sells with probability about 1 - e^-D < 0.7; the fluid LP
+    # prefers the tail by the edge, so it stocks all of them (exact knobs: module docstring).
+    from baselines.registry import solve
+    from envs.fluid_lp import fluid_lp
+    from envs.simulate import simulate
+
+    instance = make_family_instance("pooling-trap", 0, n_products=45, customers=100)
+    heads, tails = slice(0, 5), slice(5, None)
+    demand = 100 * instance.arrival[tails]
+    assert np.all((demand >= 0.5) & (demand < 1.0))
+    np.testing.assert_allclose(instance.costs[tails], 0.7 * instance.prices[tails])
+    rho = instance.substitution_dense()
+    assert np.all(rho[heads] == 0) and np.all(rho[tails, 5:] == 0)
+    np.testing.assert_allclose(rho[tails].sum(axis=1), 0.999)
+    owner = rho[tails].argmax(axis=1)
+    head_margin = (instance.prices - instance.costs)[owner]
+    np.testing.assert_allclose(
+        (instance.prices - instance.costs)[tails], 1.001 * 0.999 * head_margin
+    )
+    assert instance.no_purchase_probability == pytest.approx(0.2)
+    solution = fluid_lp(instance)
+    assert np.all(solution.assortment[tails])
+    fluid = solve("fluid", instance).stock
+    pooled = solve("pooled-saa", instance, rng=0).stock
+    assert np.all(fluid[tails] == 1) and np.all(pooled[tails] == 0)
+    profit = {
+        name: simulate(instance, stock, 2_000, 5).profit.mean()
+        for name, stock in (("fluid", fluid), ("pooled", pooled))
+    }
+    assert profit["fluid"] < 0.5 * solution.value < profit["pooled"]
+
+
+def test_pooling_trap_refuses_a_tail_larger_than_the_market():
+    with pytest.raises(
+        InputError,
+        match=r"the pooling trap's 400 tail products with demand up to `tail_demand_high` = 1 "
+        r"could take all \(1 - no_purchase\) T = 400\.0 first choices; use fewer products or "
+        r"more customers",
+    ):
+        make_family_instance("pooling-trap", 0, customers=500)
+    with pytest.raises(
+        InputError,
+        match=r"override `heads` is 405; the pooling trap needs at least one tail product",
+    ):
+        make_family_instance("pooling-trap", 0, heads=405)
+    with pytest.raises(
+        InputError, match=r"`tail_cost_fraction` must be a finite number in \[0, 1\); got 1.0"
+    ):
+        make_family_instance("pooling-trap", 0, tail_cost_fraction=1.0)
+    with pytest.raises(InputError, match=r"override `tail_demand_low` is 2.0, above"):
+        make_family_instance("pooling-trap", 0, tail_demand_low=2.0)

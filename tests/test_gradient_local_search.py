@@ -41,11 +41,19 @@ def test_displacement_kernel_records_the_first_late_visitor() -> None:
     )
     np.testing.assert_array_equal(sales, [[1, 2], [1, 2]])
     np.testing.assert_array_equal(displaced, [[1, -1], [1, -1]])
-    # Nothing in stock: the first customer who wanted 0 leaves.
+    # Nothing in stock: the first customer leaves, and her walk 0 -> 1 makes her the first
+    # late visitor of both products (one more unit of either would have sold to her; the
+    # former kernel credited product 0 only and under-valued the last unit, issue 11).
     _, displaced = displacement_table(
         instance, np.array([0, 0]), 1, 7, tables, np.random.default_rng(0)
     )
-    np.testing.assert_array_equal(displaced, [[2, -1]])
+    np.testing.assert_array_equal(displaced, [[2, 2]])
+    # One unit of 0, none of 1: the first customer buys 0 without walking on; the second finds
+    # the store empty and walks 0 -> 1, the first late visitor of both.
+    _, displaced = displacement_table(
+        instance, np.array([1, 0]), 1, 7, tables, np.random.default_rng(0)
+    )
+    np.testing.assert_array_equal(displaced, [[2, 2]])
 
 
 def newsvendor_instance() -> object:

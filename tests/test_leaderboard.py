@@ -447,6 +447,70 @@ def test_suite_families_may_carry_overrides_and_labels() -> None:
     assert other.hash != plain.hash and other.bound == pytest.approx(fluid_lp(expected).value)
 
 
+def test_suite_scale_is_the_tightest_valid_bound_cached_in_the_store(tmp_path: Path) -> None:
+    from experiments.suite import SCENARIO, bound_seed
+
+    store = ResultStore(tmp_path / "store")
+    notes: list[str] = []
+    suite = build_suite(
+        ["tiny"], [1_000_000, 1_000_001], store=store, scenario_bounds=True, progress=notes.append
+    )
+    for item in suite:
+        assert item.fluid_bound == pytest.approx(fluid_lp(item.instance).value)
+        upper = item.scenario_bound_upper
+        assert item.scenario_bound <= upper <= item.fluid_bound
+        assert item.bound == min(item.fluid_bound, upper)
+        assert item.bound_name == SCENARIO
+        assert item.scenario["seed"] == bound_seed(item.hash)
+        assert item.scenario["scenarios"] == 128 and item.scenario["replications"] == 10
+    assert all("s); scale: scenario UCL" in note for note in notes)
+    # The second build reads both bounds from the store (same numbers, not recomputed).
+    notes.clear()
+    again = build_suite(
+        ["tiny"], [1_000_000, 1_000_001], store=store, scenario_bounds=True, progress=notes.append
+    )
+    assert [a.bound for a in again] == [b.bound for b in suite]
+    assert all("stored)" in note for note in notes)
+    # The bound's seed depends on the instance only, not on the evaluation or planning seeds.
+    assert bound_seed(suite[0].hash) != bound_seed(suite[1].hash)
+    plain = build_suite(["tiny"], [1_000_000])[0]
+    assert plain.bound == plain.fluid_bound and plain.bound_name == "fluid"
+    assert plain.scenario is None
+
+
+def test_scores_are_percentages_of_the_tightest_bound(tmp_path: Path) -> None:
+    from experiments.report import write_report
+
+    store = ResultStore(tmp_path / "store")
+    suite = build_suite(["tiny"], [1_000_000], store=store, scenario_bounds=True)
+    board = run_leaderboard(
+        suite,
+        [contender(StandIn("fluid", fluid_rule))],
+        seasons=200,
+        seed=SEED,
+        store=store,
+        bootstrap_reps=50,
+    )
+    (row,) = board.families["tiny"]
+    item = suite[0]
+    (outcome_profit,) = [
+        store.get_evaluation(
+            store.evaluation_key(
+                "fluid", item.label, item.hash, fluid_rule(item.instance), SEED, 200
+            )
+        ).mean_profit
+    ]
+    assert row.percent_of_bound.mean == pytest.approx(100 * outcome_profit / item.bound)
+    data = board.to_dict()["suite"][0]
+    assert data["bound_name"] == "scenario UCL" and data["bound"] == item.bound
+    assert data["fluid_bound"] == item.fluid_bound
+    assert data["scenario_bound_upper"] == item.scenario_bound_upper
+    write_report(board, tmp_path / "out")
+    text = (tmp_path / "out" / "leaderboard.md").read_text()
+    assert "% of tightest bound" in text and "Scenario bound 95% UCL" in text
+    assert f"{item.fluid_bound:,.2f}" in text and "(scenario UCL)" in text
+
+
 # ------------------------------------------------------------------------------ report
 
 

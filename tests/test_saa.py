@@ -14,9 +14,10 @@ from baselines.pooled import (
     stocking_pays,
 )
 from baselines.saa import (
+    MAX_ITERATIONS,
     MAX_SCENARIO_CELLS,
     ascent_direction,
-    default_iterations,
+    auto_scenarios,
     flow_ascent,
     saa_policy,
     saa_program,
@@ -187,7 +188,8 @@ TIME_LIMIT_RULE = r"`time_limit` must be a finite number > 0"
         (
             {"rounding": "up"},
             InputError,
-            r"`rounding` must be one of \['nearest', 'floor', 'ceil'\]; got 'up' \(str\)",
+            r"`rounding` must be one of \['in-sample', 'nearest', 'floor', 'ceil'\]; got 'up' "
+            r"\(str\)",
         ),
         ({"solver": "cplex"}, InputError, r"`solver` must be one of \[.*\]; got 'cplex' \(str\)"),
         ({"iterations": 0}, InputError, rf"{ITERATIONS_RULE}; got 0$"),
@@ -263,9 +265,69 @@ def test_offer_set_and_scenario_kind_are_not_public_knobs() -> None:
     assert "offered" not in policy_knobs("pooled-saa")
 
 
-def test_default_iterations_rule() -> None:
-    assert default_iterations(10) == 300 and default_iterations(5_000) == 300
-    assert default_iterations(10_000) == 150 and default_iterations(10**6) == 30
+def test_flow_ascent_budget_is_the_same_at_every_size_and_stops_when_converged() -> None:
+    # The former rule, 1.5e6 / N steps, cut the ascent at 37 steps for N = 40,005 (issue 11).
+    # Now every N gets MAX_ITERATIONS steps, and the ascent stops once F stops rising.
+    assert MAX_ITERATIONS == 300
+    instance = no_substitution(customers=60)
+    demands = first_choice_counts(instance, 50, 2).astype(float)
+    result = flow_ascent(instance, demands, np.ones(3, dtype=bool), iterations=MAX_ITERATIONS)
+    assert result.stopped == "converged" and result.iterations < MAX_ITERATIONS
+
+
+def test_auto_scenario_count_fills_the_lp_budget() -> None:
+    def sized(n: int, leak: bool = True) -> object:
+        rho = np.zeros((n, n)) if leak else (np.ones((n, n)) - np.eye(n)) / (n - 1)
+        return make_instance(
+            prices=np.full(n, 2.0),
+            costs=np.ones(n),
+            arrival=np.full(n, 1.0 / n),
+            substitution=rho,
+            customers=5,
+        )
+
+    # K = (10,000 // N - 1) // blocks in [32, 256]; blocks = 3 with the leave column.
+    assert auto_scenarios(sized(10)) == 256 and auto_scenarios(sized(20)) == 249
+    assert auto_scenarios(sized(100)) == 49 and auto_scenarios(sized(100, leak=False)) == 33
+    assert auto_scenarios(sized(300)) == 32
+    result = saa_policy(sized(10), rng=0)
+    assert result.info["scenarios"] == 256 and result.info["solver"] == "lp"
+    assert result.info["lp_variables"] == 10 * (2 * 256 + 1) <= 10_000
+
+
+def test_leave_column_lets_a_leak_free_chain_stock_nothing() -> None:
+    # MNL without outside option (every row of rho sums to 1), both margins negative: stocking
+    # nothing earns 0. Without the leave column the flow equations force every customer to buy
+    # and the former LP stocked 8 units at a loss of 1.6.
+    from envs.choice import mnl_instance
+
+    instance = mnl_instance([1.0, 1.0], 0.0, prices=[1.0, 1.0], costs=[1.2, 1.5], customers=8)
+    program = saa_program(instance, first_choice_counts(instance, 4, 0))
+    assert program.leave and program.a_eq.shape == (8, 2 + 3 * 8)
+    solution = solve_saa_program(program)
+    assert solution.status == 0 and solution.value == pytest.approx(0.0, abs=1e-9)
+    np.testing.assert_allclose(solution.stock, 0.0, atol=1e-9)
+    assert np.all(saa_policy(instance, rng=0).stock == 0)
+    assert not saa_program(two_product(), np.array([[10, 4]])).leave
+
+
+def test_in_sample_rounding_keeps_the_best_candidate() -> None:
+    # One scenario, no substitution: x = d is optimal; with scores favouring the ceiling of the
+    # fractional coordinate the ceiling is kept, with more than 4 fractional coordinates the
+    # nearest rounding is used unscored.
+    from baselines.saa import round_in_sample
+
+    mask = np.ones(3, dtype=bool)
+    stock, value = round_in_sample(np.array([1.0, 2.5, 0.2]), mask, lambda s: float(s @ [0, 1, -1]))
+    np.testing.assert_array_equal(stock, [1, 3, 0])
+    assert value == 3.0
+    stock, value = round_in_sample(np.full(5, 0.6), np.ones(5, dtype=bool), lambda s: 0.0)
+    np.testing.assert_array_equal(stock, [1, 1, 1, 1, 1])
+    assert np.isnan(value)
+    # The policy: its in-sample value of the rounded stock is the LP's value at that stock,
+    # at most the fractional optimum.
+    result = saa_policy(two_product(customers=30), rng=4, scenarios=16)
+    assert result.info["rounded_value"] <= result.info["saa_value"] + 1e-9
 
 
 def test_spill_into_an_unstocked_product_passes_on() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import inspect
 import itertools
 import math
+import re
 
 import numpy as np
 import pytest
@@ -12,10 +13,11 @@ import pytest
 from baselines import POLICIES, HeuristicPolicy, StockingPolicy, solve
 from baselines.assortment import best_assortment
 from baselines.exact import (
-    MAX_CANDIDATE_LIMIT,
+    MAX_STATES_LIMIT,
     InstanceTooLargeError,
-    candidate_count,
+    exact_all_stocks,
     exact_policy,
+    sufficient_box,
 )
 from baselines.fluid import fluid_policy, round_stock
 from baselines.newsvendor import critical_ratios, newsvendor_stock
@@ -76,6 +78,7 @@ def test_registry_names_are_the_agreed_ones():
         "sample-path-gradient",
         "local-search",
         "exact",
+        "walk-saa",
     ]
 
 
@@ -292,32 +295,44 @@ def test_exact_optimum_below_bound_and_above_heuristics(seed):
 
 def test_exact_refuses_large_instances():
     instance = random_tiny(0, n=3, customers=40)
+    box = sufficient_box(instance).tolist()
+    states = math.prod(k + 1 for k in box)
     with pytest.raises(
         InstanceTooLargeError,
-        match=r"the exact policy would enumerate \(K \+ 1\)\^N = "
-        r"\(40 \+ 1\)\^3 = 68,921 stock vectors; it handles at most max_candidates = 20,000",
+        match=rf"the exact DP's stock box 0\.\.{re.escape(str(box))} has {states:,} states; "
+        r"it handles at most max_states = 100",
     ):
-        solve("exact", instance)
-    rule = r"`max_candidates` must be an integer in \[1, 10,000,000\]"
+        exact_policy(instance, max_states=100)
+    rule = r"`max_states` must be an integer in \[1, 50,000,000\]"
     with pytest.raises(InputError, match=rf"{rule}; got 0$"):
-        exact_policy(instance, max_candidates=0)
-    with pytest.raises(InputError, match=rf"{rule}; got 10000001$"):
-        exact_policy(instance, max_candidates=MAX_CANDIDATE_LIMIT + 1)
+        exact_policy(instance, max_states=0)
+    with pytest.raises(InputError, match=rf"{rule}; got 50000001$"):
+        exact_policy(instance, max_states=MAX_STATES_LIMIT + 1)
     with pytest.raises(InputTypeError, match=rf"{rule}; got 1e\+30 \(float\)"):
-        exact_policy(instance, max_candidates=1e30)
-
-
-def test_exact_refusal_prints_the_count_not_inf():
-    # 201^200 = 10^(200 log10 201) = 10^460.6392 = 4.357e+460 (float overflow printed "inf");
-    # the leading digits are truncated, not rounded.
-    assert candidate_count(200, 200) == "4.35e+460"
-    assert candidate_count(40, 3) == "68,921"
-    assert candidate_count(10**5, 10**6) == "about 10^5,000,004"
-    instance = random_tiny(0, n=200, customers=200)
+        exact_policy(instance, max_states=1e30)
     with pytest.raises(
-        InstanceTooLargeError, match=r"= \(200 \+ 1\)\^200 = 4\.35e\+460 stock vectors"
+        InstanceTooLargeError,
+        match=r"the exact DP handles at most 16 products \(it solves the choice model for all "
+        r"2\^N offer sets\); the instance has N = 200",
     ):
-        exact_policy(instance)
+        exact_policy(random_tiny(0, n=200, customers=200))
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_the_box_optimum_is_the_optimum_over_every_stock(seed):
+    # The box of the theorem (baselines.exact docstring) loses nothing: the best stock over
+    # [0, T]^N (every stock that can matter with fixed T) has the same value, and the DP's
+    # table agrees with the one-stock DP of envs.exact everywhere.
+    instance = random_tiny(seed, n=3, customers=6)
+    small = exact_all_stocks(instance)
+    full = exact_all_stocks(instance, box=np.full(3, instance.customers))
+    assert np.all(small.box <= instance.customers)
+    assert small.best_profit == pytest.approx(full.best_profit, rel=1e-12, abs=1e-12)
+    for stock in itertools.product(*(range(k + 1) for k in small.box)):
+        expected = exact_expected_profit(instance, np.array(stock)).profit
+        assert small.profit_of(np.array(stock)) == pytest.approx(expected, rel=1e-12, abs=1e-12)
+    with pytest.raises(InputError, match=r"`stock` \[9, 0, 0\] lies outside the box"):
+        small.profit_of(np.array([9, 0, 0]))
 
 
 def test_critical_ratio_is_zero_when_price_equals_salvage():
