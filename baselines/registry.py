@@ -37,6 +37,8 @@ POLICIES: dict[str, str] = {
     "sample-path-gradient": "baselines.gradient:sample_path_gradient_policy",
     "local-search": "baselines.local_search:local_search_policy",
     "exact": "baselines.exact:exact_policy",
+    "truth-search": "baselines.truth_search:truth_search_policy",
+    "shock-aware-saa": "baselines.shock_saa:shock_aware_saa_policy",
 }
 
 
