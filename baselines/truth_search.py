@@ -22,13 +22,18 @@ named heuristic's stock, scaled likewise.
 Then coordinate pattern search: product i has a step h_i, initially max(1, round(x_i / 4)). A
 pass visits the products in a random order (from ``rng``) and tries x_i + h_i, then
 x_i - h_i (never below 0); an improving move is kept and repeated in the same direction while
-it improves; when neither direction improves, h_i halves (down to 1). The search stops after a
-pass that neither moved nor halved a step, with every h_i = 1: x is then a +-1 local optimum of
-F (``stopped="converged"``, the stopping point of :mod:`baselines.local_search`, reached with
-far fewer evaluations when the optimum is tens of units away); or after ``max_passes`` passes
-(``"iterations"``), ``max_evaluations`` distinct stocks evaluated (``"evaluations"``) or, only
-if given, ``time_limit`` seconds (``"time_limit"``). Without a time limit the result depends on
-the seed alone.
+it improves; when neither direction improves, h_i halves (down to 1). After a pass that
+neither moved nor halved a step (every h_i = 1: a +-1 local optimum of F, the stopping point of
+:mod:`baselines.local_search`, reached with far fewer evaluations when the optimum is tens of
+units away), a *transfer* sweep (``transfers=True``) tries moving one unit between substitutes
+(x_i - 1, x_j + 1 for rho_ij > 0 or rho_ji > 0, both directions, pairs in a random order;
+first improvement): the move that pooling decisions need and that one coordinate at a time
+cannot make (on tiny instances, from (2, 0, 4) to the optimum (3, 0, 3), or from (1, 2, 4) to
+(2, 2, 3)). An improving transfer sends the search back to its passes. It stops when a pass
+and a transfer sweep both fail (``stopped="converged"``); or after ``max_passes`` passes
+(``"iterations"``), ``max_evaluations`` distinct stocks evaluated (``"evaluations"``) or,
+only if given, ``time_limit`` seconds (``"time_limit"``). Without a time limit the result
+depends on the seed alone.
 
 Budget: an evaluation costs ``seasons`` x T simulated customers; the default
 ``max_evaluations`` (:func:`default_evaluations`) is ``CUSTOMER_BUDGET`` = 4e9 customers
@@ -52,7 +57,7 @@ from baselines.shock_saa import shock_aware_saa_policy
 from envs.instance import Instance
 from envs.shocks import ShockShopper
 from envs.simulate import simulate
-from envs.validation import choice_iv, integer_iv, rng_iv, time_limit_iv
+from envs.validation import choice_iv, flag_iv, integer_iv, rng_iv, time_limit_iv
 
 CUSTOMER_BUDGET = 4_000_000_000
 MIN_EVALUATIONS = 100
@@ -77,6 +82,15 @@ def default_evaluations(seasons: int, customers: int) -> int:
     return min(
         MAX_EVALUATIONS, max(MIN_EVALUATIONS, CUSTOMER_BUDGET // max(seasons * customers, 1))
     )
+
+
+def substitute_pairs(instance: Instance) -> np.ndarray:
+    """int64[P, 2]: the pairs i < j with rho_ij > 0 or rho_ji > 0 (the transfer moves)."""
+    rho = instance.substitution_csr
+    coo = (rho + rho.T).tocoo()
+    keep = coo.row < coo.col
+    pairs = np.stack([coo.row[keep], coo.col[keep]], axis=1).astype(np.int64)
+    return pairs[np.lexsort((pairs[:, 1], pairs[:, 0]))]
 
 
 class BankObjective:
@@ -107,6 +121,7 @@ def truth_search_policy(
     seasons: int = 1000,
     start: str = "best",
     max_passes: int = 100,
+    transfers: bool = True,
     max_evaluations: int | None = None,
     time_limit: float | None = None,
 ) -> PolicyResult:
@@ -114,7 +129,8 @@ def truth_search_policy(
 
     ``info`` carries ``bank_profit`` (F at the result), ``start_profit`` and ``start_from`` (the
     start candidate and scale), ``candidates`` (F of each start heuristic's stock),
-    ``evaluations`` (distinct stocks), ``passes``, ``stopped``, ``seasons``,
+    ``evaluations`` (distinct stocks), ``coordinate_moves``, ``transfer_moves``, ``passes``,
+    ``stopped``, ``seasons``,
     ``max_evaluations``, ``bank_seed`` and ``knows`` (``"true process"``).
     """
     begin = time.perf_counter()
@@ -122,6 +138,7 @@ def truth_search_policy(
     seasons = integer_iv("seasons", seasons, low=1, high=MAX_BANK_SEASONS)
     choice_iv("start", start, STARTS)
     max_passes = integer_iv("max_passes", max_passes, low=1, high=MAX_PASSES)
+    transfers = flag_iv("transfers", transfers)
     if max_evaluations is None:
         max_evaluations = default_evaluations(seasons, instance.customers)
     max_evaluations = integer_iv("max_evaluations", max_evaluations, low=1, high=MAX_EVALUATIONS)
@@ -148,8 +165,18 @@ def truth_search_policy(
     start_profit = best
 
     steps = np.maximum(1, np.round(x / 4)).astype(np.int64)
+    pairs = substitute_pairs(instance) if transfers else np.zeros((0, 2), dtype=np.int64)
     passes = 0
+    moves = {"coordinate": 0, "transfer": 0}
     stopped = "iterations"
+
+    def out_of_budget() -> str | None:
+        if objective.evaluations >= max_evaluations:
+            return "evaluations"
+        if time_limit is not None and time.perf_counter() - begin > time_limit:
+            return "time_limit"
+        return None
+
     while passes < max_passes and stopped == "iterations":
         passes += 1
         changed = False
@@ -165,26 +192,41 @@ def truth_search_policy(
                     if value <= best:
                         break
                     x, best, moved = candidate, value, True
+                    moves["coordinate"] += 1
                 if moved:
                     break
             if not moved and steps[i] > 1:
                 steps[i] //= 2
                 moved = True
             changed = changed or moved
-            if objective.evaluations >= max_evaluations:
-                stopped = "evaluations"
+            stopped = out_of_budget() or stopped
+            if stopped != "iterations":
                 break
-            if time_limit is not None and time.perf_counter() - begin > time_limit:
-                stopped = "time_limit"
+        if changed or stopped != "iterations":
+            continue
+        for k in generator.permutation(pairs.shape[0]):
+            for a, b in (pairs[k], pairs[k][::-1]):
+                if x[a] == 0 or out_of_budget():
+                    continue
+                candidate = x.copy()
+                candidate[a] -= 1
+                candidate[b] += 1
+                value = objective(candidate)
+                if value > best:
+                    x, best, changed = candidate, value, True
+                    moves["transfer"] += 1
+                    break
+            if changed:
                 break
-        if not changed and stopped == "iterations":
-            stopped = "converged"
+        stopped = out_of_budget() or ("iterations" if changed else "converged")
     info = {
         "bank_profit": best,
         "start_profit": start_profit,
         "start_from": chosen,
         "candidates": {name: value for name, (_, value) in candidates.items()},
         "evaluations": objective.evaluations,
+        "coordinate_moves": moves["coordinate"],
+        "transfer_moves": moves["transfer"],
         "passes": passes,
         "stopped": stopped,
         "seasons": seasons,
