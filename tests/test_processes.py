@@ -594,3 +594,21 @@ def test_shopper_constructors_name_their_arguments():
         SegmentShopper(([0.1],), [1.0])
     with pytest.raises(InputTypeError, match=r"`shopper` must be a SegmentShopper; got None"):
         segment_instance(None, prices=[1.0], costs=[0.5], customers=3)
+
+
+def test_generated_files_hold_the_process_for_evaluate_and_solve(tmp_path, capsys):
+    from experiments.cli import main
+
+    path = str(tmp_path / "fashion.json")
+    assert main(["generate", "--family", "fashion", "--seed", "3", "--out", path]) == 0
+    assert "note:" not in capsys.readouterr().err  # the file holds the process itself
+    stock = str(tmp_path / "stock.json")
+    assert main(["solve", "--instance", path, "--policy", "shock-aware-saa", "--out", stock]) == 0
+    capsys.readouterr()
+    runs = []
+    for source in (["--instance", path], ["--family", "fashion", "--instance-seed", "3"]):
+        argv = ["evaluate", *source, "--stock", stock, "--seasons", "200", "--json"]
+        assert main(argv) == 0
+        runs.append(json.loads(capsys.readouterr().out))
+    assert runs[0]["customer_process"] == "shocked-seasons"
+    assert runs[0]["mean_profit"] == runs[1]["mean_profit"]
