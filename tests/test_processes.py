@@ -612,3 +612,23 @@ def test_generated_files_hold_the_process_for_evaluate_and_solve(tmp_path, capsy
         runs.append(json.loads(capsys.readouterr().out))
     assert runs[0]["customer_process"] == "shocked-seasons"
     assert runs[0]["mean_profit"] == runs[1]["mean_profit"]
+
+
+@pytest.mark.parametrize("env_id", ["Assort/OneShotFashionFamily-v1", "Assort/OneShotDrift-v1"])
+def test_the_catalog_vec_env_plays_process_episodes_like_the_single_env(env_id):
+    from stable_baselines3.common.env_util import make_vec_env
+
+    from agents.vec_env import CatalogVecEnv
+
+    kwargs = {"action_anchor": "fluid", "reward_baseline": "fluid", "seasons_per_episode": 2}
+    vec = CatalogVecEnv(env_id, 3, kwargs)
+    vec.seed(5)
+    single = make_vec_env(env_id, n_envs=3, seed=5, env_kwargs=kwargs)
+    assert np.array_equal(vec.reset(), single.reset())
+    rng = np.random.default_rng(1)
+    for _ in range(3):
+        actions = rng.uniform(-1, 1, (3, 20)).astype(np.float32)
+        _, rewards, _, infos = vec.step(actions)
+        _, rewards2, _, infos2 = single.step(actions)
+        assert np.array_equal(rewards, rewards2)
+        assert [i["profit"] for i in infos] == [i["profit"] for i in infos2]
