@@ -298,20 +298,28 @@ def load_block(block: Any, instance: Instance) -> SegmentShopper:
 
 
 def _fit_iv(label: str, given: Any, fitted: Any) -> None:
-    difference = abs(given - fitted)
-    if sp.issparse(difference):
-        difference = difference.toarray()
-    worst = float(np.max(difference, initial=0.0))
-    if worst > FIT_TOLERANCE:
-        where = np.unravel_index(int(np.argmax(difference)), difference.shape)
-        index = int(where[0]) if len(where) == 1 else tuple(int(i) for i in where)
-        given_value = given[where] if not sp.issparse(given) else given.toarray()[where]
-        fitted_value = fitted[where] if not sp.issparse(fitted) else fitted.toarray()[where]
-        raise InputError(
-            f"`{label}` must be the fitted Markov chain of the `segments` block (to "
-            f"{FIT_TOLERANCE:g}); entry {index} is {float(given_value)!r}, the fit gives "
-            f"{float(fitted_value)!r}"
-        )
+    """Refuse a file chain (vector, or CSR matrix) that differs from the fit by more than
+    ``FIT_TOLERANCE`` anywhere, naming the worst entry (sparse differences stay sparse)."""
+    if sp.issparse(given):
+        difference = sp.coo_array(given - fitted)
+        values, where = difference.data, (difference.row, difference.col)
+    else:
+        values, where = np.asarray(given - fitted), (np.arange(np.size(given)),)
+    if values.size == 0 or float(np.max(np.abs(values))) <= FIT_TOLERANCE:
+        return
+    k = int(np.argmax(np.abs(values)))
+    index = tuple(int(w[k]) for w in where)
+    shown = index[0] if len(index) == 1 else index
+    if len(index) == 1:
+        given_value, fitted_value = given[index[0]], fitted[index[0]]
+    else:
+        given_value = sp.csr_array(given)[[index[0]], :].toarray()[0, index[1]]
+        fitted_value = sp.csr_array(fitted)[[index[0]], :].toarray()[0, index[1]]
+    raise InputError(
+        f"`{label}` must be the fitted Markov chain of the `segments` block (to "
+        f"{FIT_TOLERANCE:g}); entry {shown} is {float(given_value)!r}, the fit gives "
+        f"{float(fitted_value)!r}"
+    )
 
 
 register_process("segments", load_block)

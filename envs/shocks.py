@@ -168,7 +168,10 @@ def _clusters_iv(clusters: Any) -> np.ndarray:
     if isinstance(clusters, (str, bytes, dict)):
         raise InputTypeError(f"{rule}; got {describe(clusters)}")
     arr = np.asarray(clusters)
-    if arr.ndim != 1 or (arr.size and arr.dtype.kind not in "iu"):
+    holds_bool = isinstance(clusters, (list, tuple)) and any(
+        isinstance(c, (bool, np.bool_)) for c in clusters
+    )
+    if arr.ndim != 1 or holds_bool or (arr.size and arr.dtype.kind not in "iu"):
         raise InputTypeError(f"{rule}; got {describe(clusters)}")
     if arr.size and (arr.min() < 0 or arr.max() >= arr.size):
         bad = int(np.flatnonzero((arr < 0) | (arr >= arr.size))[0])

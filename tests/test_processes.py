@@ -485,6 +485,11 @@ JSON_CASES = [
         r"`clusters` must be a list of integers in \[0, N\), one per product; got \[0, 1.5",
     ),
     (
+        _changed(_shock_file(), ("demand_environment", "clusters"), [0, True, 1, 0]),
+        InputTypeError,
+        r"`clusters` must be a list of integers in \[0, N\), one per product; got \[0, True",
+    ),
+    (
         _changed(_shock_file(), ("arrivals",), "fixed"),
         InputError,
         r"`arrivals` must be 'poisson' with a `demand_environment` block \(the season's "
