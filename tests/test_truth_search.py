@@ -17,7 +17,6 @@ from baselines.registry import solve
 from baselines.saa import saa_policy
 from baselines.scenarios import environment_counts, first_choice_counts
 from baselines.truth_search import BANK_SEED_LOW, substitute_pairs
-from envs.exact import exact_expected_profit
 from envs.families import make_family_instance
 from envs.instance import make_instance
 from envs.shocks import DemandEnvironment, shock_instance
