@@ -38,6 +38,8 @@ POLICIES: dict[str, str] = {
     "local-search": "baselines.local_search:local_search_policy",
     "exact": "baselines.exact:exact_policy",
     "walk-saa": "baselines.walk_saa:walk_saa_policy",
+    "truth-search": "baselines.truth_search:truth_search_policy",
+    "shock-aware-saa": "baselines.shock_saa:shock_aware_saa_policy",
 }
 
 

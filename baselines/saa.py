@@ -78,6 +78,7 @@ from __future__ import annotations
 
 import itertools
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -484,9 +485,13 @@ def plan_saa(
     method: str,
     iterations: int | None,
     time_limit: float | None,
+    draw_scenarios: Callable[..., np.ndarray] = first_choice_counts,
 ) -> PolicyResult:
     """:func:`saa_policy` restricted to the offer set ``offered`` (None: the whole catalog),
-    with every knob explicit; :mod:`baselines.pooled` calls it with its pruned assortment."""
+    with every knob explicit; :mod:`baselines.pooled` calls it with its pruned assortment.
+    ``draw_scenarios(instance, K, generator)`` draws the (K, N) first-choice scenarios
+    (:mod:`baselines.scenarios`; :mod:`baselines.shock_saa` passes the demand-environment
+    scenarios)."""
     start = time.perf_counter()
     generator = rng_iv(rng)
     k = (
@@ -510,7 +515,7 @@ def plan_saa(
             f"`scenarios` {k:,} times N = {n:,} products is {k * n:,} scenario cells; the SAA "
             f"holds at most {MAX_SCENARIO_CELLS:,} (use fewer scenarios)"
         )
-    demands = first_choice_counts(instance, k, generator).astype(np.float64)
+    demands = draw_scenarios(instance, k, generator).astype(np.float64)
     variables = lp_variables(instance, k)
     chosen = (
         solver if solver != "auto" else ("lp" if variables <= LP_VARIABLE_LIMIT else "flow-ascent")

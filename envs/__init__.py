@@ -1,6 +1,7 @@
 """Season simulator, instances and Gymnasium environments for assortment and inventory planning.
 
-Importing :mod:`envs` registers the environments (see :mod:`envs.registration`).
+Importing :mod:`envs` registers the environments (:mod:`envs.registration`) and the loaders of
+the instance JSON's process blocks (:mod:`envs.segments`, :mod:`envs.shocks`).
 """
 
-from envs import registration  # noqa: F401  (registers the Assort/ environment ids)
+from envs import registration, segments, shocks  # noqa: F401  (registrations on import)

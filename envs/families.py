@@ -49,6 +49,24 @@ newsvendor loss. The knobs set the trap's strength: ``edge`` (how much the fluid
 tail), ``tail_cost_fraction`` (what a lone unit loses), the tail demand range and ``tail_leak``.
 The tail's first choices must leave the heads a share: N - heads tail products need
 (N - heads) tail_demand_high < (1 - no_purchase) T.
+Ground-truth processes where the Markov chain abstraction may cost more (DESIGN.md 3), each on
+the Markov chain catalog above, with knobs for the strength of the effect (0 gives back a
+Markov chain process, a built-in control):
+
+* ``market``, ``popularity``, ``fashion``, ``households``: shocked seasons
+  (:mod:`envs.shocks`), presets of one builder with the knobs ``cv_market`` (CV of the
+  season's market size), ``cv_popularity`` (CV of each product's popularity multiplier),
+  ``cluster_share`` (the share of its log-variance common to a style), ``style_grid`` g (styles
+  are the cells of a g x g grid over the latent attribute space, so substitutes, which are
+  neighbours there, tend to share a style) and ``batch_mean`` (mean household size). Arrivals
+  are Poisson (mean T); the chain is the exact fitted MC.
+* ``segments``, ``drift``: two segments (:mod:`envs.segments`): *loyal* customers (first
+  choice lambda, rho = 0: a stock-out loses them) and *bargain hunters* (MNL over the whole
+  catalog with weights w_i^(1/2) exp(-``price_sensitivity`` (r_i - mean r)) and a no-purchase
+  share ``hunter_no_purchase``: they substitute widely and lean towards cheap products). The
+  loyal share moves linearly from ``loyal_share`` + ``drift`` / 2 (first customer) to
+  ``loyal_share`` - ``drift`` / 2 (last): loyal fans early, bargain hunters late. The chain is
+  the mixture's exact fitted MC.
 """
 
 from __future__ import annotations
@@ -79,6 +97,8 @@ from envs.multistep import (
     MultiStepShopper,
     multistep_instance,
 )
+from envs.segments import SegmentShopper, segment_chain, segment_instance
+from envs.shocks import MAX_BATCH_MEAN, MAX_CV, DemandEnvironment, shock_instance
 from envs.validation import InputError, choice_iv, integer_iv, real_iv, seed_iv
 
 Params = dict[str, Any]
@@ -122,6 +142,7 @@ def _fraction_below_one_rule(label: str, value: Any) -> float:
 MAX_NEIGHBOURS = 100
 MAX_CONSIDERATION = 100
 MAX_DENSE_PRODUCTS = 2_000
+MAX_STYLE_GRID = 32
 """Families with a dense substitution matrix (``mnl``) hold at most this many products."""
 KNOB_RULES: Mapping[str, Callable[[str, Any], Any]] = MappingProxyType(
     {
@@ -149,6 +170,15 @@ KNOB_RULES: Mapping[str, Callable[[str, Any], Any]] = MappingProxyType(
         "tail_cost_fraction": _fraction_below_one_rule,
         "tail_demand_low": _float_rule(0.0, 1e6, open_low=True),
         "tail_demand_high": _float_rule(0.0, 1e6, open_low=True),
+        "cv_market": _float_rule(0.0, MAX_CV),
+        "cv_popularity": _float_rule(0.0, MAX_CV),
+        "cluster_share": _float_rule(0.0, 1.0),
+        "style_grid": _int_rule(1, MAX_STYLE_GRID),
+        "batch_mean": _float_rule(1.0, MAX_BATCH_MEAN),
+        "loyal_share": _float_rule(0.0, 1.0),
+        "drift": _float_rule(0.0, 1.0),
+        "price_sensitivity": _float_rule(0.0, 10.0),
+        "hunter_no_purchase": _float_rule(0.0, 0.99),
     }
 )
 """Validation of every knob: ``rule(name, value)`` returns the normalized value or raises
@@ -220,7 +250,10 @@ def neighbour_substitution(
 # --------------------------------------------------------------------------- builders
 
 
-def _build_markov_chain(rng: np.random.Generator, params: Params) -> Instance:
+def _markov_chain_catalog(
+    rng: np.random.Generator, params: Params, arrivals: str
+) -> tuple[Instance, np.ndarray]:
+    """The Markov chain catalog of the module docstring and its latent positions (N x 2)."""
     n = params["n_products"]
     popularity = power_law_popularity(rng, n, params["alpha"])
     arrival = (1.0 - params["no_purchase"]) * popularity
@@ -228,14 +261,85 @@ def _build_markov_chain(rng: np.random.Generator, params: Params) -> Instance:
     positions = rng.random((n, 2))
     leak = rng.uniform(params["leak_low"], params["leak_high"], n)
     neighbours = nearest_neighbours(positions, min(params["neighbours"], n - 1))
-    return make_instance(
+    instance = make_instance(
         prices=prices,
         costs=costs,
         salvage=salvage,
         arrival=arrival,
         substitution=neighbour_substitution(arrival, neighbours, leak),
         customers=params["customers"],
-        arrivals=params["arrivals"],
+        arrivals=arrivals,
+    )
+    return instance, positions
+
+
+def _build_markov_chain(rng: np.random.Generator, params: Params) -> Instance:
+    return _markov_chain_catalog(rng, params, params["arrivals"])[0]
+
+
+def style_clusters(positions: np.ndarray, grid: int) -> np.ndarray:
+    """int64[N]: the cell of a ``grid`` x ``grid`` grid over [0, 1)^2 holding each position,
+    renumbered 0..C-1 over the non-empty cells (so there are at most N clusters)."""
+    cells = np.minimum((positions * grid).astype(np.int64), grid - 1)
+    _, labels = np.unique(cells[:, 0] * grid + cells[:, 1], return_inverse=True)
+    return labels.astype(np.int64).ravel()
+
+
+def _build_shocks(rng: np.random.Generator, params: Params) -> Instance:
+    base, positions = _markov_chain_catalog(rng, params, "poisson")
+    environment = DemandEnvironment(
+        cv_market=params["cv_market"],
+        cv_popularity=params["cv_popularity"],
+        cluster_share=params["cluster_share"],
+        clusters=style_clusters(positions, params["style_grid"]),
+        batch_mean=params["batch_mean"],
+    )
+    return shock_instance(base, environment)
+
+
+def loyal_and_hunters(base: Instance, params: Params) -> tuple[Instance, Instance]:
+    """The two segment chains of the ``segments`` family (module docstring): loyal customers
+    (base lambda, rho = 0) and bargain hunters (MNL through its exact chain)."""
+    n = base.n_products
+    loyal = segment_chain(base.arrival, np.zeros((n, n)), base, "loyal segment")
+    popularity = base.arrival / base.arrival.sum()
+    log_weights = 0.5 * np.log(popularity) - params["price_sensitivity"] * (
+        base.prices - base.prices.mean()
+    )
+    weights = np.maximum(np.exp(log_weights - log_weights.max()), 1e-300)
+    share = params["hunter_no_purchase"]
+    mnl = mnl_instance(
+        weights,
+        share / (1.0 - share) * weights.sum(),
+        prices=base.prices,
+        costs=base.costs,
+        customers=base.customers,
+    )
+    hunters = segment_chain(mnl.arrival, mnl.substitution, base, "hunter segment")
+    return loyal, hunters
+
+
+def _build_segments(rng: np.random.Generator, params: Params) -> Instance:
+    loyal_share, drift = params["loyal_share"], params["drift"]
+    if not (0.0 <= loyal_share - drift / 2 and loyal_share + drift / 2 <= 1.0):
+        raise InputError(
+            f"override `drift` is {drift!r}; with `loyal_share` = {loyal_share!r} the loyal "
+            "share moves from loyal_share + drift / 2 to loyal_share - drift / 2, which must "
+            "stay within [0, 1]"
+        )
+    base, _ = _markov_chain_catalog(rng, params, params["arrivals"])
+    start = loyal_share + drift / 2
+    end = loyal_share - drift / 2
+    shopper = SegmentShopper(
+        loyal_and_hunters(base, params), np.array([start, 1 - start]), np.array([end, 1 - end])
+    )
+    return segment_instance(
+        shopper,
+        prices=base.prices,
+        costs=base.costs,
+        salvage=base.salvage,
+        customers=base.customers,
+        arrivals=base.arrivals,
     )
 
 
@@ -343,6 +447,25 @@ _ECONOMICS = {
     "salvage_fraction": 0.0,
 }
 _CHAIN = {"arrivals": "fixed", "no_purchase": 0.2, "leak_low": 0.2, "leak_high": 0.6, **_ECONOMICS}
+_PROCESS_CATALOG = {
+    "n_products": 20,
+    "customers": 500,
+    "alpha": 1.0,
+    "neighbours": 4,
+    "no_purchase": 0.2,
+    "leak_low": 0.2,
+    "leak_high": 0.6,
+    **_ECONOMICS,
+}
+_SHOCK_CATALOG = _PROCESS_CATALOG  # arrivals are always Poisson: no `arrivals` knob
+_SHOCKS = {
+    "cv_market": 0.0,
+    "cv_popularity": 0.0,
+    "cluster_share": 0.5,
+    "style_grid": 2,
+    "batch_mean": 1.0,
+}
+_SEGMENT_CATALOG = {**_PROCESS_CATALOG, "arrivals": "fixed"}
 
 
 def _spec(
@@ -465,6 +588,65 @@ FAMILIES: Mapping[str, FamilySpec] = MappingProxyType(
                 tail_demand_low=0.5,
                 tail_demand_high=1.0,
                 **_ECONOMICS,
+            ),
+            _spec(
+                "market",
+                "20 products, 500 customers (Poisson mean) of the Markov chain catalog (alpha 1, "
+                "4 neighbour substitutes) in seasons whose market size is uncertain: every "
+                "product's demand is scaled by one Gamma draw G with CV cv_market = 0.5 "
+                "(envs.shocks). The chain is the exact fitted MC.",
+                _build_shocks,
+                **_SHOCK_CATALOG,
+                **{**_SHOCKS, "cv_market": 0.5},
+            ),
+            _spec(
+                "popularity",
+                "As market, but each product's popularity is shocked instead: lognormal "
+                "multipliers with CV cv_popularity = 0.5, half of the log-variance shared by "
+                "the product's style (a cell of a 2 x 2 grid of the attribute space).",
+                _build_shocks,
+                **_SHOCK_CATALOG,
+                **{**_SHOCKS, "cv_popularity": 0.5},
+            ),
+            _spec(
+                "fashion",
+                "As market, with both shocks: market size and style-correlated popularity, "
+                "each with CV 0.4 (SKU forecast error about 0.66, a new fashion item's).",
+                _build_shocks,
+                **_SHOCK_CATALOG,
+                **{**_SHOCKS, "cv_market": 0.4, "cv_popularity": 0.4},
+            ),
+            _spec(
+                "households",
+                "As market, without shocks but with households: each arrival wants a "
+                "Geometric number of units with mean batch_mean = 2 along one preference walk.",
+                _build_shocks,
+                **_SHOCK_CATALOG,
+                **{**_SHOCKS, "batch_mean": 2.0},
+            ),
+            _spec(
+                "segments",
+                "20 products, 500 customers of two segments (envs.segments): loyal customers "
+                "(a stock-out loses them) and bargain hunters (MNL over the whole catalog, "
+                "leaning to cheap products), half and half; the chain is the exact fitted MC.",
+                _build_segments,
+                **_SEGMENT_CATALOG,
+                loyal_share=0.5,
+                drift=0.0,
+                price_sensitivity=1.0,
+                hunter_no_purchase=0.1,
+            ),
+            _spec(
+                "drift",
+                "As segments, but the mix drifts during the season: the loyal share falls "
+                "from 0.75 (first customer) to 0.25 (last), so early loyal fans deplete what "
+                "late bargain hunters would buy.",
+                _build_segments,
+                **_SEGMENT_CATALOG,
+                loyal_share=0.5,
+                drift=0.5,
+                price_sensitivity=1.0,
+                hunter_no_purchase=0.1,
             ),
         )
     }

@@ -28,18 +28,37 @@ written with rounding still load; a row counts as leaking when it sums to less t
 The JSON format (:func:`save_instance` / :func:`load_instance`) has exactly the keys ``name``,
 ``prices``, ``costs``, ``salvage`` (optional), ``arrival``, ``substitution`` (a dense list of
 rows, or ``{"rows": [...], "cols": [...], "values": [...]}``), ``customers`` and ``arrivals``
-(optional, ``"fixed"`` or ``"poisson"``). Floats are written with ``repr`` precision, so loading
-a saved instance gives back identical arrays.
+(optional, ``"fixed"`` or ``"poisson"``), and at most one of the optional *process blocks*
+(``PROCESS_KEYS``), which make the ground-truth customer process part of the file:
+
+* ``"demand_environment"``: ``{"cv_market": 0.4, "cv_popularity": 0.4, "cluster_share": 0.5,
+  "clusters": [0, 1, ...], "batch_mean": 1.0}`` (every key optional; defaults 0, 0, 0, one
+  cluster per product, 1): the season is shocked (:mod:`envs.shocks`: an uncertain market size
+  G, correlated popularity multipliers M_i, households of Geometric size with mean
+  ``batch_mean``), and customers are Markov chain customers of the file's own chain. That chain
+  is then exactly the fitted MC, and ``arrivals`` must be ``"poisson"``.
+* ``"segments"``: ``{"chains": [{"arrival": [...], "substitution": ...}, ...],
+  "start_shares": [...], "end_shares": [...]}`` (``end_shares`` optional: a constant mix): a
+  latent-class mixture of Markov chain segments whose shares move linearly over the season
+  (:mod:`envs.segments`; at most ``MAX_SEGMENTS`` chains, each written like the top-level chain
+  and checked by the same rules). The top-level ``arrival`` and ``substitution`` must be the
+  mixture's fitted MC (lambda_i = sum_s wbar_s lambda^s_i, rho_ij = sum_s wbar_s lambda^s_i
+  rho^s_ij / lambda_i with wbar = (start + end) / 2; to ``FIT_TOLERANCE``), what planners see.
+
+The simulator runs the process of the block; every planner sees only the top-level chain.
+Ground-truth processes without a block (the multi-step shopper of :mod:`envs.multistep`) are
+saved as their fitted chain only. Floats are written with ``repr`` precision, so loading a
+saved instance gives back identical arrays and the same process.
 """
 
 from __future__ import annotations
 
 import difflib
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Callable, Literal
 
 import numpy as np
 import scipy.sparse as sp
@@ -71,6 +90,12 @@ MAX_NAME_LENGTH = 200
 MAX_INSTANCE_BYTES = 256 * 2**20
 MAX_STOCK_BYTES = 64 * 2**20
 ARRIVAL_MODES = ("fixed", "poisson")
+PROCESS_KEYS = ("demand_environment", "segments")
+"""The optional JSON blocks that hold a ground-truth customer process (module docstring)."""
+MAX_SEGMENTS = 16
+"""The most segment chains a ``"segments"`` block may hold."""
+FIT_TOLERANCE = 1e-9
+"""Absolute tolerance of the check that a file's chain is the fitted MC of its process."""
 JSON_KEYS = (
     "name",
     "prices",
@@ -80,6 +105,7 @@ JSON_KEYS = (
     "substitution",
     "customers",
     "arrivals",
+    *PROCESS_KEYS,
 )
 REQUIRED_JSON_KEYS = ("name", "prices", "costs", "arrival", "substitution", "customers")
 
@@ -91,9 +117,11 @@ class Instance:
     """A validated instance. Build it with :func:`make_instance`, which checks every rule.
 
     ``shopper`` optionally holds a ground-truth customer process that is not a Markov chain
-    (:class:`envs.multistep.MultiStepShopper`); the simulator then runs it, while
-    ``arrival`` and ``substitution`` hold its fitted MC approximation, the model planners see.
-    The JSON format stores the MC model only.
+    (:class:`envs.multistep.MultiStepShopper`, :class:`envs.shocks.ShockShopper`,
+    :class:`envs.segments.SegmentShopper`); the simulator then runs it, while ``arrival`` and
+    ``substitution`` hold its fitted MC approximation, the model planners see. A shopper has
+    ``run_seasons(stock, seed, first_season, customers, poisson, sales, kpis)`` (contract in
+    :mod:`envs.multistep`) and, when the JSON format can hold it, ``json_block()``.
 
     Arrays are read-only float64; ``substitution`` is either a dense ``(N, N)`` array or a
     ``scipy.sparse.csr_array`` with sorted indices and no explicit zeros.
@@ -317,32 +345,66 @@ def _trap_iv(rho: sp.csr_array, row_sums: np.ndarray) -> None:
 # ----------------------------------------------------------------------------------- JSON
 
 
+ProcessLoader = Callable[[Any, Instance], Any]
+"""(the JSON block, the Markov chain instance of the file's other keys) -> the ``shopper``."""
+
+_PROCESS_LOADERS: dict[str, ProcessLoader] = {}
+
+
+def register_process(key: str, loader: ProcessLoader) -> None:
+    """Make the process block ``key`` (one of ``PROCESS_KEYS``) loadable. :mod:`envs.shocks`
+    and :mod:`envs.segments` register theirs when imported, and ``import envs`` (which any
+    ``import envs.<module>`` runs first) imports both."""
+    assert key in PROCESS_KEYS, key
+    _PROCESS_LOADERS[key] = loader
+
+
+def process_block(instance: Instance) -> tuple[str, Any] | None:
+    """``(key, block)`` of the instance's ground-truth process when the JSON format can hold
+    it (its ``shopper`` has a ``json_block()`` method), else None (no shopper, or one that is
+    saved as its fitted chain only)."""
+    to_block = getattr(instance.shopper, "json_block", None)
+    return None if to_block is None else to_block()
+
+
+def substitution_to_json(substitution: Substitution) -> Any:
+    """rho as written in the JSON format: a dense list of rows, or rows/cols/values (sparse)."""
+    if sp.issparse(substitution):
+        coo = _to_csr(substitution).tocoo()
+        return {"rows": coo.row.tolist(), "cols": coo.col.tolist(), "values": coo.data.tolist()}
+    return np.asarray(substitution).tolist()
+
+
+def substitution_from_json(substitution: Any, n: int) -> Any:
+    """The JSON value of a substitution matrix as something :func:`make_instance` validates
+    (a sparse rows/cols/values mapping becomes a CSR array; a dense list is passed on)."""
+    if isinstance(substitution, dict):
+        return _sparse_from_dict(substitution, n)
+    return substitution
+
+
 def instance_to_dict(instance: Instance) -> dict[str, Any]:
-    """The JSON-ready dictionary of an instance (sparse substitution as rows/cols/values)."""
-    if instance.is_sparse:
-        coo = instance.substitution_csr.tocoo()
-        substitution: Any = {
-            "rows": coo.row.tolist(),
-            "cols": coo.col.tolist(),
-            "values": coo.data.tolist(),
-        }
-    else:
-        substitution = instance.substitution.tolist()
+    """The JSON-ready dictionary of an instance (sparse substitution as rows/cols/values, and
+    the process block of :func:`process_block` when there is one)."""
     data = {
         "name": instance.name,
         "prices": instance.prices.tolist(),
         "costs": instance.costs.tolist(),
         "salvage": instance.salvage.tolist(),
         "arrival": instance.arrival.tolist(),
-        "substitution": substitution,
+        "substitution": substitution_to_json(instance.substitution),
         "customers": instance.customers,
         "arrivals": instance.arrivals,
     }
+    block = process_block(instance)
+    if block is not None:
+        data[block[0]] = block[1]
     return data
 
 
 def instance_from_dict(data: Any) -> Instance:
-    """Build an instance from the JSON dictionary, rejecting missing and unknown keys."""
+    """Build an instance from the JSON dictionary, rejecting missing and unknown keys; a
+    process block is validated and built by its registered loader."""
     if not isinstance(data, dict):
         raise InputTypeError(f"an instance must be a JSON object; got {describe(data)}")
     unknown = [key for key in data if key not in JSON_KEYS]
@@ -354,20 +416,28 @@ def instance_from_dict(data: Any) -> Instance:
     missing = [key for key in REQUIRED_JSON_KEYS if key not in data]
     if missing:
         raise InputError(f"instance is missing the required key {missing[0]!r}")
+    blocks = [key for key in PROCESS_KEYS if key in data]
+    if len(blocks) > 1:
+        raise InputError(
+            f"an instance holds at most one process block; got {blocks[0]!r} and {blocks[1]!r}"
+        )
     n = vector_iv("prices", data["prices"]).shape[0]
-    substitution = data["substitution"]
-    if isinstance(substitution, dict):
-        substitution = _sparse_from_dict(substitution, n)
-    return make_instance(
+    instance = make_instance(
         name=data["name"],
         prices=data["prices"],
         costs=data["costs"],
         salvage=data.get("salvage"),
         arrival=data["arrival"],
-        substitution=substitution,
+        substitution=substitution_from_json(data["substitution"], n),
         customers=data["customers"],
         arrivals=data.get("arrivals", "fixed"),
     )
+    if not blocks:
+        return instance
+    loader = _PROCESS_LOADERS.get(blocks[0])
+    if loader is None:  # only when envs/__init__.py did not run: a broken installation
+        raise InputError(f"the process block {blocks[0]!r} has no loader; import envs first")
+    return replace(instance, shopper=loader(data[blocks[0]], instance))
 
 
 def _sparse_from_dict(data: dict[str, Any], n: int) -> sp.csr_array:

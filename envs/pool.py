@@ -10,8 +10,10 @@ in one parallel call of :func:`envs.simulate.play_batch`, which runs the simulat
 kernel: the rewards are those of the single environment, bit for bit. Arrays grow by doubling,
 so a pool prepares each instance once and never copies per episode.
 
-Only Markov chain customers are batched: an instance with a ground-truth ``shopper`` (another
-customer process) is refused, and such environments are stepped one by one.
+Only Markov chain customers are batched in one numba call. The episodes of an instance with a
+ground-truth ``shopper`` (another customer process, :mod:`envs.shocks`, :mod:`envs.segments`,
+:mod:`envs.multistep`) are simulated copy by copy through :func:`envs.simulate.simulate`, as
+the single environment does: the same rewards, without the batching.
 """
 
 from __future__ import annotations
@@ -19,9 +21,9 @@ from __future__ import annotations
 import numpy as np
 
 from envs.episodes import InstanceSource, PreparedInstance
-from envs.simulate import play_batch
+from envs.instance import Instance
+from envs.simulate import play_batch, simulate
 from envs.tables import ChoiceTables
-from envs.validation import InputError
 
 INITIAL_CAPACITY = 16
 
@@ -38,6 +40,8 @@ class InstancePool:
         self.has_baseline = source.fixed.baseline_stock is not None
         self.poisson = source.fixed.instance.arrivals == "poisson"
         self._slots: dict[int, int] = {}
+        self.processes: dict[int, Instance] = {}
+        """Pool index -> instance, for the instances whose customers are a ground-truth shopper."""
         self.size = 0
         self.capacity = 0
         self.table_size = 0
@@ -83,11 +87,6 @@ class InstancePool:
 
     def _add(self, prepared: PreparedInstance) -> int:
         instance = prepared.instance
-        if instance.shopper is not None:
-            raise InputError(
-                f"instance {instance.name!r} has a ground-truth shopper (not Markov chain "
-                "customers); batched episodes simulate Markov chain customers only"
-            )
         tables = ChoiceTables.for_instance(instance)
         needed = self.table_size + tables.slots.shape[0]
         if self.size == self.capacity or needed > self.slots.shape[0]:
@@ -109,6 +108,8 @@ class InstancePool:
         self.slots[self.table_size : needed] = tables.slots
         self.slot_offset[p + 1] = needed
         self.table_size = needed
+        if instance.shopper is not None:
+            self.processes[p] = instance
         self.size += 1
         return p
 
@@ -126,19 +127,27 @@ class InstancePool:
 
     def _profits(self, index: np.ndarray, stocks: np.ndarray, seeds: np.ndarray) -> np.ndarray:
         profit = np.empty((index.shape[0], self.seasons))
-        play_batch(
-            index,
-            np.ascontiguousarray(stocks, dtype=np.int64),
-            seeds.astype(np.uint64),
-            self.seasons,
-            self.row_start,
-            self.slot_offset,
-            self.slots,
-            self.prices,
-            self.costs,
-            self.salvage,
-            self.customers,
-            self.poisson,
-            profit,
-        )
+        process = np.array([int(p) in self.processes for p in index], dtype=bool)
+        chain = np.flatnonzero(~process)
+        if chain.size:
+            part = np.empty((chain.size, self.seasons))
+            play_batch(
+                index[chain],
+                np.ascontiguousarray(stocks[chain], dtype=np.int64),
+                seeds[chain].astype(np.uint64),
+                self.seasons,
+                self.row_start,
+                self.slot_offset,
+                self.slots,
+                self.prices,
+                self.costs,
+                self.salvage,
+                self.customers,
+                self.poisson,
+                part,
+            )
+            profit[chain] = part
+        for e in np.flatnonzero(process):
+            instance = self.processes[int(index[e])]
+            profit[e] = simulate(instance, stocks[e], self.seasons, int(seeds[e])).profit
         return profit

@@ -46,6 +46,44 @@ register(
     kwargs={"family": "heavy-tail", "resample_instance": True},
 )
 register(id="Assort/OneShotMultiStep-v1", entry_point=ONE_SHOT, kwargs={"family": "multistep"})
+# Ground-truth processes beyond the Markov chain (envs.shocks, envs.segments): the observation
+# shows the fitted chain; the season is played by the true process.
+register(id="Assort/OneShotMarket-v1", entry_point=ONE_SHOT, kwargs={"family": "market"})
+register(
+    id="Assort/OneShotMarketFamily-v1",
+    entry_point=ONE_SHOT,
+    kwargs={"family": "market", "resample_instance": True},
+)
+register(id="Assort/OneShotPopularity-v1", entry_point=ONE_SHOT, kwargs={"family": "popularity"})
+register(
+    id="Assort/OneShotPopularityFamily-v1",
+    entry_point=ONE_SHOT,
+    kwargs={"family": "popularity", "resample_instance": True},
+)
+register(id="Assort/OneShotFashion-v1", entry_point=ONE_SHOT, kwargs={"family": "fashion"})
+register(
+    id="Assort/OneShotFashionFamily-v1",
+    entry_point=ONE_SHOT,
+    kwargs={"family": "fashion", "resample_instance": True},
+)
+register(id="Assort/OneShotHouseholds-v1", entry_point=ONE_SHOT, kwargs={"family": "households"})
+register(
+    id="Assort/OneShotHouseholdsFamily-v1",
+    entry_point=ONE_SHOT,
+    kwargs={"family": "households", "resample_instance": True},
+)
+register(id="Assort/OneShotSegments-v1", entry_point=ONE_SHOT, kwargs={"family": "segments"})
+register(
+    id="Assort/OneShotSegmentsFamily-v1",
+    entry_point=ONE_SHOT,
+    kwargs={"family": "segments", "resample_instance": True},
+)
+register(id="Assort/OneShotDrift-v1", entry_point=ONE_SHOT, kwargs={"family": "drift"})
+register(
+    id="Assort/OneShotDriftFamily-v1",
+    entry_point=ONE_SHOT,
+    kwargs={"family": "drift", "resample_instance": True},
+)
 
 SEQUENTIAL = "envs.sequential:SequentialStockingEnv"
 

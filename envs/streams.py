@@ -6,8 +6,16 @@ The draw used at step ``j`` of customer ``t`` in season ``k`` of a run seeded wi
     customer_key(sk, t)      = mix(sk ^ (t * 0x9E6C63D0676A9A99))
     draw(ck, j)              = mix(ck + (j + 1) * 0x9E3779B97F4A7C15)
 
-with ``mix`` the SplitMix64 finalizer and all arithmetic modulo 2^64. The number of customers
-of a Poisson season uses ``customer_key(sk, POISSON_CUSTOMER)``. Because the walk a customer
+with ``mix`` the SplitMix64 finalizer and all arithmetic modulo 2^64. Reserved indices (no
+customer of a season has them; no walk step reaches 2^40):
+
+* customer ``POISSON_CUSTOMER`` = 2^64 - 1: the number of customers of a Poisson season (and
+  of a shocked season, :mod:`envs.shocks`);
+* customer ``envs.shocks.MARKET_CUSTOMER`` = 2^64 - 2: a shocked season's market size G;
+* customer ``envs.shocks.NORMALS_CUSTOMER`` = 2^64 - 3: a shocked season's popularity normals;
+* draw ``envs.shocks.BATCH_DRAW`` = 2^40 of a customer: her household size.
+
+Because the walk a customer
 *would* take if nothing were in stock does not depend on stock, every stock vector evaluated
 with the same seed meets the same customers (common random numbers), whatever the order in
 which seasons are computed or how many threads compute them.

@@ -22,7 +22,7 @@ The price: each column's kept fraction is rounded to within 2^-25, so every outc
 probability is within about 2^-24 of the model's (far below anything a simulation can
 detect), and N is limited to ``MAX_PRODUCTS`` = 2^20 - 1 (outcomes 0..N in 20 bits).
 
-Tables are built by a numba loop (Vose's method, the same pairing order as
+Tables are built by a numba loop (:func:`alias_rows`, Vose's method, the same pairing order as
 :func:`envs.streams.alias_table`), in time linear in the number of non-zeros: N = 100,000 with
 20 substitutes per row builds in a few tens of ms.
 """
@@ -95,7 +95,7 @@ class ChoiceTables:
         leave_slot = row_start[1:] - 1
         probabilities[leave_slot] = instance.leave_probability
         targets[leave_slot] = n
-        keep, alias = _alias_rows(starts, probabilities)
+        keep, alias = alias_rows(starts, probabilities)
         if size < 2**31:
             row_start = row_start.astype(np.int32)  # half the cache footprint of the row index
         scale = float(1 << THRESHOLD_BITS)
@@ -144,7 +144,7 @@ class ChoiceTables:
 
 
 @njit(cache=True)
-def _alias_rows(starts, probabilities):
+def alias_rows(starts, probabilities):
     """Vose alias tables for the rows ``[starts[r], starts[r + 1])`` of ``probabilities``.
 
     Returns (keep, alias): keep[s] the kept fraction of slot s, alias[s] the *global* slot of

@@ -137,7 +137,8 @@ class AgentConfig:
     vec_env: str = "dummy"
     """How the ``n_envs`` copies are stepped: ``dummy`` (SB3's ``DummyVecEnv``, one Python
     environment per copy, any environment) or ``catalog`` (:class:`agents.vec_env.CatalogVecEnv`:
-    every copy in one numba call; one-shot environments with Markov chain customers only)."""
+    every copy in one numba call; one-shot environments; the episodes of ground-truth customer
+    processes are simulated copy by copy)."""
     hyperparams: dict[str, Any] = field(default_factory=dict)
     """Keyword arguments of the algorithm's constructor (checked against its signature)."""
     policy_kwargs: dict[str, Any] = field(default_factory=dict)

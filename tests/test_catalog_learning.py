@@ -73,8 +73,6 @@ def test_the_vectorized_env_plays_a_fixed_instance_too() -> None:
 def test_the_vectorized_env_refuses_what_it_cannot_play() -> None:
     with pytest.raises(InputError, match="is not a one-shot environment"):
         CatalogVecEnv("Assort/SequentialSmall-v0", 2)
-    with pytest.raises(InputError, match="ground-truth shopper"):
-        CatalogVecEnv("Assort/OneShotMultiStep-v1", 2)
     vec = CatalogVecEnv(SMALL, 2)
     vec.reset()
     with pytest.raises(InputError, match=r"`actions` must have shape \(2, 10\)"):

@@ -79,6 +79,8 @@ def test_registry_names_are_the_agreed_ones():
         "local-search",
         "exact",
         "walk-saa",
+        "truth-search",
+        "shock-aware-saa",
     ]
 
 
@@ -87,7 +89,7 @@ def test_unknown_policy_lists_known_names():
         InputError,
         match=r"unknown policy 'fluidd'; did you mean 'fluid'\? known policies: "
         r"fluid, newsvendor, assortment-newsvendor, saa, pooled-saa, "
-        r"sample-path-gradient, local-search, exact",
+        r"sample-path-gradient, local-search, exact, walk-saa, truth-search, shock-aware-saa",
     ):
         solve("fluidd", hand_instance())
 

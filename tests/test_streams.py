@@ -27,7 +27,7 @@ from envs.streams import (
     table_sample,
     to_uniform,
 )
-from envs.tables import ChoiceTables, _alias_rows
+from envs.tables import ChoiceTables, alias_rows
 from envs.validation import InputError
 
 
@@ -73,7 +73,7 @@ def test_vectorized_alias_rows_equal_alias_table() -> None:
     starts = np.concatenate([[0], np.cumsum(lengths)])
     probabilities = rng.random(starts[-1]) * (rng.random(starts[-1]) < 0.8)
     probabilities[starts[1:] - 1] += 0.01  # no all-zero row
-    keep, alias = _alias_rows(starts, probabilities)
+    keep, alias = alias_rows(starts, probabilities)
     for r in range(50):
         lo, hi = starts[r], starts[r + 1]
         threshold, row_alias = alias_table(probabilities[lo:hi])

@@ -6,7 +6,8 @@
 The stock file is a JSON list of N non-negative integers, one per product (whole-number floats
 such as 3.0 are accepted). --family/--instance-seed builds the instance in memory, which is the
 only way to evaluate the multistep family's ground-truth shopper: an instance file holds only its
-fitted Markov chain. Season k of seed N meets the same customers whatever the stock (common
+fitted Markov chain (files of the shock and segment families hold their process, see
+envs.instance). Season k of seed N meets the same customers whatever the stock (common
 random numbers), so two stock files evaluated with the same --seed are a paired comparison.
 
 Output: mean profit with its standard error, fill rate (purchases / (purchases + lost)), lost
@@ -27,6 +28,12 @@ from envs.simulate import Evaluation, evaluate
 from experiments.commands.common import add_instance_arguments, instance_from_args
 
 SHOWN_PRODUCTS = 30
+PROCESS_NAMES = {
+    "MultiStepShopper": "multistep-shopper",
+    "ShockShopper": "shocked-seasons",
+    "SegmentShopper": "segments",
+}
+"""The ``customer_process`` reported for each kind of ground-truth shopper."""
 """Without --json, catalogs above this size list only their best-selling products."""
 
 
@@ -60,7 +67,11 @@ def run(args: argparse.Namespace) -> int:
     instance = instance_from_args(args)
     stock = load_stock(args.stock, instance.n_products)
     evaluation = evaluate(instance, stock, args.seasons, args.seed)
-    process = "multistep-shopper" if instance.shopper is not None else "markov-chain"
+    process = (
+        "markov-chain"
+        if instance.shopper is None
+        else PROCESS_NAMES.get(type(instance.shopper).__name__, "ground-truth")
+    )
     if args.json:
         record = {
             "instance": instance.name,

@@ -3,10 +3,11 @@
     assort generate --family F --seed S [--set KEY=VALUE ...] --out PATH
 
 The file uses the instance JSON format (envs.instance); the same family, seed and --set values
-always give the same file. For the multistep family the file holds the *fitted Markov chain
-approximation* only: the format has no place for the shopper itself, so a simulation of the file
-runs Markov chain customers. Evaluate the ground truth with
-``assort evaluate --family multistep --instance-seed S``.
+always give the same file. Files of the shock families (market, popularity, fashion, households)
+and the segment families (segments, drift) hold their ground-truth process in a process block.
+For the multistep family the file holds the *fitted Markov chain approximation* only: the format
+has no place for the shopper itself, so a simulation of the file runs Markov chain customers.
+Evaluate the ground truth with ``assort evaluate --family multistep --instance-seed S``.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import sys
 import textwrap
 
 from envs.families import FAMILIES, make_family_instance
-from envs.instance import save_instance
+from envs.instance import process_block, save_instance
 from experiments.commands.common import parse_settings
 
 
@@ -67,7 +68,7 @@ def run(args: argparse.Namespace) -> int:
         f"wrote {instance.name} ({instance.n_products} products, {instance.customers} customers, "
         f"{storage} substitution) to {args.out}"
     )
-    if instance.shopper is not None:
+    if instance.shopper is not None and process_block(instance) is None:
         sets = "".join(f" --family-set {pair}" for pair in args.set)
         print(
             f"note: {args.out} holds the fitted Markov chain approximation of the multi-step "
