@@ -125,64 +125,66 @@ def fixed_iv(fixed: Any, n: int) -> np.ndarray:
     if bad.size:
         i = int(bad[0])
         raise InputError(
-            f"`fixed` entry {i} is {arr[i]!r}; entries must be whole units >= 0, or -1 for a "
-            "product still to decide"
+            f"`fixed` entry {i} is {float(arr[i])!r}; entries must be whole units >= 0, or -1 "
+            "for a product still to decide"
         )
     return arr.astype(np.int64)
 
 
 def commitment_program(blocks: Sequence[Block], fixed: np.ndarray) -> CommitmentProgram:
-    """Build the LP of the module docstring (pure: no solver is called)."""
+    """Build the LP of the module docstring (pure: no solver is called). The matrices are
+    assembled as coordinate lists in one pass (scipy's block constructors cost more than the
+    solve on the small catalogs of the sequential environments)."""
     g = fixed.shape[0]
     holding = np.zeros(g)
     cap = 0.0
-    eq_parts, ub_parts, z_costs, b_eq = [], [], [], []
+    eq_rows, eq_cols, eq_vals, ub_rows, ub_cols, ub_vals = [], [], [], [], [], []
+    costs, b_eq = [], []
+    column = g  # next free variable
+    row = 0  # next equality (and inequality) row: both have K n rows per block
     for block in blocks:
         inst, k = block.instance, block.demands.shape[0]
         n = inst.n_products
-        margin = inst.prices - inst.salvage
         np.add.at(holding, block.index, block.weight * (inst.costs - inst.salvage))
         cap = max(cap, float(block.demands.sum(axis=1).max()))
-        flow = (sp.identity(n, format="csr") - inst.substitution_csr.T).tocsr()
-        eq_parts.append(
-            sp.hstack(
-                [sp.identity(k * n, format="csr"), sp.kron(sp.identity(k), flow, format="csr")],
-                format="csr",
-            )
-        )
-        select = sp.csr_array((np.ones(n), (np.arange(n), block.index)), shape=(n, g))
-        ub_parts.append(
-            (
-                -sp.kron(np.ones((k, 1)), select, format="csr"),
-                sp.hstack(
-                    [sp.identity(k * n, format="csr"), sp.csr_array((k * n, k * n))],
-                    format="csr",
-                ),
-            )
-        )
-        z_costs.append(np.concatenate([np.tile(-block.weight * margin / k, k), np.zeros(k * n)]))
+        rho = inst.substitution_csr.tocoo()
+        scen = np.arange(k)[:, None]
+        z0 = column + scen * n  # first z column of each scenario
+        w0 = column + k * n + scen * n  # first w column of each scenario
+        r0 = row + scen * n  # first row of each scenario
+        items = np.arange(n)[None, :]
+        # z^k_i + w^k_i - sum_j rho_ji w^k_j = d^k_i
+        eq_rows += [(r0 + items).ravel(), (r0 + items).ravel(), (r0 + rho.col[None, :]).ravel()]
+        eq_cols += [(z0 + items).ravel(), (w0 + items).ravel(), (w0 + rho.row[None, :]).ravel()]
+        eq_vals += [np.ones(k * n), np.ones(k * n), np.tile(-rho.data, k)]
+        # z^k_i - x_(i) <= 0
+        ub_rows += [(r0 + items).ravel(), (r0 + items).ravel()]
+        ub_cols += [(z0 + items).ravel(), np.tile(block.index, k)]
+        ub_vals += [np.ones(k * n), -np.ones(k * n)]
+        margin = inst.prices - inst.salvage
+        costs.append(np.concatenate([np.tile(-block.weight * margin / k, k), np.zeros(k * n)]))
         b_eq.append(block.demands.ravel())
-    flows = sp.block_diag(eq_parts, format="csr")
-    a_eq = sp.hstack([sp.csr_array((flows.shape[0], g)), flows], format="csr")
-    a_ub = sp.hstack(
-        [
-            sp.vstack([x_part for x_part, _ in ub_parts], format="csr"),
-            sp.block_diag([zw for _, zw in ub_parts], format="csr"),
-        ],
-        format="csr",
+        column += 2 * k * n
+        row += k * n
+    shape = (row, column)
+    a_eq = sp.csr_array(
+        (np.concatenate(eq_vals), (np.concatenate(eq_rows), np.concatenate(eq_cols))), shape=shape
     )
-    cost = np.concatenate([holding, *z_costs])
-    lower = np.zeros(cost.shape[0])
-    upper = np.full(cost.shape[0], np.inf)
+    a_ub = sp.csr_array(
+        (np.concatenate(ub_vals), (np.concatenate(ub_rows), np.concatenate(ub_cols))), shape=shape
+    )
+    cost = np.concatenate([holding, *costs])
+    lower = np.zeros(column)
+    upper = np.full(column, np.inf)
     committed = fixed >= 0
     lower[:g] = np.where(committed, fixed, 0.0)
     upper[:g] = np.where(committed, fixed, cap)
     return CommitmentProgram(
         cost=cost,
-        a_eq=sp.csr_array(a_eq),
+        a_eq=a_eq,
         b_eq=np.concatenate(b_eq),
-        a_ub=sp.csr_array(a_ub),
-        b_ub=np.zeros(a_ub.shape[0]),
+        a_ub=a_ub,
+        b_ub=np.zeros(row),
         lower=lower,
         upper=upper,
         n_stock=g,

@@ -176,6 +176,17 @@ class SuiteFamily:
 
 
 @dataclass(frozen=True)
+class InformationGapConfig:
+    """The gap a sequential leaderboard measures every policy in (DESIGN.md 6): from myopic
+    re-planning to full information."""
+
+    ceiling: str
+    """The full-information reference: a one-shot heuristic on the whole catalog (``saa``)."""
+    myopic: str
+    """The myopic re-planning reference (``myopic-saa``)."""
+
+
+@dataclass(frozen=True)
 class EvaluationConfig:
     """The leaderboard's benchmark suite: held-out instances and common customers."""
 
@@ -189,6 +200,10 @@ class EvaluationConfig:
     """Seed of the customer streams (common random numbers)."""
     heuristics: tuple[str, ...] = ()
     """Heuristics to compare with (names in ``baselines.registry.POLICIES``)."""
+    information_gap: InformationGapConfig | None = None
+    """Sequential suites: report the value of information (ceiling minus myopic, paired) per
+    family and every policy's share of that gap closed; both must be listed in
+    ``heuristics``."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -565,6 +580,7 @@ def _check_agent(config: ExperimentConfig, agent: AgentConfig, path: str) -> Age
 
 VEC_ENVS = ("dummy", "catalog")
 ONE_SHOT_ENTRY_POINT = "envs.one_shot:OneShotStockingEnv"
+SEQUENTIAL_ENTRY_POINT = "envs.sequential:SequentialStockingEnv"
 
 
 def _vector_env(env: EnvConfig, agent: AgentConfig) -> VecEnv:
@@ -575,21 +591,32 @@ def _vector_env(env: EnvConfig, agent: AgentConfig) -> VecEnv:
 
 
 def _check_policy_fits(agent: AgentConfig, env: EnvConfig, path: str) -> None:
-    """``vec_env: catalog`` and ``CatalogPolicy`` need a one-shot environment (the catalog
-    observation); ``CatalogPolicy`` reads raw observations (no ``normalize.observation``: the
+    """``vec_env: catalog`` needs a one-shot environment; ``CatalogPolicy`` a one-shot
+    environment (the catalog observation, ``layout: one-shot``, the default) or a sequential
+    one (``layout: sequential``); it reads raw observations (no ``normalize.observation``: the
     neighbour columns are product indices) with the environment's ``neighbours``."""
     choice_iv(f"{path}.vec_env", agent.vec_env, VEC_ENVS)
-    one_shot = gymnasium.spec(env.id).entry_point == ONE_SHOT_ENTRY_POINT
+    entry_point = gymnasium.spec(env.id).entry_point
+    one_shot = entry_point == ONE_SHOT_ENTRY_POINT
     if agent.vec_env == "catalog" and not one_shot:
         raise InputError(
             f"`{path}.vec_env` 'catalog' steps one-shot environments only; {env.id} is not one"
         )
     if agent.policy != "CatalogPolicy":
         return
-    if not one_shot:
+    layout = agent.policy_kwargs.get("layout", "one-shot")
+    wanted_layout = (
+        "one-shot" if one_shot else "sequential" if entry_point == SEQUENTIAL_ENTRY_POINT else None
+    )
+    if wanted_layout is None:
         raise InputError(
-            f"`{path}.policy` CatalogPolicy reads the one-shot catalog observation; {env.id} "
-            "does not have it"
+            f"`{path}.policy` CatalogPolicy reads the catalog observation of the one-shot and "
+            f"sequential environments; {env.id} has neither"
+        )
+    if layout != wanted_layout:
+        raise InputError(
+            f"`{path}.policy_kwargs.layout` is {layout!r} but {env.id} needs "
+            f"{wanted_layout!r}; they must agree"
         )
     if agent.normalize.observation:
         raise InputError(
@@ -720,3 +747,17 @@ def _check_evaluation(evaluation: EvaluationConfig) -> None:
         raise InputError(
             f"`evaluation.heuristics` lists a heuristic twice: {list(evaluation.heuristics)}"
         )
+    gap = evaluation.information_gap
+    if gap is not None:
+        for role in ("ceiling", "myopic"):
+            name = getattr(gap, role)
+            if name not in evaluation.heuristics:
+                raise InputError(
+                    f"`evaluation.information_gap.{role}` {name!r} must be one of "
+                    f"`evaluation.heuristics` {list(evaluation.heuristics)}"
+                )
+        if gap.ceiling == gap.myopic:
+            raise InputError(
+                f"`evaluation.information_gap` names {gap.ceiling!r} as both ceiling and myopic; "
+                "the gap between a policy and itself is empty"
+            )
