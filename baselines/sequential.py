@@ -49,6 +49,9 @@ products have their own stock (decided later, with that future known: the usual 
 approximation of a multi-stage problem); p_m = 1/M. At the last step there is no future and the
 lookahead is the myopic step. This is our construction, not a published algorithm.
 
+An instance without vendor labels is one vendor, revealed at once: the sequential planners then
+plan the whole catalog in one step (myopic and lookahead are the one-shot commitment LP).
+
 **Full information** (the ceiling) is any one-shot heuristic of :data:`baselines.registry.
 POLICIES` on the whole catalog, e.g. ``saa``.
 """
@@ -57,7 +60,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -284,7 +287,9 @@ def myopic_step(
 
 def sequential_plan(instance: Instance, step_planner: StepPlanner, rng: Any) -> np.ndarray:
     """Play the vendors of ``instance`` in label order with ``step_planner``: the committed
-    stock int64[N]."""
+    stock int64[N] (an instance without vendor labels is one vendor)."""
+    if instance.vendors is None:
+        instance = replace(instance, vendors=np.zeros(instance.n_products, dtype=np.int64))
     vendors = vendors_of(instance)
     generator = rng_iv(rng)
     stock = np.zeros(instance.n_products, dtype=np.int64)
@@ -476,7 +481,8 @@ def lookahead_policy(
     start = time.perf_counter()
     planner, scenarios = _knobs_iv(planner, scenarios)
     futures = integer_iv("futures", futures, low=1, high=MAX_FUTURES)
-    name, knobs = family_of(instance, family, family_knobs)
+    single = instance.vendors is None or instance.n_vendors == 1  # no future to sample
+    name, knobs = ("", {}) if single else family_of(instance, family, family_knobs)
 
     def step(inst: Instance, committed: np.ndarray, k: int, gen: np.random.Generator):
         return lookahead_step(

@@ -104,7 +104,8 @@ def test_unknown_policy_exits_2_with_known_names(capsys, hand_file):
     assert main(["solve", "--instance", hand_file, "--policy", "optimal"]) == 2
     assert capsys.readouterr().err.strip() == (
         "assort solve: error: unknown policy 'optimal'; known policies: fluid, newsvendor, "
-        "assortment-newsvendor, saa, pooled-saa, sample-path-gradient, local-search, exact"
+        "assortment-newsvendor, saa, pooled-saa, sample-path-gradient, local-search, exact, "
+        "myopic-saa, myopic-fluid, lookahead-saa"
     )
 
 

@@ -76,6 +76,9 @@ def test_registry_names_are_the_agreed_ones():
         "sample-path-gradient",
         "local-search",
         "exact",
+        "myopic-saa",
+        "myopic-fluid",
+        "lookahead-saa",
     ]
 
 
@@ -84,7 +87,7 @@ def test_unknown_policy_lists_known_names():
         InputError,
         match=r"unknown policy 'fluidd'; did you mean 'fluid'\? known policies: "
         r"fluid, newsvendor, assortment-newsvendor, saa, pooled-saa, "
-        r"sample-path-gradient, local-search, exact",
+        r"sample-path-gradient, local-search, exact, myopic-saa, myopic-fluid, lookahead-saa",
     ):
         solve("fluidd", hand_instance())
 
