@@ -23,6 +23,14 @@ so permuting the products (rows, and the neighbour indices with them) permutes t
 whose meaning does not depend on N or T (:data:`envs.observation.SIZE_FREE_COLUMNS`), the
 choice for one network across catalog sizes.
 
+``layout="sequential"`` reads the observation of the sequential environments
+(:mod:`envs.sequential`): rows of C + 5 columns (the catalog observation of the revealed
+sub-catalog, then present / new vendor / committed / committed stock / anchor stock) and a
+catalog block of G + 3 columns (then vendors left, share of rows revealed, number of vendors).
+The five row columns and three catalog columns are always read, and the padding rows (present
+= 0) are left out of every pooling (masked mean and max), so the network plays any N and any
+number of vendors.
+
 SB3 extension point: an ``ActorCriticPolicy`` subclass whose ``_build_mlp_extractor`` builds
 this network (``latent_pi`` is the per-product mean, so ``action_net`` is the identity) and
 whose ``log_std`` is one parameter broadcast by SB3's ``DiagGaussianDistribution``. It is
@@ -51,12 +59,15 @@ from envs.observation import (
     SIZE_FREE_COLUMNS,
     product_columns,
 )
+from envs.sequential import SEQUENTIAL_CATALOG_COLUMNS, SEQUENTIAL_COLUMNS
 
 COLUMN_SETS = {
     "all": (tuple(range(BASE_COLUMNS)), tuple(range(CATALOG_COLUMNS))),
     "size-free": (SIZE_FREE_COLUMNS, SIZE_FREE_CATALOG_COLUMNS),
 }
 """Named choices of the product and catalog columns the network reads."""
+LAYOUTS = ("one-shot", "sequential")
+"""The observation layouts: the one-shot catalog observation or the sequential one."""
 
 
 def mlp(sizes: Sequence[int], last_activation: bool = True) -> nn.Sequential:
@@ -69,9 +80,18 @@ def mlp(sizes: Sequence[int], last_activation: bool = True) -> nn.Sequential:
     return nn.Sequential(*layers)
 
 
-def pooled(h: torch.Tensor) -> torch.Tensor:
-    """[mean_i h_i, max_i h_i] over the products (dimension 1)."""
-    return torch.cat([h.mean(dim=1), h.amax(dim=1)], dim=-1)
+def pooled(h: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+    """[mean_i h_i, max_i h_i] over the products (dimension 1); with ``mask`` (B, N) of 0/1,
+    over the products where it is 1 only (a catalog with none gives zeros)."""
+    if mask is None:
+        return torch.cat([h.mean(dim=1), h.amax(dim=1)], dim=-1)
+    weight = mask.unsqueeze(-1)
+    count = weight.sum(dim=1).clamp(min=1.0)
+    mean = (h * weight).sum(dim=1) / count
+    floor = torch.finfo(h.dtype).min
+    top = torch.where(weight > 0, h, torch.full_like(h, floor)).amax(dim=1)
+    top = torch.where(weight.sum(dim=1) > 0, top, torch.zeros_like(top))
+    return torch.cat([mean, top], dim=-1)
 
 
 class CatalogNetwork(nn.Module):
@@ -86,13 +106,23 @@ class CatalogNetwork(nn.Module):
         critic_hidden: int,
         columns: str,
         neighbours: int,
+        layout: str = "one-shot",
     ) -> None:
         super().__init__()
         self.neighbours = neighbours
-        self.width = product_columns(neighbours)
+        base = product_columns(neighbours)
         feature_columns, catalog_columns = COLUMN_SETS[columns]
         self.feature_columns = list(feature_columns)
         self.catalog_columns = list(catalog_columns)
+        self.sequential = layout == "sequential"
+        self.width = base
+        self.catalog_width = CATALOG_COLUMNS
+        if self.sequential:
+            self.width = base + len(SEQUENTIAL_COLUMNS)
+            self.catalog_width = CATALOG_COLUMNS + len(SEQUENTIAL_CATALOG_COLUMNS)
+            self.feature_columns += list(range(base, self.width))
+            self.catalog_columns += list(range(CATALOG_COLUMNS, self.catalog_width))
+        self.present_column = base
         inputs = len(self.feature_columns) + len(self.catalog_columns)
         self.encoder = mlp([inputs, hidden, hidden])
         self.messages = nn.ModuleList(
@@ -105,10 +135,13 @@ class CatalogNetwork(nn.Module):
         self.latent_dim_pi = 1
         self.latent_dim_vf = critic_hidden
 
-    def split(self, obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """(inputs (B, N, F + G'), neighbour indices (B, N, k), weights (B, N, k))."""
+    def split(
+        self, obs: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor | None]:
+        """(inputs (B, N, F + G'), neighbour indices (B, N, k), weights (B, N, k), the mask of
+        revealed rows (B, N) in the sequential layout, else None)."""
         batch, length = obs.shape
-        n = (length - CATALOG_COLUMNS) // self.width
+        n = (length - self.catalog_width) // self.width
         table = obs[:, : n * self.width].reshape(batch, n, self.width)
         catalog = obs[:, n * self.width :][:, self.catalog_columns]
         inputs = torch.cat(
@@ -117,7 +150,8 @@ class CatalogNetwork(nn.Module):
         index = table[..., BASE_COLUMNS : BASE_COLUMNS + self.neighbours].round().long()
         weight = table[..., BASE_COLUMNS + self.neighbours : BASE_COLUMNS + 2 * self.neighbours]
         weight = torch.where(index >= 0, weight, torch.zeros_like(weight))
-        return inputs, index.clamp(min=0), weight
+        mask = table[..., self.present_column] if self.sequential else None
+        return inputs, index.clamp(min=0), weight, mask
 
     @staticmethod
     def propagate(
@@ -134,17 +168,17 @@ class CatalogNetwork(nn.Module):
         return out_message, in_message
 
     def forward_actor(self, obs: torch.Tensor) -> torch.Tensor:
-        inputs, index, weight = self.split(obs)
+        inputs, index, weight, mask = self.split(obs)
         h = self.encoder(inputs)
         for message, norm in zip(self.messages, self.norms):
             out_message, in_message = self.propagate(h, index, weight)
-            context = pooled(h).unsqueeze(1).expand(-1, h.shape[1], -1)
+            context = pooled(h, mask).unsqueeze(1).expand(-1, h.shape[1], -1)
             h = norm(h + message(torch.cat([h, out_message, in_message, context], dim=-1)))
         return self.head(h).squeeze(-1)
 
     def forward_critic(self, obs: torch.Tensor) -> torch.Tensor:
-        inputs, _, _ = self.split(obs)
-        return self.critic(pooled(self.critic_encoder(inputs)))
+        inputs, _, _, mask = self.split(obs)
+        return self.critic(pooled(self.critic_encoder(inputs), mask))
 
     def forward(self, obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         return self.forward_actor(obs), self.forward_critic(obs)
@@ -156,6 +190,7 @@ class CatalogPolicy(ActorCriticPolicy):
     ``hidden``: width H of the product embeddings; ``rounds``: message-passing rounds;
     ``critic_hidden``: width of the critic; ``columns``: ``"all"`` or ``"size-free"``;
     ``neighbours``: k of the observation (the environment's ``neighbours``);
+    ``layout``: ``"one-shot"`` or ``"sequential"`` (module docstring);
     ``log_std_init``: initial log standard deviation of the actions.
     """
 
@@ -169,6 +204,7 @@ class CatalogPolicy(ActorCriticPolicy):
         critic_hidden: int = 64,
         columns: str = "all",
         neighbours: int = DEFAULT_NEIGHBOURS,
+        layout: str = "one-shot",
         log_std_init: float = -1.5,
         optimizer_class: type[torch.optim.Optimizer] = torch.optim.Adam,
         optimizer_kwargs: dict[str, Any] | None = None,
@@ -181,6 +217,7 @@ class CatalogPolicy(ActorCriticPolicy):
             "critic_hidden": critic_hidden,
             "columns": columns,
             "neighbours": neighbours,
+            "layout": layout,
         }
         super().__init__(
             observation_space,

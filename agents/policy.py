@@ -5,7 +5,10 @@
 decides the stock of an instance by playing one episode of that environment on it with
 deterministic actions (observations normalized with the *frozen* training statistics) and
 returns the committed stock ``info["stock"]``. This works for the one-shot environments (one
-step) and the sequential ones (one step per vendor).
+step) and the sequential ones (one step per vendor). An environment class may name keyword
+arguments for playing a given instance in evaluation (``EVALUATION_KWARGS``: the sequential
+environments play the instance's own vendor order, the order every policy is evaluated in);
+they override the training kwargs.
 
 Catalog size. A model with a per-product network (:class:`agents.catalog_policy.CatalogPolicy`)
 plays an instance of *any* size: the environment is built for that instance (its observation
@@ -25,6 +28,7 @@ from typing import Any
 
 import gymnasium
 import numpy as np
+from gymnasium.envs.registration import load_env_creator
 from stable_baselines3.common.vec_env import DummyVecEnv, VecNormalize
 
 from agents.catalog_policy import CatalogPolicy
@@ -61,7 +65,8 @@ class LearnedPolicy:
         self.seed = seed
         self.timesteps = timesteps
         self.env_id = env_id
-        self.env_kwargs = dict(env_kwargs)
+        creator = load_env_creator(gymnasium.spec(env_id).entry_point)
+        self.env_kwargs = {**dict(env_kwargs), **getattr(creator, "EVALUATION_KWARGS", {})}
         self.model = load_model(algo, model_path)
         self.any_size = isinstance(self.model.policy, CatalogPolicy)
         # No passive env checker: it checks only the first reset, and a first reset refused for an

@@ -25,7 +25,7 @@ from stable_baselines3.common.off_policy_algorithm import OffPolicyAlgorithm
 from stable_baselines3.common.on_policy_algorithm import OnPolicyAlgorithm
 from stable_baselines3.common.vec_env import VecEnv
 
-from agents.catalog_policy import COLUMN_SETS
+from agents.catalog_policy import COLUMN_SETS, LAYOUTS
 from agents.factory import (
     ACTIVATIONS,
     ALGORITHMS,
@@ -249,6 +249,7 @@ def _check_catalog_kwargs(kwargs: Mapping[str, Any], path: str) -> None:
         "neighbours": lambda label, v: integer_iv(label, v, low=1, high=MAX_NEIGHBOURS),
         "log_std_init": lambda label, v: real_iv(label, v, low=-20.0, high=2.0),
         "columns": lambda label, v: choice_iv(label, v, tuple(COLUMN_SETS)),
+        "layout": lambda label, v: choice_iv(label, v, LAYOUTS),
         "use_sde": lambda label, v: v is False or _refuse(label, v, "gSDE is not supported"),
     }
     for key, value in kwargs.items():

@@ -2,7 +2,8 @@
 
 Importing this module also registers every heuristic as an environment reference
 (:mod:`envs.references`), so that ``action_anchor`` and ``reward_baseline`` of the environments
-accept any heuristic's name.
+accept any heuristic's name, and the sequential planners' commitment steps
+(:data:`COMMITMENT_REFERENCES`) as anchors of the sequential environments.
 
 Every heuristic is ``function(instance, *, rng=None, <knobs with defaults>) -> PolicyResult``.
 :func:`solve` looks the name up, checks the knobs against the function's keyword-only
@@ -23,9 +24,15 @@ from typing import Any, Callable
 import numpy as np
 
 from baselines.policy import PolicyResult
+from baselines.sequential import plan_commitments
 from envs.fluid_lp import FluidSolution
 from envs.instance import Instance
-from envs.references import FLUID, REFERENCE_SEED, register_reference
+from envs.references import (
+    FLUID,
+    REFERENCE_SEED,
+    register_commitment_reference,
+    register_reference,
+)
 from envs.validation import InputError
 
 POLICIES: dict[str, str] = {
@@ -40,6 +47,9 @@ POLICIES: dict[str, str] = {
     "walk-saa": "baselines.walk_saa:walk_saa_policy",
     "truth-search": "baselines.truth_search:truth_search_policy",
     "shock-aware-saa": "baselines.shock_saa:shock_aware_saa_policy",
+    "myopic-saa": "baselines.sequential:myopic_saa_policy",
+    "myopic-fluid": "baselines.sequential:myopic_fluid_policy",
+    "lookahead-saa": "baselines.sequential:lookahead_policy",
 }
 
 
@@ -125,3 +135,31 @@ class HeuristicReference:
 for _name in POLICIES:
     if _name != FLUID:  # "fluid" is built in: the fluid LP sales themselves (fractional)
         register_reference(_name, HeuristicReference(_name))
+
+
+COMMITMENT_REFERENCES: dict[str, tuple[str, dict[str, Any]]] = {
+    "myopic-fluid": ("fluid", {}),
+    "myopic-saa": ("saa", {"scenarios": 8}),
+}
+"""Commitment references (name -> planner of :func:`baselines.sequential.plan_commitments`
+and its knobs): one myopic re-planning step on the instance given, with the fixed planning seed
+``REFERENCE_SEED``. The ``myopic-saa`` anchor plans with 8 scenarios (the ``myopic-saa``
+policy with 32), so that an environment step stays cheap."""
+
+
+class CommitmentReference:
+    """A planner of :mod:`baselines.sequential` as an environment commitment reference."""
+
+    def __init__(self, planner: str, knobs: dict[str, Any]) -> None:
+        self.planner = planner
+        self.knobs = dict(knobs)
+
+    def __call__(self, instance: Instance, fixed: np.ndarray) -> np.ndarray:
+        stock = plan_commitments(
+            instance, fixed, rng=REFERENCE_SEED, planner=self.planner, **self.knobs
+        )
+        return stock.astype(np.float64)
+
+
+for _name, (_planner, _knobs) in COMMITMENT_REFERENCES.items():
+    register_commitment_reference(_name, CommitmentReference(_planner, _knobs))

@@ -5,7 +5,11 @@
   :func:`stock_to_action`): a = -1 stocks nothing, a = 1 stocks the cap;
 * residual around an anchor y (fractional stock): x_i = max(0, round(y_i + a_i (2 + 2 sqrt(y_i))))
   (:func:`anchored_stock`): a = 0 stocks the rounded anchor and a = +-1 moves about two
-  Poisson standard deviations plus two units from it.
+  Poisson standard deviations plus two units from it;
+* proportional around an anchor y (:func:`proportional_stock`, the sequential environments):
+  x_i = round(y_i (1 + a_i)) for a_i <= 0 and x_i = round(y_i + a_i (y_i + 2 + 2 sqrt(y_i)))
+  for a_i > 0, so a = 0 is the anchor, a = -1 drops the product whatever its anchor, a = -1/2
+  halves it and a = 1 doubles it plus two units and two Poisson standard deviations.
 
 Entries outside [-1, 1] are clipped first (an unclipped policy output means the bound).
 """
@@ -44,6 +48,15 @@ def anchored_stock(action: np.ndarray, anchor: np.ndarray) -> np.ndarray:
     (the residual scale of the module docstring); works on a batch (E, N) as well."""
     spread = 2.0 + 2.0 * np.sqrt(anchor)
     return np.maximum(0, np.rint(anchor + np.clip(action, -1.0, 1.0) * spread)).astype(np.int64)
+
+
+def proportional_stock(action: np.ndarray, anchor: np.ndarray) -> np.ndarray:
+    """int64 stock on the proportional scale of the module docstring around anchor y (the
+    action clipped to [-1, 1] first; halves round to even)."""
+    a = np.clip(action, -1.0, 1.0)
+    y = np.maximum(np.asarray(anchor, dtype=np.float64), 0.0)
+    up = y + a * (y + 2.0 + 2.0 * np.sqrt(y))
+    return np.maximum(0, np.rint(np.where(a <= 0, y * (1.0 + a), up))).astype(np.int64)
 
 
 def action_to_stock(instance: Instance, action: Any) -> np.ndarray:

@@ -21,6 +21,22 @@ The generator, for a catalog of N products and T customers:
   Every row leaks (leak_low > 0), so the chain cannot trap a customer. Substitution is stored
   as a ``scipy.sparse.csr_array`` beyond ``SPARSE_ABOVE`` products, dense otherwise.
 
+The vendor families (``vendors-small``, ``vendors-medium``; DESIGN.md 6) group the products
+into V = ``n_vendors`` vendors (brands) of equal size (up to one product), assigned at random,
+so that every vendor offers products across the attribute space. Vendor v's costs are shifted
+by a vendor-level offset o_v ~ U[-``vendor_cost_spread``, +``vendor_cost_spread``] (c_i = r_i
+clip(U[cost_fraction_low, cost_fraction_high] + o_v, 0.05, 0.95)), so vendors differ in how
+good a deal they are. A product substitutes to its ``vendor_neighbours`` nearest products of its
+own vendor and its ``neighbours`` nearest products of other vendors, each group weighted by
+popularity, with the share ``within_vendor`` of the substitution mass staying in the vendor:
+
+    rho_ij = (1 - leak_i) w lambda_j / sum_{l in N_in(i)} lambda_l          for j in N_in(i),
+    rho_ij = (1 - leak_i) (1 - w) lambda_j / sum_{l in N_out(i)} lambda_l   for j in N_out(i)
+
+(when one of the groups is empty the other carries the whole 1 - leak_i). The vendor labels
+0..V-1 are drawn as a random permutation, and a label is the vendor's arrival position in the
+sequential problem (:attr:`Instance.vendors`).
+
 The ``mnl`` family is exact MNL (weights v_i = w_i, outside weight v_0 chosen so that the
 no-purchase share with everything offered is ``no_purchase``) through
 :func:`envs.choice.mnl_instance`; ``multistep`` is the online shopper of
@@ -143,6 +159,8 @@ MAX_NEIGHBOURS = 100
 MAX_CONSIDERATION = 100
 MAX_DENSE_PRODUCTS = 2_000
 MAX_STYLE_GRID = 32
+MAX_VENDORS = 1_000
+"""The most vendors a family may have (each is one step of the sequential environments)."""
 """Families with a dense substitution matrix (``mnl``) hold at most this many products."""
 KNOB_RULES: Mapping[str, Callable[[str, Any], Any]] = MappingProxyType(
     {
@@ -179,6 +197,10 @@ KNOB_RULES: Mapping[str, Callable[[str, Any], Any]] = MappingProxyType(
         "drift": _float_rule(0.0, 1.0),
         "price_sensitivity": _float_rule(0.0, 10.0),
         "hunter_no_purchase": _float_rule(0.0, 0.99),
+        "n_vendors": _int_rule(1, MAX_VENDORS),
+        "vendor_neighbours": _int_rule(0, MAX_NEIGHBOURS),
+        "within_vendor": _float_rule(0.0, 1.0),
+        "vendor_cost_spread": _float_rule(0.0, 0.5),
     }
 )
 """Validation of every knob: ``rule(name, value)`` returns the normalized value or raises
@@ -340,6 +362,90 @@ def _build_segments(rng: np.random.Generator, params: Params) -> Instance:
         salvage=base.salvage,
         customers=base.customers,
         arrivals=base.arrivals,
+    )
+
+
+def vendor_substitution(
+    arrival: np.ndarray,
+    positions: np.ndarray,
+    vendors: np.ndarray,
+    leak: np.ndarray,
+    params: Params,
+) -> np.ndarray | sp.csr_array:
+    """rho of the vendor families (module docstring): nearest products within and across
+    vendors, the share ``within_vendor`` of the mass 1 - leak_i within."""
+    n = arrival.shape[0]
+    rows: list[np.ndarray] = []
+    cols: list[np.ndarray] = []
+    values: list[np.ndarray] = []
+    share = params["within_vendor"]
+    groups = {}
+    for same in (True, False):
+        wanted = params["vendor_neighbours"] if same else params["neighbours"]
+        index = np.full((n, wanted), -1, dtype=np.int64)
+        for v in np.unique(vendors):
+            members = np.flatnonzero(vendors == v)
+            pool = members if same else np.flatnonzero(vendors != v)
+            m = min(wanted, pool.size - (1 if same else 0))
+            if m <= 0:
+                continue
+            _, found = cKDTree(positions[pool]).query(positions[members], k=m + (1 if same else 0))
+            found = pool[np.asarray(found, dtype=np.int64).reshape(members.size, -1)]
+            if same:  # drop the product itself (tied distances may put it anywhere)
+                order = np.argsort(found == members[:, None], axis=1, kind="stable")
+                found = np.take_along_axis(found, order, axis=1)[:, :m]
+            index[members, :m] = found
+        groups[same] = index
+    for same in (True, False):
+        index = groups[same]
+        other = groups[not same]
+        present = index >= 0
+        target = np.where(present, arrival[np.maximum(index, 0)], 0.0)
+        total = target.sum(axis=1, keepdims=True)
+        has_other = (other >= 0).any(axis=1, keepdims=True)
+        part = np.where(has_other, share if same else 1.0 - share, 1.0)
+        mass = (1.0 - leak)[:, None] * part
+        weight = np.divide(mass * target, total, out=np.zeros_like(target), where=total > 0)
+        keep = present & (weight > 0)
+        rows.append(np.nonzero(keep)[0])
+        cols.append(index[keep])
+        values.append(weight[keep])
+    rho = sp.csr_array(
+        (np.concatenate(values), (np.concatenate(rows), np.concatenate(cols))), shape=(n, n)
+    )
+    return rho if n > SPARSE_ABOVE else rho.toarray()
+
+
+def _build_vendor_chain(rng: np.random.Generator, params: Params) -> Instance:
+    n = params["n_products"]
+    n_vendors = params["n_vendors"]
+    if n_vendors > n:
+        raise InputError(
+            f"override `n_vendors` is {n_vendors}; a catalog of {n} products has at most {n} "
+            "vendors"
+        )
+    popularity = power_law_popularity(rng, n, params["alpha"])
+    arrival = (1.0 - params["no_purchase"]) * popularity
+    vendors = np.empty(n, dtype=np.int64)
+    vendors[rng.permutation(n)] = np.arange(n) % n_vendors
+    vendors = rng.permutation(n_vendors)[vendors]
+    prices = rng.uniform(params["price_low"], params["price_high"], n)
+    spread = params["vendor_cost_spread"]
+    offset = rng.uniform(-spread, spread, n_vendors)[vendors]
+    fraction = rng.uniform(params["cost_fraction_low"], params["cost_fraction_high"], n)
+    costs = prices * np.clip(fraction + offset, 0.05, 0.95)
+    salvage = costs * params["salvage_fraction"]
+    positions = rng.random((n, 2))
+    leak = rng.uniform(params["leak_low"], params["leak_high"], n)
+    return make_instance(
+        prices=prices,
+        costs=costs,
+        salvage=salvage,
+        arrival=arrival,
+        substitution=vendor_substitution(arrival, positions, vendors, leak, params),
+        customers=params["customers"],
+        arrivals=params["arrivals"],
+        vendors=vendors,
     )
 
 
@@ -647,6 +753,41 @@ FAMILIES: Mapping[str, FamilySpec] = MappingProxyType(
                 drift=0.5,
                 price_sensitivity=1.0,
                 hunter_no_purchase=0.1,
+            ),
+            _spec(
+                "vendors-small",
+                "12 products from 4 vendors of 3 (sequential problem: one vendor per step), "
+                "200 customers, power-law popularity (alpha 1); each product substitutes to the "
+                "2 other products of its vendor and its 3 nearest products of other vendors, "
+                "20% of the substitution mass within the vendor, leak 10-40% per step; vendor "
+                "cost offsets +-0.25.",
+                _build_vendor_chain,
+                n_products=12,
+                customers=200,
+                alpha=1.0,
+                n_vendors=4,
+                neighbours=3,
+                vendor_neighbours=2,
+                within_vendor=0.2,
+                vendor_cost_spread=0.25,
+                **{**_CHAIN, "leak_low": 0.1, "leak_high": 0.4},
+            ),
+            _spec(
+                "vendors-medium",
+                "60 products from 6 vendors of 10, 1,500 customers, power-law popularity "
+                "(alpha 1); 3 nearest substitutes within the vendor and 4 across vendors, 20% "
+                "of the substitution mass within the vendor, leak 10-40% per step; vendor cost "
+                "offsets +-0.25.",
+                _build_vendor_chain,
+                n_products=60,
+                customers=1_500,
+                alpha=1.0,
+                n_vendors=6,
+                neighbours=4,
+                vendor_neighbours=3,
+                within_vendor=0.2,
+                vendor_cost_spread=0.25,
+                **{**_CHAIN, "leak_low": 0.1, "leak_high": 0.4},
             ),
         )
     }

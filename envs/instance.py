@@ -7,7 +7,11 @@ An :class:`Instance` holds, for a catalog of ``N`` products (notation of DESIGN.
 * ``substitution`` rho (N x N, dense ``numpy`` array or ``scipy.sparse``), rho_ij >= 0,
   rho_ii = 0, row sums <= 1 (1 - sum_j rho_ij is the chance of leaving after a stock-out);
 * ``customers`` T, the number of arrivals in a season (``arrivals="fixed"``) or its mean
-  (``arrivals="poisson"``).
+  (``arrivals="poisson"``);
+* optionally ``vendors``: the vendor of each product, labels 0..V-1 with every label used, where
+  the label is the vendor's *arrival position* in the sequential problem (vendor 0 is revealed
+  first; DESIGN.md 6 and :mod:`envs.vendors`). Simulation, bounds and the one-shot heuristics
+  ignore it.
 
 A chain is *valid* when no customer can cycle forever among stocked-out products: every closed
 communicating class of rho leaks (has a row summing to less than 1), unless the class is the
@@ -28,8 +32,10 @@ written with rounding still load; a row counts as leaking when it sums to less t
 The JSON format (:func:`save_instance` / :func:`load_instance`) has exactly the keys ``name``,
 ``prices``, ``costs``, ``salvage`` (optional), ``arrival``, ``substitution`` (a dense list of
 rows, or ``{"rows": [...], "cols": [...], "values": [...]}``), ``customers`` and ``arrivals``
-(optional, ``"fixed"`` or ``"poisson"``), and at most one of the optional *process blocks*
-(``PROCESS_KEYS``), which make the ground-truth customer process part of the file:
+(optional, ``"fixed"`` or ``"poisson"``), ``vendors`` (optional, written only when set: a
+list of N integer labels, the vendor of each product), and at most one of the optional
+*process blocks* (``PROCESS_KEYS``), which make the ground-truth customer process part of the
+file:
 
 * ``"demand_environment"``: ``{"cv_market": 0.4, "cv_popularity": 0.4, "cluster_share": 0.5,
   "clusters": [0, 1, ...], "batch_mean": 1.0}`` (every key optional; defaults 0, 0, 0, one
@@ -106,6 +112,7 @@ JSON_KEYS = (
     "customers",
     "arrivals",
     *PROCESS_KEYS,
+    "vendors",
 )
 REQUIRED_JSON_KEYS = ("name", "prices", "costs", "arrival", "substitution", "customers")
 
@@ -137,6 +144,8 @@ class Instance:
     arrivals: Literal["fixed", "poisson"] = "fixed"
     shopper: Any = None
     metadata: dict[str, Any] = field(default_factory=dict, compare=False)
+    vendors: np.ndarray | None = None
+    """int64[N] vendor labels 0..V-1 (the vendor's arrival position), or None."""
 
     @property
     def n_products(self) -> int:
@@ -145,6 +154,11 @@ class Instance:
     @property
     def is_sparse(self) -> bool:
         return sp.issparse(self.substitution)
+
+    @property
+    def n_vendors(self) -> int:
+        """V, the number of vendors (0 when the instance has no vendor labels)."""
+        return 0 if self.vendors is None else int(self.vendors.max()) + 1
 
     @property
     def no_purchase_probability(self) -> float:
@@ -181,6 +195,7 @@ class Instance:
             arrivals=self.arrivals,
             shopper=self.shopper,
             metadata=dict(self.metadata),
+            vendors=self.vendors,
         )
 
 
@@ -196,6 +211,7 @@ def make_instance(
     name: str = "instance",
     shopper: Any = None,
     metadata: dict[str, Any] | None = None,
+    vendors: Any = None,
 ) -> Instance:
     """Validate the parameters and return an :class:`Instance`.
 
@@ -236,8 +252,10 @@ def make_instance(
         "customers", customers, low=1, high=MAX_CUSTOMERS, integral_float=True
     )
     choice_iv("arrivals", arrivals, ARRIVAL_MODES)
-    for arr in (prices_arr, costs_arr, salvage_arr, arrival_arr):
-        arr.setflags(write=False)
+    vendors_arr = None if vendors is None else vendors_iv(vendors, n)
+    for arr in (prices_arr, costs_arr, salvage_arr, arrival_arr, vendors_arr):
+        if arr is not None:
+            arr.setflags(write=False)
     if isinstance(rho, np.ndarray):
         rho.setflags(write=False)
     return Instance(
@@ -251,7 +269,43 @@ def make_instance(
         arrivals=arrivals,  # type: ignore[arg-type]
         shopper=shopper,
         metadata=dict(metadata or {}),
+        vendors=vendors_arr,
     )
+
+
+def vendors_iv(vendors: Any, n: int) -> np.ndarray:
+    """int64[N] vendor labels: integers (not bools or fractions), one per product, using every
+    label 0..V-1 (a label is a vendor's arrival position, so none may be skipped)."""
+    if isinstance(vendors, (str, bytes, dict)) or vendors is None:
+        raise InputTypeError(
+            f"`vendors` must be a list of {n} integer vendor labels; got {describe(vendors)}"
+        )
+    arr = number_array_iv("vendors", vendors)
+    if arr.shape != (n,):
+        raise InputError(
+            f"`vendors` must list one vendor label per product ({n}); got shape {arr.shape}"
+        )
+    raw = np.asarray(vendors)
+    if raw.dtype.kind not in "iu" and not np.all(arr == np.round(arr)):
+        i = int(np.flatnonzero(arr != np.round(arr))[0])
+        raise InputTypeError(f"`vendors` entry {i} is {float(arr[i])!r}; labels must be integers")
+    outside = np.flatnonzero((arr < 0) | (arr > n - 1))
+    if outside.size:
+        i = int(outside[0])
+        raise InputError(
+            f"`vendors` entry {i} is {arr[i]:g}; labels must lie in [0, {n - 1}] (at most one "
+            "vendor per product)"
+        )
+    labels = arr.astype(np.int64)
+    used = np.zeros(int(labels.max()) + 1, dtype=bool)
+    used[labels] = True
+    if not used.all():
+        missing = int(np.flatnonzero(~used)[0])
+        raise InputError(
+            f"`vendors` skips label {missing} but uses {int(labels.max())}; labels must be "
+            "0..V-1 with every label used (a label is the vendor's arrival position)"
+        )
+    return labels
 
 
 def _to_csr(matrix: Substitution) -> sp.csr_array:
@@ -399,6 +453,8 @@ def instance_to_dict(instance: Instance) -> dict[str, Any]:
     block = process_block(instance)
     if block is not None:
         data[block[0]] = block[1]
+    if instance.vendors is not None:
+        data["vendors"] = instance.vendors.tolist()
     return data
 
 
@@ -431,6 +487,7 @@ def instance_from_dict(data: Any) -> Instance:
         substitution=substitution_from_json(data["substitution"], n),
         customers=data["customers"],
         arrivals=data.get("arrivals", "fixed"),
+        vendors=data.get("vendors"),
     )
     if not blocks:
         return instance

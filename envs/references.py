@@ -9,6 +9,11 @@ The heuristics live in a layer above (:mod:`baselines`), so they register themse
 with a fixed planning seed (``REFERENCE_SEED``) so that the reference of an instance is always
 the same stock. The environments look names up only when they are built, and a name that is
 not registered is refused with the names that are.
+
+*Commitment references* serve the sequential environments (:mod:`envs.sequential`): a function
+``(instance, fixed) -> float64[N]`` that plans the products whose ``fixed`` entry is -1 given the
+others' committed stock (the sequential planners of :mod:`baselines.sequential` register
+``myopic-fluid`` and ``myopic-saa`` when :mod:`baselines.registry` is imported).
 """
 
 from __future__ import annotations
@@ -30,6 +35,28 @@ NONE = "none"
 FLUID = "fluid"
 
 _REFERENCES: dict[str, Reference] = {FLUID: lambda instance, solution: solution.sales}
+
+
+CommitmentReference = Callable[[Instance, np.ndarray], np.ndarray]
+"""(instance, fixed int64[N]: committed stock, or -1 for products to plan) -> float64[N]."""
+
+_COMMITMENT_REFERENCES: dict[str, CommitmentReference] = {}
+
+
+def register_commitment_reference(name: str, reference: CommitmentReference) -> None:
+    """Make ``name`` usable as a sequential environment's ``action_anchor`` (and, played vendor
+    by vendor, its ``reward_baseline``)."""
+    _COMMITMENT_REFERENCES[name] = reference
+
+
+def commitment_reference_names() -> list[str]:
+    """The registered commitment references."""
+    return list(_COMMITMENT_REFERENCES)
+
+
+def commitment_reference(name: str) -> CommitmentReference:
+    """The registered commitment reference ``name``."""
+    return _COMMITMENT_REFERENCES[name]
 
 
 def register_reference(name: str, reference: Reference) -> None:

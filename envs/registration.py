@@ -86,19 +86,25 @@ register(
 )
 
 SEQUENTIAL = "envs.sequential:SequentialStockingEnv"
+# v0 (batches in index order, features on the whole catalog: it leaked the future) is retired.
 
 register(
-    id="Assort/SequentialSmall-v0",
+    id="Assort/SequentialSmall-v1",
     entry_point=SEQUENTIAL,
-    kwargs={"family": "small", "instance_seed": 0, "batch_size": 4},
+    kwargs={"family": "vendors-small", "instance_seed": 0},
 )
 register(
-    id="Assort/SequentialSmallFamily-v0",
+    id="Assort/SequentialSmallFamily-v1",
     entry_point=SEQUENTIAL,
-    kwargs={"family": "small", "instance_seed": 0, "batch_size": 4, "resample_instance": True},
+    kwargs={"family": "vendors-small", "resample_instance": True},
 )
 register(
-    id="Assort/SequentialMedium-v0",
+    id="Assort/SequentialMedium-v1",
     entry_point=SEQUENTIAL,
-    kwargs={"family": "medium", "instance_seed": 0, "batch_size": 10},
+    kwargs={"family": "vendors-medium", "instance_seed": 0},
+)
+register(
+    id="Assort/SequentialMediumFamily-v1",
+    entry_point=SEQUENTIAL,
+    kwargs={"family": "vendors-medium", "resample_instance": True},
 )

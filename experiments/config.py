@@ -177,6 +177,17 @@ class SuiteFamily:
 
 
 @dataclass(frozen=True)
+class InformationGapConfig:
+    """The gap a sequential leaderboard measures every policy in (DESIGN.md 6): from myopic
+    re-planning to full information."""
+
+    ceiling: str
+    """The full-information reference: a one-shot heuristic on the whole catalog (``saa``)."""
+    myopic: str
+    """The myopic re-planning reference (``myopic-saa``)."""
+
+
+@dataclass(frozen=True)
 class EvaluationConfig:
     """The leaderboard's benchmark suite: held-out instances and common customers."""
 
@@ -195,6 +206,10 @@ class EvaluationConfig:
     bound and the scenario (MMW) bound's 95% upper confidence limit (``baselines.scenario_bound``,
     budget by catalog size, scenarios seeded from the instance, cached in the result store);
     false: the fluid LP bound only."""
+    information_gap: InformationGapConfig | None = None
+    """Sequential suites: report the value of information (ceiling minus myopic, paired) per
+    family and every policy's share of that gap closed; both must be listed in
+    ``heuristics``."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -571,6 +586,7 @@ def _check_agent(config: ExperimentConfig, agent: AgentConfig, path: str) -> Age
 
 VEC_ENVS = ("dummy", "catalog")
 ONE_SHOT_ENTRY_POINT = "envs.one_shot:OneShotStockingEnv"
+SEQUENTIAL_ENTRY_POINT = "envs.sequential:SequentialStockingEnv"
 
 
 def _vector_env(env: EnvConfig, agent: AgentConfig) -> VecEnv:
@@ -581,21 +597,32 @@ def _vector_env(env: EnvConfig, agent: AgentConfig) -> VecEnv:
 
 
 def _check_policy_fits(agent: AgentConfig, env: EnvConfig, path: str) -> None:
-    """``vec_env: catalog`` and ``CatalogPolicy`` need a one-shot environment (the catalog
-    observation); ``CatalogPolicy`` reads raw observations (no ``normalize.observation``: the
+    """``vec_env: catalog`` needs a one-shot environment; ``CatalogPolicy`` a one-shot
+    environment (the catalog observation, ``layout: one-shot``, the default) or a sequential
+    one (``layout: sequential``); it reads raw observations (no ``normalize.observation``: the
     neighbour columns are product indices) with the environment's ``neighbours``."""
     choice_iv(f"{path}.vec_env", agent.vec_env, VEC_ENVS)
-    one_shot = gymnasium.spec(env.id).entry_point == ONE_SHOT_ENTRY_POINT
+    entry_point = gymnasium.spec(env.id).entry_point
+    one_shot = entry_point == ONE_SHOT_ENTRY_POINT
     if agent.vec_env == "catalog" and not one_shot:
         raise InputError(
             f"`{path}.vec_env` 'catalog' steps one-shot environments only; {env.id} is not one"
         )
     if agent.policy != "CatalogPolicy":
         return
-    if not one_shot:
+    layout = agent.policy_kwargs.get("layout", "one-shot")
+    wanted_layout = (
+        "one-shot" if one_shot else "sequential" if entry_point == SEQUENTIAL_ENTRY_POINT else None
+    )
+    if wanted_layout is None:
         raise InputError(
-            f"`{path}.policy` CatalogPolicy reads the one-shot catalog observation; {env.id} "
-            "does not have it"
+            f"`{path}.policy` CatalogPolicy reads the catalog observation of the one-shot and "
+            f"sequential environments; {env.id} has neither"
+        )
+    if layout != wanted_layout:
+        raise InputError(
+            f"`{path}.policy_kwargs.layout` is {layout!r} but {env.id} needs "
+            f"{wanted_layout!r}; they must agree"
         )
     if agent.normalize.observation:
         raise InputError(
@@ -726,3 +753,17 @@ def _check_evaluation(evaluation: EvaluationConfig) -> None:
         raise InputError(
             f"`evaluation.heuristics` lists a heuristic twice: {list(evaluation.heuristics)}"
         )
+    gap = evaluation.information_gap
+    if gap is not None:
+        for role in ("ceiling", "myopic"):
+            name = getattr(gap, role)
+            if name not in evaluation.heuristics:
+                raise InputError(
+                    f"`evaluation.information_gap.{role}` {name!r} must be one of "
+                    f"`evaluation.heuristics` {list(evaluation.heuristics)}"
+                )
+        if gap.ceiling == gap.myopic:
+            raise InputError(
+                f"`evaluation.information_gap` names {gap.ceiling!r} as both ceiling and myopic; "
+                "the gap between a policy and itself is empty"
+            )

@@ -43,6 +43,19 @@ D_s = (1/I) sum_i (pbar_si - pbar*_i) (and 100 (pbar_si - pbar*_i) / B_i for per
 points); its mean equals the customer-level one. With one seed no across-seed interval
 exists and the difference interval stays the conditional one above.
 
+**Information gap** (sequential suites, ``information_gap=(ceiling, myopic)``). The value of
+information of a family is the paired difference ceiling - myopic (full information minus
+myopic re-planning; profit and points of the bound, stratified interval as above). A policy's
+*share of the gap closed* is
+
+    G = mean_i (ybar_i - mbar_i) / mean_i (cbar_i - mbar_i)
+
+with y, m, c the per-season percentages of the bound of the policy, the myopic reference and
+the ceiling on instance i (equal weight per instance): 0 is myopic re-planning, 1 full
+information. Its interval is the delta-method one of :func:`experiments.statistics.ratio_ci`
+over the paired seasons (conditional on trained seeds); for a learned agent with S >= 2
+seeds, the t-interval over its S per-seed shares G_s.
+
 **Aggregate.** The normalized score of a (member, instance) is mean profit / B_i: 0 is the
 do-nothing stock x = 0 (profit exactly 0), 1 is the tightest bound. Across families the
 interquartile mean (scores between the 25th and 75th percentile, ``scipy.stats.trim_mean``
@@ -56,7 +69,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -84,6 +97,7 @@ from experiments.statistics import (
     bootstrap_iqm,
     bootstrap_reps_iv,
     level_iv,
+    ratio_ci,
     stratified_mean_ci,
     t_interval,
 )
@@ -116,6 +130,9 @@ class FamilyRow:
     """Learned agents with >= 2 seeds: t-interval over the per-seed % of bound (docstring)."""
     diff_basis: Literal["customers", "seeds"] = "customers"
     """What the Δ intervals are over: customers (conditional) or training seeds (t-interval)."""
+    gap_closed: Interval | None = None
+    """With an information gap: the share of the gap from myopic to full information closed
+    (0 = myopic, 1 = ceiling; module docstring); over seeds when ``diff_basis`` is seeds."""
 
     def to_dict(self) -> dict[str, Any]:
         data = {k: v for k, v in self.__dict__.items()}
@@ -125,6 +142,7 @@ class FamilyRow:
             "diff_to_best",
             "diff_percent_of_bound",
             "across_seeds",
+            "gap_closed",
         ):
             value = getattr(self, name)
             data[name] = None if value is None else value.to_dict()
@@ -151,6 +169,27 @@ class AggregateRow:
 
 
 @dataclass(frozen=True)
+class InformationGap:
+    """A family's value of information: ceiling minus myopic re-planning, paired (module
+    docstring), in profit and in points of the LP bound."""
+
+    family: str
+    ceiling: str
+    myopic: str
+    profit: Interval
+    points: Interval
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "family": self.family,
+            "ceiling": self.ceiling,
+            "myopic": self.myopic,
+            "profit": self.profit.to_dict(),
+            "points": self.points.to_dict(),
+        }
+
+
+@dataclass(frozen=True)
 class Leaderboard:
     """Per-family tables, the aggregate table and what stands behind them."""
 
@@ -166,6 +205,8 @@ class Leaderboard:
     code_tag: str = ""
     notes: tuple[str, ...] = ()
     """Things the report must say about the rows (e.g. a label split by training config)."""
+    gaps: dict[str, InformationGap] = field(default_factory=dict)
+    """Per family, the value of information (sequential suites only)."""
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -196,7 +237,38 @@ class Leaderboard:
             "descriptions": self.descriptions,
             "code_tag": self.code_tag,
             "notes": list(self.notes),
+            "gaps": {f: g.to_dict() for f, g in self.gaps.items()},
         }
+
+
+def _gap_closed(
+    outcomes: list[list[Outcome]],
+    percent: list[np.ndarray],
+    references: tuple[list[np.ndarray], list[np.ndarray]],
+    by_seeds: bool,
+    level: float,
+) -> Interval:
+    """The share of the information gap closed (module docstring); ``references`` are the
+    per-season percentages of the bound of the ceiling and the myopic reference."""
+    ceiling, myopic = references
+    if by_seeds:
+        width = np.mean([c.mean() - m.mean() for c, m in zip(ceiling, myopic)])
+        shares = [
+            np.mean(
+                [
+                    100 * o.record.mean_profit / o.item.bound - m.mean()
+                    for o, m in zip(member_outcomes, myopic)
+                ]
+            )
+            / width
+            for member_outcomes in outcomes
+        ]
+        return t_interval(shares, level)
+    return ratio_ci(
+        [p - m for p, m in zip(percent, myopic)],
+        [c - m for c, m in zip(ceiling, myopic)],
+        level,
+    )
 
 
 def _family_row(
@@ -205,6 +277,7 @@ def _family_row(
     outcomes: list[list[Outcome]],
     best: list[np.ndarray] | None,
     level: float,
+    references: tuple[list[np.ndarray], list[np.ndarray]] | None = None,
 ) -> FamilyRow:
     """``outcomes[m][i]``: member m on instance i of the family."""
     items = [o.item for o in outcomes[0]]
@@ -258,6 +331,11 @@ def _family_row(
         fill_rate=float(np.mean([o.record.kpis.get("fill_rate", math.nan) for o in all_outcomes])),
         across_seeds=across,
         diff_basis="seeds" if by_seeds else "customers",
+        gap_closed=(
+            None
+            if references is None
+            else _gap_closed(outcomes, percent, references, by_seeds, level)
+        ),
     )
 
 
@@ -273,11 +351,14 @@ def run_leaderboard(
     rng: None | int | np.random.Generator = 0,
     progress: Progress | None = None,
     backend: Backend | None = None,
+    information_gap: tuple[str, str] | None = None,
 ) -> Leaderboard:
     """Evaluate every member of every contender on every suite instance (reusing the store)
     and build the per-family and aggregate tables (module docstring). Each (member, instance)
     cell is one task of ``backend`` (serial when None; :mod:`experiments.backends`); the
-    tables do not depend on the backend.
+    tables do not depend on the backend. With ``information_gap`` = (ceiling, myopic), two
+    heuristic contenders' names, every family evaluated by both also gets its value of
+    information and every row its share of the gap closed.
 
     A member whose ``decide`` raises :class:`envs.episodes.IncompatibleInstanceError` (a
     learned agent trained for another catalog size) leaves its contender out of that family;
@@ -295,6 +376,12 @@ def run_leaderboard(
     if duplicates:
         raise InputError(f"contender names must be unique; {duplicates} appear more than once")
     level = level_iv(level)
+    if information_gap is not None:
+        for role, name in zip(("ceiling", "myopic"), information_gap):
+            if name not in names:
+                raise InputError(
+                    f"the information gap's {role} {name!r} is not a contender; contenders: {names}"
+                )
     counts = Counts()
     families = list(dict.fromkeys(item.family for item in suite))
     # Every (contender, family, member, instance) is one cell, a backend task.
@@ -335,8 +422,26 @@ def run_leaderboard(
         counts.failures.append(message)
         say(progress, message)
     tables: dict[str, list[FamilyRow]] = {}
+    gaps: dict[str, InformationGap] = {}
     for family in families:
         results = by_family[family]
+        references = None
+        if information_gap is not None and all(name in results for name in information_gap):
+            ceiling, myopic = (
+                [o.record.profits for o in results[name][0]] for name in information_gap
+            )
+            bounds = [o.item.bound for o in results[information_gap[0]][0]]
+            references = (
+                [100 * c / b for c, b in zip(ceiling, bounds)],
+                [100 * m / b for m, b in zip(myopic, bounds)],
+            )
+            gaps[family] = InformationGap(
+                family=family,
+                ceiling=information_gap[0],
+                myopic=information_gap[1],
+                profit=stratified_mean_ci([c - m for c, m in zip(ceiling, myopic)], level),
+                points=stratified_mean_ci([c - m for c, m in zip(*references)], level),
+            )
         heuristics = [c for c in contenders if c.kind == "heuristic" and c.name in results]
         best_name = max(
             heuristics,
@@ -345,7 +450,7 @@ def run_leaderboard(
         )
         best = None if best_name is None else [o.record.profits for o in results[best_name.name][0]]
         rows = [
-            _family_row(family, c, results[c.name], best, level)
+            _family_row(family, c, results[c.name], best, level, references)
             for c in contenders
             if c.name in results
         ]
@@ -371,6 +476,7 @@ def run_leaderboard(
         descriptions={c.name: c.description for c in contenders},
         code_tag=store.code_tag,
         notes=tuple(dict.fromkeys(c.note for c in contenders if c.note)),
+        gaps=gaps,
     )
 
 
@@ -445,6 +551,7 @@ def leaderboard_from_config(
         scenario_bounds=evaluation.scenario_bound,
         backend=backend,
     )
+    gap = evaluation.information_gap
     return run_leaderboard(
         suite,
         contenders,
@@ -454,4 +561,5 @@ def leaderboard_from_config(
         bootstrap_reps=bootstrap_reps,
         progress=progress,
         backend=backend,
+        information_gap=None if gap is None else (gap.ceiling, gap.myopic),
     )

@@ -48,6 +48,15 @@ FAMILY_COLUMNS = (
     "Decide s",
     "Seed range (% of bound)",
 )
+GAP_COLUMN = "Gap closed, myopic → full information [95% CI]"
+"""Shown after :data:`FAMILY_COLUMNS` on families with an information gap."""
+INFORMATION_COLUMNS = (
+    "Family",
+    "Full information (ceiling)",
+    "Myopic re-planning",
+    "Value of information, points of the bound [95% CI]",
+    "Value of information, profit [95% CI]",
+)
 AGGREGATE_COLUMNS = (
     "Rank",
     "Policy",
@@ -115,10 +124,41 @@ def _diff(row: FamilyRow, interval: Interval | None, digits: int) -> str:
     return f"{text} (seeds)" if interval is not None and row.diff_basis == "seeds" else text
 
 
+def _gap(row: FamilyRow) -> str:
+    interval = row.gap_closed
+    if interval is None:
+        return "—"
+    scaled = Interval(100 * interval.mean, 100 * interval.low, 100 * interval.high, interval.se)
+    text = _ci(scaled, 1) + " %"
+    return f"{text} (seeds)" if row.diff_basis == "seeds" else text
+
+
+def family_columns(rows: Sequence[FamilyRow]) -> tuple[str, ...]:
+    """:data:`FAMILY_COLUMNS`, and :data:`GAP_COLUMN` when the family has an information gap."""
+    has_gap = any(r.gap_closed is not None for r in rows)
+    return FAMILY_COLUMNS + ((GAP_COLUMN,) if has_gap else ())
+
+
+def information_cells(board: Leaderboard) -> list[list[str]]:
+    """One row of :data:`INFORMATION_COLUMNS` per family with an information gap."""
+    return [
+        [
+            family,
+            gap.ceiling,
+            gap.myopic,
+            _ci(gap.points, 2, signed=True),
+            _ci(gap.profit, 2, signed=True),
+        ]
+        for family, gap in board.gaps.items()
+    ]
+
+
 def family_cells(row: FamilyRow) -> list[str]:
-    """The displayed cells of one family row, in :data:`FAMILY_COLUMNS` order; Δ intervals
-    over training seeds are marked ``(seeds)``."""
+    """The displayed cells of one family row, in :data:`FAMILY_COLUMNS` order (then the share
+    of the information gap closed, when there is one); Δ intervals over training seeds are
+    marked ``(seeds)``."""
     few = row.kind == "learned" and row.n_seeds < FEW_SEEDS
+    gap = [] if row.gap_closed is None else [_gap(row)]
     return [
         str(row.rank),
         row.policy + (" (best heuristic)" if row.is_best_heuristic else ""),
@@ -133,6 +173,7 @@ def family_cells(row: FamilyRow) -> list[str]:
         "—" if row.timesteps is None else f"{row.timesteps:,}",
         _num(row.decide_seconds, 3),
         _seed_range(row),
+        *gap,
     ]
 
 
@@ -200,6 +241,18 @@ def behind_the_numbers(board: Leaderboard) -> list[str]:
         lines.append(
             f"Fewer than {FEW_SEEDS} training seeds stand behind {', '.join(few)} "
             "(marked 'few'): their ranks are indicative, not settled."
+        )
+    if board.gaps:
+        gap = next(iter(board.gaps.values()))
+        lines.append(
+            f"Information gap (sequential problem): the value of information is the paired "
+            f"difference {gap.ceiling} (full information, the ceiling) minus {gap.myopic} "
+            "(myopic re-planning, vendor by vendor), per family; a policy's share of the gap "
+            "closed is its mean paired gain over the myopic reference divided by that value "
+            "(percentages of the bound, equal weight per instance): 0 % is myopic, 100 % full "
+            "information. Its interval is a delta-method interval over the paired seasons, or "
+            "for learned agents with S ≥ 2 seeds the t-interval over the per-seed shares "
+            "(marked '(seeds)')."
         )
     lines.extend(f"Training configs: {note}." for note in board.notes)
     lines.extend(f"Not evaluated: {message}" for message in board.counts.failures)
@@ -292,6 +345,7 @@ def family_csv(rows: Sequence[FamilyRow]) -> bytes:
                 **_interval_fields("diff_to_best", row.diff_to_best),
                 **_interval_fields("diff_percent_of_bound", row.diff_percent_of_bound),
                 **_interval_fields("across_seeds", row.across_seeds),
+                **_interval_fields("gap_closed", row.gap_closed),
                 "diff_basis": row.diff_basis,
                 "is_best_heuristic": row.is_best_heuristic,
                 "n_seeds": row.n_seeds,
@@ -488,6 +542,10 @@ def html_page(
     parts.append("<h2>What stands behind each number</h2><ul>")
     parts.extend(f"<li>{html.escape(line)}</li>" for line in behind_the_numbers(board))
     parts.append("</ul>")
+    if board.gaps:
+        parts.append("<h2>Value of information</h2>")
+        cells = information_cells(board)
+        parts.append(_html_table(INFORMATION_COLUMNS, cells, [False] * len(cells)))
     parts.append("<h2>All families</h2>")
     parts.append(
         _html_table(
@@ -505,7 +563,9 @@ def html_page(
         parts.append(_html_table(BOUND_COLUMNS, rows_, [False] * len(rows_)))
         parts.append(
             _html_table(
-                FAMILY_COLUMNS, [family_cells(r) for r in rows], [r.is_best_heuristic for r in rows]
+                family_columns(rows),
+                [family_cells(r) for r in rows],
+                [r.is_best_heuristic for r in rows],
             )
         )
         if family in plots:
@@ -531,6 +591,13 @@ def markdown_report(board: Leaderboard, *, title: str, description: str = "") ->
     if description:
         lines += [description, ""]
     lines += [f"* {line}" for line in behind_the_numbers(board)] + [""]
+    if board.gaps:
+        lines += [
+            "## Value of information",
+            "",
+            markdown_table(INFORMATION_COLUMNS, information_cells(board)),
+            "",
+        ]
     lines += ["## All families", "", _aggregate_markdown(board), ""]
     for family, rows in board.families.items():
         lines += [f"## Family {family}", "", _family_markdown(rows), ""]
@@ -543,7 +610,7 @@ def _bounds_markdown(board: Leaderboard, family: str) -> str:
 
 
 def _family_markdown(rows: Sequence[FamilyRow]) -> str:
-    return markdown_table(FAMILY_COLUMNS, [family_cells(r) for r in rows])
+    return markdown_table(family_columns(rows), [family_cells(r) for r in rows])
 
 
 def _aggregate_markdown(board: Leaderboard) -> str:

@@ -8,7 +8,9 @@ For per-season values v_ik on suite instances i = 1..I (K_i seasons each):
 
 (:func:`stratified_mean_ci`: a stratified mean over fixed instances, with the customers as the
 random part). Over S values that are draws of a random procedure (training seeds),
-:func:`t_interval` gives mean -+ t_{S-1, 0.975} sd / sqrt(S). Across families,
+:func:`t_interval` gives mean -+ t_{S-1, 0.975} sd / sqrt(S). A ratio of two stratified means
+of paired values (the share of a gap closed) gets the delta-method interval of
+:func:`ratio_ci`. Across families,
 :func:`bootstrap_iqm` gives the interquartile mean of a score matrix with a stratified
 bootstrap percentile interval.
 """
@@ -84,6 +86,38 @@ def t_interval(values: Sequence[float] | np.ndarray, level: float = DEFAULT_LEVE
     se = float(data.std(ddof=1)) / math.sqrt(data.shape[0])
     half = float(stats.t.ppf(0.5 + level / 2, data.shape[0] - 1)) * se
     return Interval(mean=mean, low=mean - half, high=mean + half, se=se)
+
+
+def ratio_ci(
+    numerators: Sequence[np.ndarray],
+    denominators: Sequence[np.ndarray],
+    level: float = DEFAULT_LEVEL,
+) -> Interval:
+    """R = A / B for the stratified means A of ``numerators`` and B of ``denominators`` (the
+    same groups, paired value by value), with the delta-method interval
+
+        se(R) = se_strat(u) / |B|,    u_ik = a_ik - R b_ik,
+
+    se_strat the stratified standard error of :func:`stratified_mean_ci` (the linearization of
+    the ratio estimator). Valid when B is well away from 0 relative to its standard error; a
+    zero B gives an interval of NaN."""
+    if len(numerators) != len(denominators):
+        raise InputError(
+            f"`numerators` has {len(numerators)} groups but `denominators` has "
+            f"{len(denominators)}; they must be paired"
+        )
+    a = stratified_mean_ci(numerators, level)
+    b = stratified_mean_ci(denominators, level)
+    if b.mean == 0:
+        return Interval(mean=math.nan, low=math.nan, high=math.nan, se=math.nan)
+    ratio = a.mean / b.mean
+    linear = [
+        np.asarray(x, dtype=np.float64) - ratio * np.asarray(y, dtype=np.float64)
+        for x, y in zip(numerators, denominators)
+    ]
+    se = stratified_mean_ci(linear, level).se / abs(b.mean)
+    half = float(stats.norm.ppf(0.5 + level_iv(level) / 2)) * se
+    return Interval(mean=ratio, low=ratio - half, high=ratio + half, se=se)
 
 
 def iqm(scores: np.ndarray, axis: int | None = None) -> np.ndarray | float:

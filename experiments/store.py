@@ -169,24 +169,26 @@ def fingerprint(obj: Any) -> str:
 def instance_hash(instance: Instance) -> str:
     """Fingerprint of what defines the instance's customers and economics: prices, costs,
     salvage, arrival, substitution (as canonical CSR, so dense and sparse storage agree),
-    customers, arrivals and, when set, the ground-truth ``shopper`` (its public attributes).
+    customers, arrivals and, when set, the ground-truth ``shopper`` (its public attributes)
+    and the ``vendors`` (their arrival order decides what a sequential policy sees).
     ``name`` and ``metadata`` are not part of it."""
     if not isinstance(instance, Instance):
         raise TypeError(
             f"`instance` must be an envs.instance.Instance; got {type(instance).__name__}"
         )
-    return fingerprint(
-        {
-            "prices": instance.prices,
-            "costs": instance.costs,
-            "salvage": instance.salvage,
-            "arrival": instance.arrival,
-            "substitution": instance.substitution_csr,
-            "customers": instance.customers,
-            "arrivals": instance.arrivals,
-            "shopper": instance.shopper,
-        }
-    )
+    defined = {
+        "prices": instance.prices,
+        "costs": instance.costs,
+        "salvage": instance.salvage,
+        "arrival": instance.arrival,
+        "substitution": instance.substitution_csr,
+        "customers": instance.customers,
+        "arrivals": instance.arrivals,
+        "shopper": instance.shopper,
+    }
+    if instance.vendors is not None:  # instances without vendors keep their former hash
+        defined["vendors"] = instance.vendors
+    return fingerprint(defined)
 
 
 def stock_hash(stock: np.ndarray) -> str:

@@ -72,7 +72,7 @@ def test_the_vectorized_env_plays_a_fixed_instance_too() -> None:
 
 def test_the_vectorized_env_refuses_what_it_cannot_play() -> None:
     with pytest.raises(InputError, match="is not a one-shot environment"):
-        CatalogVecEnv("Assort/SequentialSmall-v0", 2)
+        CatalogVecEnv("Assort/SequentialSmall-v1", 2)
     vec = CatalogVecEnv(SMALL, 2)
     vec.reset()
     with pytest.raises(InputError, match=r"`actions` must have shape \(2, 10\)"):
@@ -282,11 +282,17 @@ def test_a_trained_catalog_agent_plays_any_catalog_size(tmp_path: Path) -> None:
         ({"policy_kwargs": {"rounds": 9}}, "`agents.0.policy_kwargs.rounds` must be an integer"),
         ({"algo": "sac", "hyperparams": {}}, "is not a policy of SAC"),
         ({"vec_env": "subproc"}, "`agents.0.vec_env` must be one of ['dummy', 'catalog']"),
-        ({"env": {"id": "Assort/SequentialSmall-v0"}}, "steps one-shot environments only"),
+        ({"env": {"id": "Assort/SequentialSmall-v1"}}, "steps one-shot environments only"),
         (
-            {"vec_env": "dummy", "env": {"id": "Assort/SequentialSmall-v0"}},
-            "CatalogPolicy reads the one-shot catalog observation",
+            {"vec_env": "dummy", "env": {"id": "Assort/SequentialSmall-v1"}},
+            "`agents.0.policy_kwargs.layout` is 'one-shot' but Assort/SequentialSmall-v1 needs "
+            "'sequential'",
         ),
+        (
+            {"policy_kwargs": {"layout": "sequential"}},
+            "`agents.0.policy_kwargs.layout` is 'sequential' but",
+        ),
+        ({"policy_kwargs": {"layout": "flat"}}, "`agents.0.policy_kwargs.layout` must be one of"),
     ],
 )
 def test_catalog_settings_are_checked_at_load(change, fragment) -> None:

@@ -129,7 +129,7 @@ def test_unknown_policy_exits_2_with_known_names(capsys, hand_file):
     assert capsys.readouterr().err.strip() == (
         "assort solve: error: unknown policy 'optimal'; known policies: fluid, newsvendor, "
         "assortment-newsvendor, saa, pooled-saa, sample-path-gradient, local-search, exact, "
-        "walk-saa, truth-search, shock-aware-saa"
+        "walk-saa, truth-search, shock-aware-saa, myopic-saa, myopic-fluid, lookahead-saa"
     )
 
 

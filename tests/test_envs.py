@@ -51,8 +51,8 @@ PROMISED_IDS = (
     "Assort/OneShotSmallFamily-v1",
     "Assort/OneShotMedium-v1",
     "Assort/OneShotMediumFamily-v1",
-    "Assort/SequentialSmall-v0",
-    "Assort/SequentialMedium-v0",
+    "Assort/SequentialSmall-v1",
+    "Assort/SequentialMedium-v1",
 )
 KPI_KEYS = (
     "revenue",
@@ -153,9 +153,9 @@ def test_gym_make_works_in_a_fresh_interpreter():
     "env_id, vec_env_cls",
     [
         ("Assort/OneShotSmallFamily-v1", DummyVecEnv),
-        ("Assort/SequentialSmall-v0", DummyVecEnv),
+        ("Assort/SequentialSmall-v1", DummyVecEnv),
         # Worker processes start fresh (forkserver), which costs seconds: one id is enough.
-        ("Assort/SequentialSmallFamily-v0", SubprocVecEnv),
+        ("Assort/SequentialSmallFamily-v1", SubprocVecEnv),
     ],
 )
 def test_sb3_vector_envs_step(env_id, vec_env_cls):
@@ -181,7 +181,7 @@ def test_sb3_vector_envs_step(env_id, vec_env_cls):
 
 
 @pytest.mark.parametrize(
-    "env_id", ["Assort/OneShotSmall-v1", "Assort/OneShotMNL-v1", "Assort/SequentialMedium-v0"]
+    "env_id", ["Assort/OneShotSmall-v1", "Assort/OneShotMNL-v1", "Assort/SequentialMedium-v1"]
 )
 def test_final_info_matches_the_simulator_and_its_arithmetic(env_id):
     env = gym.make(env_id)
@@ -268,64 +268,6 @@ def test_auto_reward_scale_has_a_floor_when_no_margin_is_positive():
     )
     assert auto_reward_scale(tiny) == AUTO_SCALE_FLOOR * 3 * 5.0
     assert auto_reward_scale(two_product_instance(substitution=0.0)) == 9.0
-
-
-def test_sequential_rewards_only_at_the_end_and_equals_one_shot():
-    one_shot = OneShotStockingEnv("small", 0)
-    sequential = SequentialStockingEnv("small", 0, batch_size=3)
-    assert sequential.n_steps == 4
-    action = np.linspace(-1.0, 1.0, 10).astype(np.float32)
-    one_shot.reset(seed=9)
-    _, one_reward, _, _, one_info = one_shot.step(action)
-    sequential.reset(seed=9)
-    padded = np.concatenate([action, [0.3, -0.7]]).astype(np.float32)
-    for k in range(4):
-        _, reward, terminated, _, info = sequential.step(padded[3 * k : 3 * k + 3])
-        assert terminated == (k == 3)
-        if k < 3:
-            assert reward == 0.0 and "profit" not in info
-    assert reward == one_reward
-    assert data_equivalence(info, one_info, exact=True)
-
-
-def test_sequential_observation_reports_commitments():
-    instance = two_product_instance(substitution=1.0)
-    env = SequentialStockingEnv(instance=instance, batch_size=1)
-    f = len(FEATURES)
-    obs, _ = env.reset(seed=0)
-    assert obs[f] == 1.0 and obs[f + 1] == 0.0 and obs[f + 2] == 0.0
-    progress = slice(f + 3, f + 8)
-    assert obs[progress].tolist() == [0.0] * 5
-    obs, *_ = env.step(np.array([-1.0], np.float32))  # drop product 0: its demand flows to 1
-    assert obs[f + 2] == pytest.approx(np.log1p(3.0) / np.log1p(3.0))
-    assert obs[progress].tolist() == [0.5, 0.0, 0.0, 0.0, 0.0]
-    env.reset(seed=0)
-    obs, *_ = env.step(np.array([1.0], np.float32))  # stock product 0: x_0 = cap_0 = 3
-    assert obs[f + 2] == 0.0
-    # committed 1/2, stocked 1/2, first choices covered 1, stock 3 / (3 + 3), cost 6 / (6 + 4.5)
-    assert obs[progress].tolist() == pytest.approx([0.5, 0.5, 1.0, 0.5, 6.0 / 10.5])
-    assert obs[f + 1] == 0.0  # product 1 never substitutes
-    obs, *_ = env.step(np.array([0.0], np.float32))  # x_1 = round(1.5) = 2; all padding now
-    assert obs[: f + 3].tolist() == [0.0] * (f + 3)
-    assert obs[progress].tolist() == pytest.approx([1.0, 1.0, 1.0, 5.0 / 6.0, 9.0 / 10.5])
-
-
-def test_sequential_observation_reports_substitutes_already_stocked():
-    instance = make_instance(
-        prices=[2.0, 2.0],
-        costs=[1.0, 1.0],
-        arrival=[0.5, 0.5],
-        customers=10,
-        substitution=[[0.0, 0.5], [0.25, 0.0]],
-    )
-    env = SequentialStockingEnv(instance=instance, batch_size=1)
-    f = len(FEATURES)
-    env.reset(seed=0)
-    obs, *_ = env.step(np.array([0.5], np.float32))
-    assert obs[f + 1] == 0.25 and obs[f + 2] == 0.0
-    env.reset(seed=0)
-    obs, *_ = env.step(np.array([-1.0], np.float32))
-    assert obs[f + 1] == 0.0 and obs[f + 2] == pytest.approx(np.log1p(10 * 0.25) / np.log1p(10))
 
 
 # --------------------------------------------------------------------- action scale
@@ -596,24 +538,6 @@ def test_fixed_instance_cannot_be_resampled():
         match="`resample_instance=True` draws every instance from `family`; it cannot be combined",
     ):
         OneShotStockingEnv(instance=two_product_instance(substitution=0.0), resample_instance=True)
-
-
-@pytest.mark.parametrize(
-    ("batch_size", "error"),
-    [
-        (0, InputError),
-        (-3, InputError),
-        (1_048_576, InputError),
-        (2.5, InputTypeError),
-        (True, InputTypeError),
-    ],
-)
-def test_bad_batch_size_is_pinned(batch_size, error):
-    with pytest.raises(
-        error,
-        match=rf"`batch_size` must be an integer in \[1, 1,048,575\]; got {batch_size!r}",
-    ):
-        SequentialStockingEnv(batch_size=batch_size)
 
 
 def test_training_instances_come_from_the_pool_and_never_from_held_out_seeds() -> None:

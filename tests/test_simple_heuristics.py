@@ -81,6 +81,9 @@ def test_registry_names_are_the_agreed_ones():
         "walk-saa",
         "truth-search",
         "shock-aware-saa",
+        "myopic-saa",
+        "myopic-fluid",
+        "lookahead-saa",
     ]
 
 
@@ -89,7 +92,8 @@ def test_unknown_policy_lists_known_names():
         InputError,
         match=r"unknown policy 'fluidd'; did you mean 'fluid'\? known policies: "
         r"fluid, newsvendor, assortment-newsvendor, saa, pooled-saa, "
-        r"sample-path-gradient, local-search, exact, walk-saa, truth-search, shock-aware-saa",
+        r"sample-path-gradient, local-search, exact, walk-saa, truth-search, shock-aware-saa, "
+        r"myopic-saa, myopic-fluid, lookahead-saa",
     ):
         solve("fluidd", hand_instance())
 

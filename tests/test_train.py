@@ -351,14 +351,14 @@ def test_a_refused_first_instance_does_not_break_the_next_decision(ppo_run: Path
 
 
 def test_learned_policy_plays_the_sequential_environment(tmp_path: Path) -> None:
-    sequential = {"id": "Assort/SequentialSmall-v0", "kwargs": {}}
+    sequential = {"id": "Assort/SequentialSmall-v1", "kwargs": {}}
     agent = {**PPO, "total_timesteps": 64, "label": "ppo-seq", "env": sequential}
     config = experiment(tmp_path, agent)
     (folder,) = train_experiment(config)
     assert folder.name == "ppo-seq-seed3"
-    assert load_config(folder / "config.yaml").env.id == "Assort/SequentialSmall-v0"
+    assert load_config(folder / "config.yaml").env.id == "Assort/SequentialSmall-v1"
     policy = learned_policy(folder)
-    instance = make_family_instance("small", 1_000_002)
+    instance = make_family_instance("vendors-small", 1_000_002)
     stock = policy.stock_for(instance)
     assert stock.shape == (instance.n_products,) and (stock >= 0).all()
     assert np.array_equal(stock, policy.stock_for(instance))
