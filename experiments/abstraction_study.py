@@ -85,15 +85,15 @@ PROCESSES: dict[str, dict[str, Any]] = {
 SETTINGS: dict[str, dict[str, Any]] = {
     "full": {
         "cells": {
-            "market": (0.0, 0.15, 0.3, 0.5),
-            "popularity": (0.3, 0.5, 0.8),
+            "market": (0.0, 0.3, 0.5),
+            "popularity": (0.5, 0.8),
             "fashion": (0.3, 0.4, 0.5),
-            "households": (1.5, 2.0, 3.0),
+            "households": (2.0, 3.0),
             "fashion-low-margin": (0.2, 0.4),
-            "segments": (1.0, 0.7, 0.5, 0.3),
+            "segments": (1.0, 0.5),
             "drift": (0.5, 1.0),
         },
-        "instance_seeds": (1_000_000, 1_000_001, 1_000_002, 1_000_003, 1_000_004),
+        "instance_seeds": (1_000_000, 1_000_001, 1_000_002),
         "seasons": 4_000,
         "bank": 1_000,
         "overrides": {},
