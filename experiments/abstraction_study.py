@@ -93,7 +93,7 @@ SETTINGS: dict[str, dict[str, Any]] = {
             "segments": (1.0, 0.5),
             "drift": (0.5, 1.0),
         },
-        "instance_seeds": (1_000_000, 1_000_001, 1_000_002),
+        "instance_seeds": (1_000_000, 1_000_001, 1_000_002, 1_000_003, 1_000_004),
         "seasons": 4_000,
         "bank": 1_000,
         "overrides": {},
