@@ -53,10 +53,15 @@ machine against 140 with one."""
 @contextmanager
 def training_threads() -> Iterator[None]:
     """Torch on ``TORCH_THREADS`` and numba on ``NUMBA_TRAINING_THREADS`` threads for the
-    duration (numba's previous count is restored afterwards, for evaluation)."""
-    torch.set_num_threads(TORCH_THREADS)
+    duration (numba's previous count is restored afterwards, for evaluation). Wrap the whole
+    run, environment and model construction included: numba and torch share one OpenMP
+    runtime, and a numba kernel launched on 2 threads sets torch's OpenMP threads back to 2, so
+    a model built after such a kernel would train with 2 threads in one process and 1 in
+    another (a Ray worker), and its floating-point sums would differ. Numba is set first, torch
+    last, for the same reason."""
     previous = numba.get_num_threads()
     numba.set_num_threads(min(NUMBA_TRAINING_THREADS, previous))
+    torch.set_num_threads(TORCH_THREADS)
     try:
         yield
     finally:

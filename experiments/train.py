@@ -117,6 +117,7 @@ def train_experiment(
     )
 
 
+@training_threads()
 def train_run(
     config: ExperimentConfig,
     *,
@@ -160,6 +161,7 @@ def train_run(
     return _learn(model, config, folder, tick, wall_before=0.0, segment="")
 
 
+@training_threads()
 def resume_run(
     folder: str | Path, *, command: str = "", tick: Tick | None = None, trust: bool = False
 ) -> Path:
@@ -420,8 +422,7 @@ def _learn(
         callbacks.append(ProgressCallback(tick, agent.total_timesteps, label=folder.name))
     remaining = agent.total_timesteps - model.num_timesteps
     if remaining > 0:
-        with training_threads():
-            model.learn(remaining, callback=CallbackList(callbacks), reset_num_timesteps=False)
+        model.learn(remaining, callback=CallbackList(callbacks), reset_num_timesteps=False)
     with tempfile.TemporaryDirectory(dir=folder) as tmp:
         save_artifacts(model, Path(tmp), replay_buffer=False)
         for item in sorted(Path(tmp).iterdir()):

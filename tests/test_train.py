@@ -468,3 +468,29 @@ def test_cli_refuses_a_training_seed_out_of_range(
     err = capsys.readouterr().err
     assert re.search(rf"seed` must be an integer in \[0, 4,294,967,295\]; got {seed}$", err), err
     assert not (runs / "cli").exists() or not list((runs / "cli").iterdir())
+
+
+def test_the_model_is_built_and_trained_on_one_torch_thread(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """numba and torch share one OpenMP runtime: a numba kernel launched on 2 threads sets
+    torch back to 2 threads. A run must not inherit that (a Ray worker runs on 1 thread, and
+    the two backends must train the same weights), so the whole run, model construction
+    included, holds torch at 1 thread even right after such a kernel."""
+    import numba
+
+    from envs.simulate import simulate
+
+    seen: list[int] = []
+    new_model = train_module._new_model
+
+    def spy(*args: Any, **kwargs: Any) -> Any:
+        seen.append(torch.get_num_threads())
+        return new_model(*args, **kwargs)
+
+    monkeypatch.setattr(train_module, "_new_model", spy)
+    numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)
+    simulate(make_family_instance("small", 0), np.ones(10, dtype=np.int64), seasons=8, seed=1)
+    agent = {**PPO, "total_timesteps": 64, "normalize": {"observation": False, "reward": False}}
+    train_run(experiment(tmp_path, agent))
+    assert seen == [1]
