@@ -473,14 +473,11 @@ def test_cli_refuses_a_training_seed_out_of_range(
 def test_the_model_is_built_and_trained_on_one_torch_thread(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """numba and torch share one OpenMP runtime: a numba kernel launched on 2 threads sets
-    torch back to 2 threads. A run must not inherit that (a Ray worker runs on 1 thread, and
-    the two backends must train the same weights), so the whole run, model construction
-    included, holds torch at 1 thread even right after such a kernel."""
-    import numba
-
-    from envs.simulate import simulate
-
+    """numba and torch share one OpenMP runtime, and a numba kernel on 2 threads can set torch
+    back to 2 threads (seen on this machine after a kernel's compilation). A run must not
+    inherit that: a Ray worker runs on 1 thread, and the two backends must train the same
+    weights (the fluid-anchored graph agent differed in its float32 sums before). So the whole
+    run, model construction included, holds torch at 1 thread whatever the process left."""
     seen: list[int] = []
     new_model = train_module._new_model
 
@@ -489,8 +486,11 @@ def test_the_model_is_built_and_trained_on_one_torch_thread(
         return new_model(*args, **kwargs)
 
     monkeypatch.setattr(train_module, "_new_model", spy)
-    numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)
-    simulate(make_family_instance("small", 0), np.ones(10, dtype=np.int64), seasons=8, seed=1)
     agent = {**PPO, "total_timesteps": 64, "normalize": {"observation": False, "reward": False}}
-    train_run(experiment(tmp_path, agent))
+    config = experiment(tmp_path, agent)
+    torch.set_num_threads(2)  # what such a kernel leaves behind
+    try:
+        train_run(config)
+    finally:
+        torch.set_num_threads(1)
     assert seen == [1]
